@@ -1,0 +1,147 @@
+#pragma once
+
+// switchboard's configuration (SPEC section 6).
+//
+// Sources, later ones winning: built-in defaults, the config file (--config,
+// INI: `[section]` / `[pbx.<name>]`, `key = value`), environment variables
+// `SWITCHBOARD_<SECTION>_<KEY>` (PBX keys: `SWITCHBOARD_PBX_<NAME>_<KEY>`; the
+// seed names AMI_HOST / AMI_PORT / AMI_USERNAME / AMI_PASSWORD configure the PBX
+// named "default"), then CLI flags `--<section>.<key>=<value>`. Secrets
+// (pbx secret, http tokens, ozonetel api_key / agent_password /
+// callback_token) are accepted from the file, the environment or a
+// `<key>_file` path, never from the command line, and are never printed.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace sb {
+
+enum class ami_auth { plain, md5 };
+
+struct pbx_config {
+  /// Config name, used in logs, metrics and completed_call::origin.
+  std::string name = "default";
+  std::string host;
+  uint16_t port = 5038;
+  std::string username;
+  std::string secret; // secret
+  ami_auth auth = ami_auth::plain;
+  /// `Events:` of the Login action: "on" or a class list.
+  std::string events = "call,cdr";
+  double ping_interval_seconds = 10;
+  /// No Pong within this time = dead connection.
+  double ping_timeout_seconds = 5;
+  /// Banner + login must complete within this time.
+  double login_timeout_seconds = 10;
+  /// Frames larger than this are dropped and counted.
+  size_t max_frame_bytes = 64 * 1024;
+  /// Channel-name prefixes of trunks (besides the context rules), e.g.
+  /// "PJSIP/trunk-", "SIP/carrier". Empty = rely on contexts.
+  std::vector<std::string> trunks;
+  /// Dialplan contexts where calls from a trunk enter (inbound).
+  std::vector<std::string> inbound_contexts = {"from-pstn", "from-trunk"};
+  /// Contexts of calls placed by phones.
+  std::vector<std::string> internal_contexts = {"from-internal"};
+  /// Contexts through which calls leave towards a trunk (outbound).
+  std::vector<std::string> outbound_contexts = {"macro-dialout-trunk"};
+};
+
+struct db_config {
+  /// `sqlite:<path>` or `postgresql://user:pass@host:port/db`. (The password
+  /// in a URL is a secret: never printed.)
+  std::string url = "sqlite:switchboard.db";
+  /// Most records per transaction.
+  size_t batch_size = 1000;
+  /// Records held in memory while the database is down, before spooling.
+  size_t max_pending = 100000;
+  /// Where records go when the in-memory buffer is full.
+  std::string spool_path = "switchboard.spool";
+};
+
+struct http_config {
+  std::string listen = "127.0.0.1:8080";
+  /// Bearer token with read + write scope. Empty = API disabled (only
+  /// /healthz, /readyz, /metrics answer) — secret.
+  std::string token;
+  /// Optional bearer token with read scope only — secret.
+  std::string read_token;
+  size_t max_body_bytes = 1024 * 1024;
+  /// How long a request waits for an actor's answer.
+  double request_timeout_seconds = 5;
+  unsigned threads = 8;
+};
+
+struct phone_config {
+  /// ISO 3166 region for numbers without a country code.
+  std::string default_region = "GB";
+};
+
+struct tracker_config {
+  /// A call with no event for this long after its PBX connection dropped is
+  /// finalized with the incomplete flag.
+  double stale_call_seconds = 300;
+  /// Upper bound for any call's life without a Hangup (PBX bug, lost events).
+  double max_call_seconds = 4 * 3600;
+};
+
+struct ozonetel_config {
+  std::string api_base = "https://in1-ccaas-api.ozonetel.com";
+  std::string account;
+  std::string api_key;        // secret
+  std::string agent_id;
+  std::string agent_password; // secret
+  std::string campaign;
+  std::string did;
+  /// Internal disposition name -> campaign disposition name.
+  std::map<std::string, std::string> disposition_map;
+  std::string default_disposition = "General";
+  /// After a call ends, the default disposition is sent if the agent set none
+  /// within this time (the seat must never stay in after-call work).
+  double acw_timeout_seconds = 60;
+  /// Token CloudAgent's callback URL carries as ?token= — secret.
+  std::string callback_token;
+  double request_timeout_seconds = 10;
+  /// Outbound-pending flag lifetime.
+  double pending_outbound_seconds = 30;
+
+  bool enabled() const {
+    return !account.empty() && !api_key.empty();
+  }
+};
+
+struct log_config {
+  /// "debug" | "info" | "warning" | "error"
+  std::string level = "info";
+};
+
+struct app_config {
+  db_config db;
+  http_config http;
+  phone_config phone;
+  tracker_config tracker;
+  ozonetel_config ozonetel;
+  log_config log;
+  std::vector<pbx_config> pbxes;
+};
+
+/// Parses argv (flags and --config), the environment and the file. Errors
+/// name the offending key and never contain a secret value. Positional
+/// arguments (sub-commands like `demo`, `import-customers FILE`) are returned
+/// in `positional`.
+caf::expected<app_config> load_config(int argc, const char* const* argv,
+                                      const char* const* envp,
+                                      std::vector<std::string>* positional
+                                      = nullptr);
+
+/// Parses a config file's text alone (for tests and `--config`).
+caf::expected<app_config> parse_config_text(const std::string& text,
+                                            app_config base = {});
+
+/// A human-readable dump with every secret replaced by "***".
+std::string describe(const app_config& cfg);
+
+} // namespace sb

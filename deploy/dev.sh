@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The README's two commands.
+#   deploy/dev.sh run [switchboard args...]  install what is missing, build, start the server
+#   deploy/dev.sh test                       install what is missing, build, run the test suite
+# Works on a fresh Debian 12 as root (or with sudo) with only a compiler and cmake.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_PACKAGES=(cmake g++ make pkg-config ccache libcaf-dev libboost-dev
+  rapidjson-dev libcpp-httplib-dev libsoci-dev catch2 libphonenumber-dev
+  libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev)
+# Real peers for the tests: a PostgreSQL server, promtool and Prometheus.
+TEST_PACKAGES=(postgresql prometheus sqlite3 procps)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    as_root apt-get update -qq
+    # Debian's postgresql package tries to start a cluster; the tests start
+    # their own, so a missing init system is fine.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j2
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  run)
+    install_missing "${BUILD_PACKAGES[@]}"
+    build build -DSWITCHBOARD_TESTS=OFF
+    exec build/switchboard "$@"
+    ;;
+  test)
+    install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    build build-tests -DSWITCHBOARD_TESTS=ON ${SWITCHBOARD_CMAKE_ARGS:-}
+    exec tests/with-postgres.sh ctest --test-dir build-tests --output-on-failure
+    ;;
+  *)
+    echo "usage: $0 run [server args...] | test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,153 @@
+#pragma once
+
+// Calls as they leave the trackers (AMI call_tracker, Ozonetel ucid_calls) and
+// travel through the customer matcher to the comms-log writer.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+
+namespace sb {
+
+enum class call_direction : uint8_t { inbound, outbound, internal };
+
+enum class call_disposition : uint8_t { answered, no_answer, busy, failed };
+
+inline const char* to_string(call_direction x) noexcept {
+  switch (x) {
+    case call_direction::inbound:
+      return "inbound";
+    case call_direction::outbound:
+      return "outbound";
+    default:
+      return "internal";
+  }
+}
+
+inline const char* to_string(call_disposition x) noexcept {
+  switch (x) {
+    case call_disposition::answered:
+      return "answered";
+    case call_disposition::no_answer:
+      return "no_answer";
+    case call_disposition::busy:
+      return "busy";
+    default:
+      return "failed";
+  }
+}
+
+inline bool from_string(std::string_view s, call_direction& x) noexcept {
+  if (s == "inbound")
+    x = call_direction::inbound;
+  else if (s == "outbound")
+    x = call_direction::outbound;
+  else if (s == "internal")
+    x = call_direction::internal;
+  else
+    return false;
+  return true;
+}
+
+inline bool from_string(std::string_view s, call_disposition& x) noexcept {
+  if (s == "answered")
+    x = call_disposition::answered;
+  else if (s == "no_answer")
+    x = call_disposition::no_answer;
+  else if (s == "busy")
+    x = call_disposition::busy;
+  else if (s == "failed")
+    x = call_disposition::failed;
+  else
+    return false;
+  return true;
+}
+
+/// Microseconds since the Unix epoch, UTC. 0 means "never" (e.g. unanswered).
+using unix_micros = int64_t;
+
+/// One finished call, from whichever source saw it. Field meanings follow
+/// SPEC section 5 (duration_seconds = first ring to last hang-up over every
+/// leg; billsec as Asterisk bills it; talk_seconds = outside party connected
+/// to a person).
+struct completed_call {
+  /// "ami" or "ozonetel" (manual entries never pass through the pipeline).
+  std::string source;
+  /// Idempotency key within the source: the Linkedid (AMI) or the UCID.
+  std::string ext_message_id;
+  /// PBX config name (AMI) or the CloudAgent account (Ozonetel).
+  std::string origin;
+  call_direction direction = call_direction::inbound;
+  /// The outside party as the PBX presented it (not normalized); empty for
+  /// internal calls.
+  std::string external_number;
+  /// See SPEC section 5 for which extension this is per direction.
+  std::string extension;
+  /// Internal calls: the called extension.
+  std::string peer_extension;
+  /// Inbound: the DID called, when known.
+  std::string did;
+  call_disposition disposition = call_disposition::no_answer;
+  unix_micros started_at = 0;
+  unix_micros answered_at = 0;
+  unix_micros ended_at = 0;
+  int64_t duration_seconds = 0;
+  int64_t billsec = 0;
+  int64_t talk_seconds = 0;
+  /// Ozonetel's unique call id, when the call has one.
+  std::string ucid;
+  /// Free text appended to the body (agent notes, disposition name, ...).
+  std::string notes;
+  /// The call was finalized without its last Hangup (connection lost, PBX
+  /// restarted): times are the best known, not exact.
+  bool incomplete = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, completed_call& x) {
+  return f(caf::meta::type_name("completed_call"), x.source, x.ext_message_id,
+           x.origin, x.direction, x.external_number, x.extension,
+           x.peer_extension, x.did, x.disposition, x.started_at,
+           x.answered_at, x.ended_at, x.duration_seconds, x.billsec,
+           x.talk_seconds, x.ucid, x.notes, x.incomplete);
+}
+
+/// A completed call with its customer (none when no customer has that number).
+struct matched_call {
+  completed_call call;
+  caf::optional<int64_t> customer_id;
+  /// The outside number in E.164, empty when it does not parse (anonymous,
+  /// extensions, garbage).
+  std::string external_e164;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, matched_call& x) {
+  return f(caf::meta::type_name("matched_call"), x.call, x.customer_id,
+           x.external_e164);
+}
+
+/// A call in progress, for GET /api/calls/active.
+struct live_call {
+  std::string source;
+  std::string id;
+  std::string origin;
+  std::string direction;
+  std::string state;
+  std::string external_number;
+  std::string extension;
+  unix_micros started_at = 0;
+  unix_micros answered_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, live_call& x) {
+  return f(caf::meta::type_name("live_call"), x.source, x.id, x.origin,
+           x.direction, x.state, x.external_number, x.extension, x.started_at,
+           x.answered_at);
+}
+
+} // namespace sb

@@ -1,0 +1,83 @@
+#pragma once
+
+// Rows of the CRM comms log and customers, as the store and the HTTP API see
+// them (SPEC section 5).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+
+namespace sb {
+
+struct customer {
+  int64_t id = 0;
+  std::string name;
+  /// As entered.
+  std::string phone;
+  /// Normalized (E.164) or empty when the number does not parse.
+  std::string phone_e164;
+  std::string created_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, customer& x) {
+  return f(caf::meta::type_name("customer"), x.id, x.name, x.phone,
+           x.phone_e164, x.created_at);
+}
+
+struct comms_entry {
+  int64_t id = 0;
+  caf::optional<int64_t> customer_id;
+  std::string type = "call";
+  std::string direction;
+  std::string body;
+  /// "ami" | "ozonetel" | "manual"
+  std::string source;
+  std::string ext_message_id;
+  std::string external_number;
+  std::string extension;
+  /// "answered" | "no_answer" | "busy" | "failed", empty for manual entries
+  /// that do not say.
+  std::string disposition;
+  int64_t duration_seconds = 0;
+  int64_t billsec = 0;
+  int64_t talk_seconds = 0;
+  std::string ucid;
+  /// UTC ISO-8601, e.g. 2026-11-21T22:09:58Z.
+  std::string occurred_at;
+  std::string created_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, comms_entry& x) {
+  return f(caf::meta::type_name("comms_entry"), x.id, x.customer_id, x.type,
+           x.direction, x.body, x.source, x.ext_message_id, x.external_number,
+           x.extension, x.disposition, x.duration_seconds, x.billsec,
+           x.talk_seconds, x.ucid, x.occurred_at, x.created_at);
+}
+
+/// Filters of GET /api/crm/comms. Empty strings / none mean "any".
+struct comms_query {
+  std::string type;
+  caf::optional<int64_t> customer_id;
+  std::string direction;
+  std::string source;
+  std::string since;
+  std::string until;
+  /// Keyset cursor: return entries older than this (occurred_at, id).
+  std::string cursor_occurred_at;
+  int64_t cursor_id = 0;
+  int64_t limit = 50;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, comms_query& x) {
+  return f(caf::meta::type_name("comms_query"), x.type, x.customer_id,
+           x.direction, x.source, x.since, x.until, x.cursor_occurred_at,
+           x.cursor_id, x.limit);
+}
+
+} // namespace sb

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+
+#include "messages/type_ids.hpp"
+
+namespace sb {
+
+/// Owns the SQL session that writes the comms log. Inserts are idempotent on
+/// (source, ext_message_id); the writer holds records while the database is
+/// down and never loses one.
+using comms_log_writer_actor = caf::typed_actor<
+  // Matched calls to persist (batched into one transaction when many wait).
+  caf::reacts_to<std::vector<matched_call>>,
+  // Internal: try pending records again after a database error.
+  caf::reacts_to<retry_atom>,
+  // Records accepted but not yet committed (memory + spool).
+  caf::replies_to<status_atom>::with<int64_t>>;
+
+} // namespace sb

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+
+#include "messages/type_ids.hpp"
+
+namespace sb {
+
+/// Attaches the CRM customer to each completed call by its outside number and
+/// forwards the result to the comms-log writer.
+using customer_matcher_actor = caf::typed_actor<
+  // Completed calls from a tracker (AMI or Ozonetel).
+  caf::reacts_to<std::vector<completed_call>>,
+  // A customer was added or changed: index it now.
+  caf::reacts_to<customer_atom, customer>,
+  // Reload the whole phone index from the database.
+  caf::reacts_to<reload_atom>>;
+
+} // namespace sb

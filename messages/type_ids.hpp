@@ -1,0 +1,67 @@
+#pragma once
+
+// Every type and atom that crosses an actor boundary, registered in one
+// place. Add new message types here (at the end of their section: IDs are
+// positional) and load them with `cfg.add_message_types<caf::id_block::switchboard>()`.
+
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+#include "messages/ami_event.hpp"
+#include "messages/calls.hpp"
+#include "messages/comms.hpp"
+#include "messages/connection.hpp"
+
+CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
+
+  // -- AMI ------------------------------------------------------------------
+  CAF_ADD_TYPE_ID(switchboard, (sb::ami_field_span))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ami_event))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ami_frame_batch))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ami_event_batch))
+  CAF_ADD_TYPE_ID(switchboard, (sb::connection_status))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::connection_status>))
+
+  // -- calls ----------------------------------------------------------------
+  CAF_ADD_TYPE_ID(switchboard, (sb::completed_call))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::completed_call>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::matched_call))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::matched_call>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::live_call))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::live_call>))
+
+  // -- CRM store ------------------------------------------------------------
+  CAF_ADD_TYPE_ID(switchboard, (sb::customer))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::customer>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::comms_entry))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::comms_entry>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::comms_query))
+
+  // -- Ozonetel (add types here) --------------------------------------------
+
+  // -- atoms (at most 10 characters in CAF 0.17) ----------------------------
+  CAF_ADD_ATOM(switchboard, sb, active_atom, "active")
+  CAF_ADD_ATOM(switchboard, sb, connection_lost_atom, "connlost")
+  CAF_ADD_ATOM(switchboard, sb, connected_atom, "connected")
+  CAF_ADD_ATOM(switchboard, sb, status_atom, "status")
+  CAF_ADD_ATOM(switchboard, sb, sweep_atom, "sweep")
+  CAF_ADD_ATOM(switchboard, sb, match_atom, "match")
+  CAF_ADD_ATOM(switchboard, sb, reload_atom, "reload")
+  CAF_ADD_ATOM(switchboard, sb, write_atom, "write")
+  CAF_ADD_ATOM(switchboard, sb, query_atom, "query")
+  CAF_ADD_ATOM(switchboard, sb, customer_atom, "customer")
+  CAF_ADD_ATOM(switchboard, sb, health_atom, "health")
+  CAF_ADD_ATOM(switchboard, sb, retry_atom, "retry")
+  CAF_ADD_ATOM(switchboard, sb, restart_atom, "restart")
+  CAF_ADD_ATOM(switchboard, sb, dial_atom, "dial")
+  CAF_ADD_ATOM(switchboard, sb, dispose_atom, "dispose")
+  CAF_ADD_ATOM(switchboard, sb, callback_atom, "callback")
+  CAF_ADD_ATOM(switchboard, sb, agent_state_atom, "agentstate")
+  CAF_ADD_ATOM(switchboard, sb, token_atom, "token")
+  CAF_ADD_ATOM(switchboard, sb, browser_atom, "browser")
+  CAF_ADD_ATOM(switchboard, sb, expire_atom, "expire")
+
+CAF_END_TYPE_ID_BLOCK(switchboard)
