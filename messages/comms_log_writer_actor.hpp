@@ -15,6 +15,11 @@ namespace sb {
 using comms_log_writer_actor = caf::typed_actor<
   // Matched calls to persist (batched into one transaction when many wait).
   caf::reacts_to<std::vector<matched_call>>,
+  // A manual call log (source "manual"); a non-empty idempotency key makes a
+  // retried request return the first entry. Replies with the stored entry.
+  caf::replies_to<write_atom, comms_entry, std::string>::with<comms_entry>,
+  // Adds a customer (phone_e164 already normalized); replies with its id set.
+  caf::replies_to<customer_atom, customer>::with<customer>,
   // Internal: try pending records again after a database error.
   caf::reacts_to<retry_atom>,
   // Records accepted but not yet committed (memory + spool).
