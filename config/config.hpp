@@ -126,6 +126,11 @@ struct app_config {
   ozonetel_config ozonetel;
   log_config log;
   std::vector<pbx_config> pbxes;
+  /// The file loaded (--config or SWITCHBOARD_CONFIG); empty when none.
+  std::string config_file;
+  /// `--help` / `-h` was given: print help_text() and exit 0. Nothing else
+  /// was parsed or checked.
+  bool help_requested = false;
 };
 
 /// Parses argv (flags and --config), the environment and the file. Errors
@@ -141,7 +146,16 @@ caf::expected<app_config> load_config(int argc, const char* const* argv,
 caf::expected<app_config> parse_config_text(const std::string& text,
                                             app_config base = {});
 
-/// A human-readable dump with every secret replaced by "***".
+/// A human-readable dump with every secret replaced by "***". Its output is
+/// itself an INI file (secrets aside).
 std::string describe(const app_config& cfg);
+
+/// `--help`: usage, then every key with its default, environment variable
+/// and CLI flag.
+std::string help_text();
+
+/// The one-line text of a load_config / parse_config_text error (names the
+/// key and, for file errors, the file line; never a secret value).
+std::string error_text(const caf::error& err);
 
 } // namespace sb
