@@ -14,6 +14,7 @@
 #include "messages/calls.hpp"
 #include "messages/comms.hpp"
 #include "messages/connection.hpp"
+#include "messages/ozonetel.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
 
@@ -41,6 +42,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::comms_query))
 
   // -- Ozonetel (add types here) --------------------------------------------
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_answer))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_disposition))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_attempt))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_session_status))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_dial_request))
+  CAF_ADD_TYPE_ID(switchboard, (sb::browser_call_event))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_dispose_request))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_call_details))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ucid_reply))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_agent_view))
 
   // -- atoms (at most 10 characters in CAF 0.17) ----------------------------
   CAF_ADD_ATOM(switchboard, sb, active_atom, "active")
@@ -63,5 +74,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb, token_atom, "token")
   CAF_ADD_ATOM(switchboard, sb, browser_atom, "browser")
   CAF_ADD_ATOM(switchboard, sb, expire_atom, "expire")
+  CAF_ADD_ATOM(switchboard, sb, acw_atom, "acw")
 
 CAF_END_TYPE_ID_BLOCK(switchboard)

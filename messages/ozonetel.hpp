@@ -1,0 +1,246 @@
+#pragma once
+
+// What crosses actor boundaries on the Ozonetel side: CloudAgent's answers as
+// the session hands them on (never a token, never the api key), the requests
+// the HTTP edge makes of ucid_calls, and their replies (SPEC sections 3, 4).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+
+#include "messages/calls.hpp"
+
+namespace sb {
+
+/// CloudAgent's answer to one REST call.
+struct ozonetel_answer {
+  /// CloudAgent's name of the call ("AgentManualDial", "DispositionAPIV2"...).
+  std::string api;
+  /// "ok" | "accepted" (queued by CloudAgent) | "already_done" | "rejected" |
+  /// "unauthorized" | "server_error" | "network_error" | "malformed" |
+  /// "rate_limited" (no token: the 10-per-hour cap is spent) |
+  /// "unavailable" (no session).
+  std::string outcome;
+  /// 0 when no HTTP answer arrived.
+  int32_t http_status = 0;
+  /// `status` as CloudAgent wrote it.
+  std::string status;
+  /// CloudAgent's text (message / Message / details) or our explanation.
+  std::string message;
+  /// The answer body with secrets removed (safe to log and to show).
+  std::string raw;
+  /// AgentManualDial: the new call's UCID.
+  std::string ucid;
+  /// AgentDetails / changeAgentState: the agent's state per CloudAgent.
+  std::string agent_state;
+  /// HTTP attempts spent (retries included).
+  int32_t attempts = 0;
+
+  /// CloudAgent did it, or it was already done.
+  bool done() const {
+    return outcome == "ok" || outcome == "accepted"
+           || outcome == "already_done";
+  }
+
+  /// Failed for reasons that say nothing about the request: the same request
+  /// may succeed later.
+  bool transient() const {
+    return outcome == "server_error" || outcome == "network_error"
+           || outcome == "malformed" || outcome == "rate_limited"
+           || outcome == "unauthorized" || outcome == "unavailable";
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ozonetel_answer& x) {
+  return f(caf::meta::type_name("ozonetel_answer"), x.api, x.outcome,
+           x.http_status, x.status, x.message, x.raw, x.ucid, x.agent_state,
+           x.attempts);
+}
+
+/// DispositionAPIV2 `Set` for one call.
+struct ozonetel_disposition {
+  std::string ucid;
+  /// The campaign's disposition name (already mapped from ours).
+  std::string disposition;
+  std::string comments;
+  /// "YYYY-MM-DD HH:MM:SS", optional.
+  std::string callback_time;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ozonetel_disposition& x) {
+  return f(caf::meta::type_name("ozonetel_disposition"), x.ucid,
+           x.disposition, x.comments, x.callback_time);
+}
+
+/// One finished HTTP attempt, from a session worker back to the session.
+struct ozonetel_attempt {
+  /// The session's request id; 0 = a token fetch.
+  uint64_t request_id = 0;
+  ozonetel_answer answer;
+  /// The request never reached CloudAgent: even a dial may be retried.
+  bool connect_failed = false;
+  /// Token fetches only. Secret: deliberately left out of inspect() so that
+  /// no printer or serializer can ever show it; it never leaves the process.
+  std::string token;
+  /// Unix seconds from the JWT `exp`, 0 when absent.
+  int64_t token_expires_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ozonetel_attempt& x) {
+  return f(caf::meta::type_name("ozonetel_attempt"), x.request_id, x.answer,
+           x.connect_failed, x.token_expires_at);
+}
+
+/// The session's token and queue counters.
+struct ozonetel_session_status {
+  /// Tokens generated in the last rolling hour (CloudAgent allows 10).
+  int64_t generations_last_hour = 0;
+  int64_t generations_total = 0;
+  bool has_token = false;
+  /// Unix seconds; 0 without a token.
+  int64_t token_expires_at = 0;
+  int64_t waiting_for_token = 0;
+  int64_t in_flight = 0;
+  int64_t queued = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        ozonetel_session_status& x) {
+  return f(caf::meta::type_name("ozonetel_session_status"),
+           x.generations_last_hour, x.generations_total, x.has_token,
+           x.token_expires_at, x.waiting_for_token, x.in_flight, x.queued);
+}
+
+/// POST /api/ozonetel/dial.
+struct ozonetel_dial_request {
+  std::string phone_number;
+  caf::optional<int64_t> customer_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ozonetel_dial_request& x) {
+  return f(caf::meta::type_name("ozonetel_dial_request"), x.phone_number,
+           x.customer_id);
+}
+
+/// What the agent's browser saw of a SIP call.
+struct browser_call_event {
+  /// The UCID the browser names (from the URL); empty when it has none.
+  std::string ucid;
+  /// The SIP call's X-UCID header, when present.
+  std::string x_ucid;
+  /// "ringing" | "answered" | "ended" | "failed"
+  std::string event;
+  /// The remote party as SIP presented it (inbound calls).
+  std::string caller;
+  /// When it happened (Unix micros); 0 = when received.
+  unix_micros at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, browser_call_event& x) {
+  return f(caf::meta::type_name("browser_call_event"), x.ucid, x.x_ucid,
+           x.event, x.caller, x.at);
+}
+
+/// POST /api/ozonetel/dispose.
+struct ozonetel_dispose_request {
+  std::string ucid;
+  /// One of ours (APPOINTMENT_BOOKED, NO_ANSWER, ...) or a campaign name.
+  std::string disposition;
+  std::string notes;
+  /// "YYYY-MM-DD HH:MM:SS" (CALLBACK_REQUESTED), optional.
+  std::string callback_time;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        ozonetel_dispose_request& x) {
+  return f(caf::meta::type_name("ozonetel_dispose_request"), x.ucid,
+           x.disposition, x.notes, x.callback_time);
+}
+
+/// CloudAgent's call-details callback, already stripped of its Apikey.
+struct ozonetel_call_details {
+  std::string ucid;
+  std::string caller_id;
+  std::string did;
+  std::string campaign;
+  std::string agent_id;
+  std::string start_time;
+  std::string end_time;
+  int64_t duration_seconds = 0;
+  int64_t call_duration_seconds = 0;
+  std::string status;
+  std::string dial_status;
+  std::string disposition;
+  std::string hangup_by;
+  std::string type;
+  bool inbound = false;
+  bool answered = false;
+  /// The payload minus its secrets.
+  std::string sanitized_json;
+  /// When switchboard received it (Unix micros).
+  unix_micros received_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        ozonetel_call_details& x) {
+  return f(caf::meta::type_name("ozonetel_call_details"), x.ucid,
+           x.caller_id, x.did, x.campaign, x.agent_id, x.start_time,
+           x.end_time, x.duration_seconds, x.call_duration_seconds, x.status,
+           x.dial_status, x.disposition, x.hangup_by, x.type, x.inbound,
+           x.answered, x.sanitized_json, x.received_at);
+}
+
+/// How ucid_calls answered a request from the HTTP edge.
+struct ucid_reply {
+  /// "ok" | "accepted" (CloudAgent queued it, or switchboard will retry) |
+  /// "invalid" | "not_found" | "conflict" | "upstream" (CloudAgent refused
+  /// or failed) | "unavailable" (no account / no session)
+  std::string code;
+  std::string message;
+  std::string ucid;
+  /// The call's state after the request.
+  std::string state;
+  /// The campaign disposition sent, when one was.
+  std::string disposition;
+  /// CloudAgent's answer, when one was involved.
+  ozonetel_answer cloudagent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ucid_reply& x) {
+  return f(caf::meta::type_name("ucid_reply"), x.code, x.message, x.ucid,
+           x.state, x.disposition, x.cloudagent);
+}
+
+/// GET /api/ozonetel/agent-state: CloudAgent's word plus switchboard's view.
+struct ozonetel_agent_view {
+  std::string agent_id;
+  /// AgentDetails' answer (its agent_state is CloudAgent's state).
+  ozonetel_answer cloudagent;
+  /// The call the agent is on or wrapping up, if any.
+  caf::optional<live_call> current_call;
+  /// UCID of the dial still waiting for its bridge, if any.
+  std::string pending_outbound;
+  /// Calls ended but not yet disposed (the seat is in after-call work).
+  std::vector<std::string> awaiting_disposition;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ozonetel_agent_view& x) {
+  return f(caf::meta::type_name("ozonetel_agent_view"), x.agent_id,
+           x.cloudagent, x.current_call, x.pending_outbound,
+           x.awaiting_disposition);
+}
+
+} // namespace sb

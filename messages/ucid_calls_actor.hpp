@@ -1,0 +1,48 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+
+#include "messages/type_ids.hpp"
+
+namespace sb {
+
+/// Follows every Ozonetel call by its UCID from dial / ring to end and
+/// disposition, makes sure each call gets exactly one disposition (the
+/// default one when the agent sets none in time) and exactly one comms-log
+/// entry, and keeps the outbound-pending flag bound to one dial.
+using ucid_calls_actor = caf::typed_actor<
+  // Dials a customer from the configured agent; replies with the UCID.
+  caf::replies_to<dial_atom, ozonetel_dial_request>::with<ucid_reply>,
+  // The agent's browser reports a SIP call event (ringing / answered /
+  // ended / failed), naming the call by UCID or by its X-UCID.
+  caf::replies_to<browser_atom, browser_call_event>::with<ucid_reply>,
+  // The agent sets a call's disposition.
+  caf::replies_to<dispose_atom, ozonetel_dispose_request>::with<ucid_reply>,
+  // CloudAgent's call-details callback (Apikey already removed).
+  caf::replies_to<callback_atom, ozonetel_call_details>::with<ucid_reply>,
+  // CloudAgent's view of the agent plus ours (current call, pending dial,
+  // calls awaiting a disposition).
+  caf::replies_to<agent_state_atom>::with<ozonetel_agent_view>,
+  // Sets the agent "Ready" | "Pause" (with a pause reason); refused while a
+  // call of ours awaits its disposition.
+  caf::replies_to<agent_state_atom, std::string, std::string>::with<
+    ucid_reply>,
+  // Calls in progress now (for GET /api/calls/active).
+  caf::replies_to<active_atom>::with<std::vector<live_call>>,
+  // Internal: the outbound-pending flag of this dial (UCID, generation)
+  // reached its lifetime.
+  caf::reacts_to<expire_atom, std::string, uint64_t>,
+  // Internal: after-call work of this call (UCID, generation) timed out:
+  // send the default disposition.
+  caf::reacts_to<acw_atom, std::string, uint64_t>,
+  // Internal: send this call's disposition again (CloudAgent was down).
+  caf::reacts_to<retry_atom, std::string>,
+  // Internal: respawn the session after it died.
+  caf::reacts_to<restart_atom>,
+  // Internal: forget long-finished calls; finalize calls that never ended.
+  caf::reacts_to<sweep_atom>>;
+
+} // namespace sb
