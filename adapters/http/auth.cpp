@@ -1,0 +1,87 @@
+#include "adapters/http/auth.hpp"
+
+#include <cstddef>
+
+namespace sb::http {
+
+const char* to_string(scope x) noexcept {
+  switch (x) {
+    case scope::none:
+      return "none";
+    case scope::read:
+      return "read";
+    default:
+      return "write";
+  }
+}
+
+bool constant_time_equals(std::string_view a, std::string_view b) noexcept {
+  // Length is not secret (tokens have a fixed format); the content is. Every
+  // byte of the longer input is visited whatever the mismatch position.
+  size_t n = a.size() > b.size() ? a.size() : b.size();
+  volatile unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    auto x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    auto y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff = diff | static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+std::string_view bearer_token(std::string_view authorization) noexcept {
+  // RFC 6750: the scheme is case-insensitive, one or more spaces follow.
+  constexpr std::string_view scheme = "bearer";
+  if (authorization.size() <= scheme.size())
+    return {};
+  for (size_t i = 0; i < scheme.size(); ++i) {
+    auto c = static_cast<unsigned char>(authorization[i]);
+    if ((c | 0x20) != static_cast<unsigned char>(scheme[i]))
+      return {};
+  }
+  auto rest = authorization.substr(scheme.size());
+  if (rest.front() != ' ')
+    return {};
+  while (!rest.empty() && rest.front() == ' ')
+    rest.remove_prefix(1);
+  while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t'))
+    rest.remove_suffix(1);
+  return rest;
+}
+
+authenticator::authenticator(std::string token, std::string read_token)
+  : token_(std::move(token)), read_token_(std::move(read_token)) {
+}
+
+auth_outcome authenticator::check(std::string_view authorization,
+                                  scope needed) const {
+  if (needed == scope::none)
+    return auth_outcome::granted;
+  if (!enabled())
+    return auth_outcome::disabled;
+  auto token = bearer_token(authorization);
+  if (token.empty())
+    return auth_outcome::missing;
+  return check_token(token, needed);
+}
+
+auth_outcome authenticator::check_token(std::string_view token,
+                                        scope needed) const {
+  if (needed == scope::none)
+    return auth_outcome::granted;
+  if (!enabled())
+    return auth_outcome::disabled;
+  if (token.empty())
+    return auth_outcome::missing;
+  // Both comparisons always run, so timing does not reveal which token (if
+  // any) matched.
+  bool full = !token_.empty() && constant_time_equals(token, token_);
+  bool read = !read_token_.empty() && constant_time_equals(token, read_token_);
+  if (full)
+    return auth_outcome::granted;
+  if (read)
+    return needed == scope::read ? auth_outcome::granted
+                                 : auth_outcome::forbidden;
+  return auth_outcome::invalid;
+}
+
+} // namespace sb::http

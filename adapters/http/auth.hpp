@@ -1,0 +1,65 @@
+#pragma once
+
+// Bearer-token authentication for the HTTP API (SPEC section 4).
+//
+// Two tokens come from configuration: `http.token` (read + write) and the
+// optional `http.read_token` (read only). Tokens are compared in constant
+// time so response timing does not tell an attacker how much of a guess was
+// right.
+
+#include <string>
+#include <string_view>
+
+namespace sb::http {
+
+/// What a route needs from the caller's token.
+enum class scope {
+  /// No token needed (/healthz, /readyz, /metrics).
+  none,
+  read,
+  write,
+};
+
+const char* to_string(scope x) noexcept;
+
+enum class auth_outcome {
+  granted,
+  /// No `Authorization: Bearer` header (401).
+  missing,
+  /// A token that matches none configured (401).
+  invalid,
+  /// A valid token without the needed scope, e.g. the read token on a write
+  /// endpoint (403).
+  forbidden,
+  /// No token is configured at all: the API is disabled (503).
+  disabled,
+};
+
+/// Equal length and content, in time that depends only on the lengths.
+bool constant_time_equals(std::string_view a, std::string_view b) noexcept;
+
+/// The token in an `Authorization: Bearer <token>` header value; empty when
+/// the header is absent or uses another scheme.
+std::string_view bearer_token(std::string_view authorization) noexcept;
+
+class authenticator {
+public:
+  authenticator() = default;
+  authenticator(std::string token, std::string read_token);
+
+  /// Checks the raw `Authorization` header value against `needed`.
+  auth_outcome check(std::string_view authorization, scope needed) const;
+
+  /// Checks a bare token (e.g. from another channel such as a callback URL).
+  auth_outcome check_token(std::string_view token, scope needed) const;
+
+  bool enabled() const noexcept {
+    return !token_.empty() || !read_token_.empty();
+  }
+
+private:
+  std::string token_;      // secret
+  std::string read_token_; // secret
+};
+
+} // namespace sb::http
