@@ -91,6 +91,13 @@ public:
                           const label_set& labels,
                           std::function<double()> read);
 
+  /// A counter read at scrape time (e.g. process_cpu_seconds_total: a
+  /// monotonic value owned elsewhere). Same rules as add_callback_gauge.
+  /// Registering the same name and labels again replaces the callback.
+  void add_callback_counter(const std::string& name, const std::string& help,
+                            const label_set& labels,
+                            std::function<double()> read);
+
   /// The per-actor series for `actor_name`.
   actor_metrics& actor(const std::string& actor_name);
 
@@ -106,8 +113,9 @@ private:
 registry& global();
 
 /// Registers process_cpu_seconds_total, process_resident_memory_bytes,
-/// process_start_time_seconds, process_open_fds, process_max_fds (read from
-/// /proc at scrape time).
+/// process_virtual_memory_bytes, process_start_time_seconds,
+/// process_open_fds, process_max_fds (read from /proc at scrape time).
+/// global() already does this for itself; calling it again is harmless.
 void register_process_metrics(registry& reg);
 
 /// RAII probe for one handled message: counts it, records how long the
