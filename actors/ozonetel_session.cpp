@@ -1,0 +1,485 @@
+#include "actors/ozonetel_session.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <caf/all.hpp>
+
+#include "adapters/log/log.hpp"
+
+namespace sb {
+
+namespace {
+
+using session_ptr
+  = ozonetel_session_actor::stateful_pointer<ozonetel_session_state>;
+using time_point = ozonetel_session_state::time_point;
+using namespace std::chrono;
+
+constexpr const char* log_name = "ozonetel_session";
+
+ozonetel_answer to_answer(const ozonetel::result& r, int attempts) {
+  ozonetel_answer a;
+  a.api = ozonetel::to_string(r.which);
+  a.outcome = ozonetel::to_string(r.what);
+  a.http_status = r.http_status;
+  a.status = r.status;
+  a.message = r.message;
+  a.raw = r.raw;
+  a.ucid = r.ucid;
+  a.agent_state = r.agent_state;
+  a.attempts = attempts;
+  return a;
+}
+
+ozonetel_answer local_answer(ozonetel::api which, std::string outcome,
+                             std::string message) {
+  ozonetel_answer a;
+  a.api = ozonetel::to_string(which);
+  a.outcome = std::move(outcome);
+  a.message = std::move(message);
+  return a;
+}
+
+void count_request(const std::string& api, const std::string& outcome) {
+  sb::metrics::global()
+    .get_counter("switchboard_ozonetel_requests_total",
+                 "CloudAgent REST calls by API and outcome (every HTTP "
+                 "attempt, retries included)",
+                 {{"api", api}, {"outcome", outcome}})
+    .inc();
+}
+
+sb::metrics::counter& token_generations_counter() {
+  return sb::metrics::global().get_counter(
+    "switchboard_ozonetel_token_generations_total",
+    "CloudAgent API tokens requested (CloudAgent allows 10 per hour)");
+}
+
+sb::metrics::gauge& token_generations_hour_gauge() {
+  return sb::metrics::global().get_gauge(
+    "switchboard_ozonetel_token_generations_last_hour",
+    "CloudAgent API tokens requested in the last rolling hour");
+}
+
+time_point now(session_ptr self) {
+  return self->state.opts.clock();
+}
+
+void prune_generations(session_ptr self) {
+  auto& st = self->state;
+  auto horizon = now(self) - hours{1};
+  while (!st.generations.empty() && st.generations.front() <= horizon)
+    st.generations.pop_front();
+  token_generations_hour_gauge().set(static_cast<double>(st.generations.size()));
+}
+
+bool token_usable(session_ptr self) {
+  auto& st = self->state;
+  return !st.token.empty() && now(self) < st.token_expires;
+}
+
+milliseconds backoff(const ozonetel_session_options& opts, int attempt) {
+  auto delay = opts.backoff_initial;
+  for (int i = 1; i < attempt && delay < opts.backoff_max; ++i)
+    delay *= 2;
+  delay = std::min(delay, opts.backoff_max);
+  // Jitter keeps many retrying callers from hitting CloudAgent in step.
+  static thread_local std::minstd_rand rng{std::random_device{}()};
+  std::uniform_int_distribution<int64_t> jitter{0, delay.count() / 5};
+  return delay + milliseconds{jitter(rng)};
+}
+
+void finish(session_ptr self, uint64_t id, ozonetel_answer answer) {
+  auto& st = self->state;
+  auto i = st.requests.find(id);
+  if (i == st.requests.end())
+    return;
+  auto& req = i->second;
+  if (!answer.done())
+    sb::log::warning(log_name, "CloudAgent call failed",
+                     {{"api", answer.api},
+                      {"outcome", answer.outcome},
+                      {"http_status", std::to_string(answer.http_status)},
+                      {"attempts", std::to_string(answer.attempts)},
+                      {"message", answer.message},
+                      {"answer", answer.raw}});
+  else
+    sb::log::debug(log_name, "CloudAgent call done",
+                   {{"api", answer.api},
+                    {"outcome", answer.outcome},
+                    {"attempts", std::to_string(answer.attempts)}});
+  if (req.which == ozonetel::api::agent_details && answer.done()) {
+    st.agent_state_cache = answer;
+    st.agent_state_cached_at = now(self);
+  }
+  req.promise.deliver(std::move(answer));
+  st.requests.erase(i);
+}
+
+void launch(session_ptr self, uint64_t id);
+void start_fetch(session_ptr self);
+
+void pump(session_ptr self) {
+  auto& st = self->state;
+  while (st.in_flight < st.opts.max_in_flight && !st.ready.empty()) {
+    auto id = st.ready.front();
+    st.ready.pop_front();
+    if (st.requests.count(id) == 0)
+      continue;
+    if (!token_usable(self)) {
+      // The token expired while this request queued for a worker.
+      st.waiting_for_token.push_back(id);
+      start_fetch(self);
+      continue;
+    }
+    launch(self, id);
+  }
+}
+
+void schedule(session_ptr self, uint64_t id) {
+  auto& st = self->state;
+  if (token_usable(self)) {
+    // Near expiry: fetch the next token now, but keep using this one (still
+    // valid) instead of making the request wait.
+    if (now(self) >= st.token_renew_at && !st.fetching)
+      start_fetch(self);
+    st.ready.push_back(id);
+    pump(self);
+  } else {
+    st.waiting_for_token.push_back(id);
+    if (!st.fetching)
+      start_fetch(self);
+  }
+}
+
+void fail_waiting(session_ptr self, const std::string& outcome,
+                  const std::string& message) {
+  auto& st = self->state;
+  auto waiting = std::move(st.waiting_for_token);
+  st.waiting_for_token.clear();
+  for (auto id : waiting) {
+    auto i = st.requests.find(id);
+    if (i == st.requests.end())
+      continue;
+    auto answer = local_answer(i->second.which, outcome, message);
+    answer.attempts = i->second.attempts;
+    finish(self, id, std::move(answer));
+  }
+}
+
+void release_waiting(session_ptr self) {
+  auto& st = self->state;
+  for (auto id : st.waiting_for_token)
+    st.ready.push_back(id);
+  st.waiting_for_token.clear();
+  pump(self);
+}
+
+void spawn_worker(session_ptr self, uint64_t id,
+                  ozonetel_session_state::call_fn call, std::string token,
+                  int attempt) {
+  auto client = self->state.client;
+  auto session = caf::actor_cast<ozonetel_session_actor>(self);
+  // Blocking HTTP runs on its own thread: the actor keeps serving its mailbox.
+  self->spawn<caf::detached>(
+    [client, session, id, attempt, call = std::move(call),
+     token = std::move(token)](caf::blocking_actor*) {
+      auto r = call(*client, token);
+      ozonetel_attempt result;
+      result.request_id = id;
+      result.answer = to_answer(r, attempt);
+      result.connect_failed = r.connect_failed;
+      result.token = std::move(r.token);
+      result.token_expires_at = r.token_expires_at;
+      caf::anon_send(session, std::move(result));
+    });
+}
+
+void launch(session_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto& req = st.requests.at(id);
+  ++req.attempts;
+  req.token_serial = st.token_serial;
+  ++st.in_flight;
+  spawn_worker(self, id, req.call, st.token, req.attempts);
+}
+
+void start_fetch(session_ptr self) {
+  auto& st = self->state;
+  if (st.fetching)
+    return;
+  prune_generations(self);
+  if (static_cast<int>(st.generations.size()) >= st.opts.max_tokens_per_hour) {
+    if (token_usable(self)) {
+      // Renewal has to wait for the window; the current token still works.
+      release_waiting(self);
+      return;
+    }
+    auto next = duration_cast<seconds>(st.generations.front() + hours{1}
+                                       - now(self))
+                  .count();
+    sb::log::error(log_name, "token limit reached, not generating another",
+                   {{"limit_per_hour", std::to_string(st.opts.max_tokens_per_hour)},
+                    {"next_in_seconds", std::to_string(next)}});
+    fail_waiting(self, "rate_limited",
+                 "CloudAgent allows " + std::to_string(st.opts.max_tokens_per_hour)
+                   + " tokens per hour and they are spent; the next token can "
+                     "be generated in "
+                   + std::to_string(next) + " s");
+    return;
+  }
+  st.fetching = true;
+  st.generations.push_back(now(self));
+  ++st.generations_total;
+  token_generations_counter().inc();
+  token_generations_hour_gauge().set(static_cast<double>(st.generations.size()));
+  spawn_worker(self, 0,
+               [](const ozonetel::client& c, const std::string&) {
+                 return c.generate_token();
+               },
+               {}, st.fetch_failures + 1);
+}
+
+void on_token(session_ptr self, ozonetel_attempt& attempt) {
+  auto& st = self->state;
+  st.fetching = false;
+  count_request(attempt.answer.api, attempt.answer.outcome);
+  if (attempt.answer.outcome == "ok" && !attempt.token.empty()) {
+    auto issued = now(self);
+    st.token = std::move(attempt.token);
+    ++st.token_serial;
+    st.fetch_failures = 0;
+    st.token_expires = attempt.token_expires_at > 0
+                         ? time_point{seconds{attempt.token_expires_at}}
+                         : issued + st.opts.token_lifetime;
+    auto lifetime = duration_cast<seconds>(st.token_expires - issued);
+    auto margin = std::min<seconds>(st.opts.renew_margin, lifetime / 12);
+    st.token_renew_at = st.token_expires - margin;
+    sb::log::info(log_name, "token generated",
+                  {{"expires_in_seconds", std::to_string(lifetime.count())},
+                   {"from_jwt_exp", attempt.token_expires_at > 0 ? "yes" : "no"},
+                   {"generations_last_hour",
+                    std::to_string(st.generations.size())}});
+    release_waiting(self);
+    return;
+  }
+  auto& answer = attempt.answer;
+  sb::log::error(log_name, "generateToken failed",
+                 {{"outcome", answer.outcome},
+                  {"http_status", std::to_string(answer.http_status)},
+                  {"message", answer.message},
+                  {"answer", answer.raw}});
+  bool retry = (answer.outcome == "server_error"
+                || answer.outcome == "network_error"
+                || answer.outcome == "malformed")
+               && st.fetch_failures + 1 < st.opts.max_attempts;
+  if (retry) {
+    ++st.fetch_failures;
+    self->delayed_send(self, backoff(st.opts, st.fetch_failures), token_atom::value);
+    return;
+  }
+  st.fetch_failures = 0;
+  if (token_usable(self)) {
+    release_waiting(self);
+    return;
+  }
+  auto message = "generateToken failed: " + answer.message;
+  if (answer.outcome == "unauthorized" || answer.outcome == "rejected")
+    message += " (check ozonetel.account and ozonetel.api_key)";
+  fail_waiting(self, answer.outcome, message);
+}
+
+void on_attempt(session_ptr self, ozonetel_attempt& attempt) {
+  auto& st = self->state;
+  if (st.in_flight > 0)
+    --st.in_flight;
+  auto id = attempt.request_id;
+  auto& answer = attempt.answer;
+  count_request(answer.api, answer.outcome);
+  auto i = st.requests.find(id);
+  if (i == st.requests.end()) {
+    pump(self);
+    return;
+  }
+  auto& req = i->second;
+  if (answer.outcome == "unauthorized" && !req.reauthorized) {
+    // Once per request: renew the token (unless a newer one already
+    // replaced the rejected one) and send the request again.
+    req.reauthorized = true;
+    if (req.token_serial == st.token_serial) {
+      sb::log::info(log_name, "token refused by CloudAgent, renewing",
+                    {{"api", answer.api}, {"message", answer.message}});
+      st.token.clear();
+    }
+    schedule(self, id);
+    pump(self);
+    return;
+  }
+  bool transient = answer.outcome == "server_error"
+                   || answer.outcome == "network_error";
+  if (transient && req.attempts < st.opts.max_attempts
+      && (req.idempotent || attempt.connect_failed)) {
+    auto delay = backoff(st.opts, req.attempts);
+    sb::log::info(log_name, "CloudAgent call failed, retrying",
+                  {{"api", answer.api},
+                   {"outcome", answer.outcome},
+                   {"attempt", std::to_string(req.attempts)},
+                   {"delay_ms", std::to_string(delay.count())}});
+    self->delayed_send(self, delay, retry_atom::value, id);
+    pump(self);
+    return;
+  }
+  finish(self, id, std::move(answer));
+  pump(self);
+}
+
+caf::typed_response_promise<ozonetel_answer>
+submit(session_ptr self, ozonetel::api which, bool idempotent,
+       ozonetel_session_state::call_fn call) {
+  auto& st = self->state;
+  auto promise = self->make_response_promise<ozonetel_answer>();
+  if (!st.cfg.enabled()) {
+    promise.deliver(local_answer(which, "unavailable",
+                                 "no Ozonetel account configured (set "
+                                 "ozonetel.account and ozonetel.api_key)"));
+    return promise;
+  }
+  auto id = st.next_id++;
+  auto& req = st.requests[id];
+  req.which = which;
+  req.call = std::move(call);
+  req.promise = promise;
+  req.idempotent = idempotent;
+  schedule(self, id);
+  return promise;
+}
+
+} // namespace
+
+ozonetel_session_actor::behavior_type
+ozonetel_session(session_ptr self, ozonetel_config cfg,
+                 ozonetel_session_options opts) {
+  auto& st = self->state;
+  ozonetel::settings settings;
+  settings.api_base = cfg.api_base;
+  settings.account = cfg.account;
+  settings.api_key = cfg.api_key;
+  settings.agent_id = cfg.agent_id;
+  settings.agent_password = cfg.agent_password;
+  settings.campaign = cfg.campaign;
+  settings.did = cfg.did;
+  settings.timeout_seconds = cfg.request_timeout_seconds;
+  settings.connect_timeout_seconds
+    = std::min(5.0, cfg.request_timeout_seconds);
+  st.client = std::make_shared<const ozonetel::client>(std::move(settings));
+  st.cfg = std::move(cfg);
+  st.opts = std::move(opts);
+  if (!st.opts.clock)
+    st.opts.clock = [] { return system_clock::now(); };
+  if (st.opts.max_in_flight == 0)
+    st.opts.max_in_flight = 1;
+  // Requests waiting on this actor must not hang when it goes away.
+  self->attach_functor([self](const caf::error& reason) {
+    for (auto& [id, req] : self->state.requests)
+      req.promise.deliver(local_answer(req.which, "unavailable",
+                                       "the Ozonetel session stopped: "
+                                         + to_string(reason)));
+    self->state.requests.clear();
+  });
+  return {
+    [=](dial_atom, const std::string& customer_number) {
+      sb::metrics::message_probe probe{*self->state.metrics,
+                                       self->mailbox().size()};
+      // A dial is not idempotent: retried only when it never left this host.
+      return submit(self, ozonetel::api::manual_dial, false,
+                    [customer_number](const ozonetel::client& c,
+                                      const std::string& token) {
+                      return c.manual_dial(token, customer_number);
+                    });
+    },
+    [=](dispose_atom, const ozonetel_disposition& d) {
+      sb::metrics::message_probe probe{*self->state.metrics,
+                                       self->mailbox().size()};
+      // Disposing ends after-call work: the cached agent state is stale.
+      self->state.agent_state_cached_at = {};
+      ozonetel::disposition_request request{d.ucid, d.disposition, d.comments,
+                                            d.callback_time};
+      return submit(self, ozonetel::api::set_disposition, true,
+                    [request](const ozonetel::client& c,
+                              const std::string& token) {
+                      return c.set_disposition(token, request);
+                    });
+    },
+    [=](agent_state_atom, const std::string& state,
+        const std::string& pause_reason) {
+      sb::metrics::message_probe probe{*self->state.metrics,
+                                       self->mailbox().size()};
+      self->state.agent_state_cached_at = {};
+      return submit(self, ozonetel::api::change_agent_state, true,
+                    [state, pause_reason](const ozonetel::client& c,
+                                          const std::string& token) {
+                      return c.change_agent_state(token, state, pause_reason);
+                    });
+    },
+    [=](agent_state_atom) {
+      sb::metrics::message_probe probe{*self->state.metrics,
+                                       self->mailbox().size()};
+      auto& st = self->state;
+      if (st.agent_state_cached_at != time_point{}
+          && now(self) - st.agent_state_cached_at < st.opts.agent_state_cache) {
+        auto promise = self->make_response_promise<ozonetel_answer>();
+        auto cached = st.agent_state_cache;
+        cached.attempts = 0;
+        promise.deliver(std::move(cached));
+        return promise;
+      }
+      return submit(self, ozonetel::api::agent_details, true,
+                    [](const ozonetel::client& c, const std::string& token) {
+                      return c.agent_details(token);
+                    });
+    },
+    [=](status_atom) {
+      sb::metrics::message_probe probe{*self->state.metrics,
+                                       self->mailbox().size()};
+      prune_generations(self);
+      auto& st = self->state;
+      ozonetel_session_status s;
+      s.generations_last_hour = static_cast<int64_t>(st.generations.size());
+      s.generations_total = st.generations_total;
+      s.has_token = token_usable(self);
+      s.token_expires_at
+        = s.has_token
+            ? duration_cast<seconds>(st.token_expires.time_since_epoch()).count()
+            : 0;
+      s.waiting_for_token = static_cast<int64_t>(st.waiting_for_token.size());
+      s.in_flight = static_cast<int64_t>(st.in_flight);
+      s.queued = static_cast<int64_t>(st.ready.size());
+      return s;
+    },
+    [=](ozonetel_attempt& attempt) {
+      sb::metrics::message_probe probe{*self->state.metrics,
+                                       self->mailbox().size()};
+      if (attempt.request_id == 0)
+        on_token(self, attempt);
+      else
+        on_attempt(self, attempt);
+    },
+    [=](retry_atom, uint64_t id) {
+      sb::metrics::message_probe probe{*self->state.metrics,
+                                       self->mailbox().size()};
+      if (self->state.requests.count(id) > 0)
+        schedule(self, id);
+    },
+    [=](token_atom) {
+      sb::metrics::message_probe probe{*self->state.metrics,
+                                       self->mailbox().size()};
+      auto& st = self->state;
+      // Without waiters the next request fetches when it needs to.
+      if (!st.waiting_for_token.empty())
+        start_fetch(self);
+    },
+  };
+}
+
+} // namespace sb

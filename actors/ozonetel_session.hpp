@@ -1,0 +1,95 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <caf/typed_response_promise.hpp>
+
+#include "adapters/metrics/registry.hpp"
+#include "adapters/ozonetel/client.hpp"
+#include "config/config.hpp"
+#include "messages/ozonetel_session_actor.hpp"
+
+namespace sb {
+
+struct ozonetel_session_options {
+  /// HTTP requests running at once (each on its own worker thread).
+  size_t max_in_flight = 8;
+  /// Attempts per request when CloudAgent answers 5xx or not at all.
+  int max_attempts = 3;
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{8000};
+  /// CloudAgent's limit; the session never generates more in a rolling hour.
+  int max_tokens_per_hour = 10;
+  /// Token lifetime when the JWT carries no `exp`.
+  std::chrono::seconds token_lifetime{3600};
+  /// Renew this long before expiry (at most a twelfth of the lifetime).
+  std::chrono::seconds renew_margin{300};
+  /// AgentDetails answers are reused this long (CloudAgent allows about 10
+  /// calls a minute).
+  std::chrono::milliseconds agent_state_cache{6000};
+  /// Wall clock (tests move it forward to expire tokens and the hourly cap).
+  std::function<std::chrono::system_clock::time_point()> clock
+    = [] { return std::chrono::system_clock::now(); };
+};
+
+struct ozonetel_session_state {
+  static inline const char* name = "ozonetel_session";
+  sb::metrics::actor_metrics* metrics = &sb::metrics::global().actor(name);
+
+  using time_point = std::chrono::system_clock::time_point;
+  using call_fn
+    = std::function<ozonetel::result(const ozonetel::client&, const std::string&)>;
+
+  /// One request from a caller, alive until its promise is delivered.
+  struct request {
+    ozonetel::api which = ozonetel::api::agent_details;
+    call_fn call;
+    caf::typed_response_promise<ozonetel_answer> promise;
+    /// Safe to send twice (a dial is not: it would ring the customer twice).
+    bool idempotent = true;
+    int attempts = 0;
+    /// Already renewed the token once for this request after a 401.
+    bool reauthorized = false;
+    /// Which token the last attempt used (see token_serial).
+    uint64_t token_serial = 0;
+  };
+
+  ozonetel_config cfg;
+  ozonetel_session_options opts;
+  std::shared_ptr<const ozonetel::client> client;
+
+  std::string token; // secret
+  time_point token_expires{};
+  time_point token_renew_at{};
+  /// Bumped for every new token, so that a 401 for an old token does not
+  /// throw away a newer one.
+  uint64_t token_serial = 0;
+  bool fetching = false;
+  int fetch_failures = 0;
+  /// When each token of the last rolling hour was asked for.
+  std::deque<time_point> generations;
+  int64_t generations_total = 0;
+
+  std::map<uint64_t, request> requests;
+  std::deque<uint64_t> waiting_for_token;
+  std::deque<uint64_t> ready;
+  size_t in_flight = 0;
+  uint64_t next_id = 1;
+
+  ozonetel_answer agent_state_cache;
+  time_point agent_state_cached_at{};
+};
+
+/// Spawn with the account's configuration (cfg.enabled() should be true;
+/// without an account every request answers "unavailable").
+ozonetel_session_actor::behavior_type
+ozonetel_session(ozonetel_session_actor::stateful_pointer<ozonetel_session_state> self,
+                 ozonetel_config cfg, ozonetel_session_options opts = {});
+
+} // namespace sb
