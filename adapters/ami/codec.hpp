@@ -50,22 +50,42 @@ public:
   size_t buffered() const noexcept;
 
 private:
-  // Implementation detail exposed for the template; see codec.cpp.
+  // Implementation detail exposed for the template; see codec_impl.hpp.
+  /// The unfinished tail of earlier feeds: an open frame or a partial line.
   std::string buffer_;
-  size_t scan_from_ = 0;
+  /// Where the current line starts in buffer_, and where the search for the
+  /// next '\n' resumes (everything before it was scanned).
+  size_t line_ = 0;
+  size_t resume_ = 0;
   size_t max_frame_bytes_;
   bool banner_pending_ = true;
+  /// A frame is open (it starts at buffer_[0] unless discarding_).
+  bool in_frame_ = false;
   bool discarding_ = false;
   codec_errors errors_;
 
+  /// Index in `bytes` just past the first empty line, given the partial line
+  /// in buffer_; bytes.size() when there is none.
+  size_t until_empty_line(std::string_view bytes) const noexcept;
+
+  /// Splits data[0, size), which starts with the kept tail; returns how many
+  /// bytes at its end must be kept for the next feed.
   template <class OnBanner, class OnFrame>
-  void drain(OnBanner& on_banner, OnFrame& on_frame);
+  size_t scan(const char* data, size_t size, OnBanner& on_banner,
+              OnFrame& on_frame);
 };
 
 /// Parses one frame into `out` (pbx and received are set by the caller).
 /// Returns false for a malformed frame and leaves `out` unspecified. Keys and
 /// values are trimmed of the single space after the colon and of trailing CR.
 bool parse_frame(std::string_view frame, ami_event& out);
+
+/// Same, taking over the frame's storage (no copy of the text).
+bool parse_frame(std::string&& frame, ami_event& out);
+
+inline bool parse_frame(const char* frame, ami_event& out) {
+  return parse_frame(std::string_view{frame}, out);
+}
 
 /// Writes an action. `action_id` must be unique per connection.
 /// Values containing CR or LF are rejected (they would inject lines).

@@ -1,0 +1,107 @@
+#include "actors/ami_connection.hpp"
+
+#include <string>
+#include <utility>
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <caf/weak_intrusive_ptr.hpp>
+
+#include "adapters/log/log.hpp"
+
+namespace sb {
+
+ami_connection_actor::behavior_type ami_connection(
+  ami_connection_actor::stateful_pointer<ami_connection_state> self,
+  pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
+  supervisor_actor supervisor) {
+  auto& st = self->state;
+  st.pbx = std::move(pbx);
+  st.parser = std::move(parser);
+  st.tracker = std::move(tracker);
+  st.supervisor = std::move(supervisor);
+  auto* oversized = &metrics::global().get_counter(
+    "switchboard_ami_frames_rejected_total",
+    "AMI frames dropped: malformed, oversized, or not an event.",
+    {{"pbx", st.pbx.name}, {"reason", "oversized"}});
+  // The socket thread holds only a weak reference: a dead actor must not be
+  // kept alive by its own reader.
+  caf::weak_actor_ptr weak_self{self->ctrl()};
+  auto notify = [weak_self](auto&&... xs) {
+    if (auto strong = weak_self.lock())
+      caf::anon_send(caf::actor_cast<ami_connection_actor>(strong),
+                     std::forward<decltype(xs)>(xs)...);
+  };
+  ami::client_callbacks callbacks;
+  callbacks.on_logged_in = [notify] { notify(connected_atom::value); };
+  // Frames go straight from the socket thread to the parser: the reader
+  // never waits on this actor's mailbox.
+  callbacks.on_frames = [parser = st.parser](ami_frame_batch&& batch) {
+    if (parser)
+      caf::anon_send(parser, std::move(batch));
+  };
+  callbacks.on_oversized = [oversized](uint64_t count) {
+    oversized->inc(static_cast<double>(count));
+  };
+  callbacks.on_failed = [notify](std::string reason) {
+    notify(connection_lost_atom::value, std::move(reason));
+  };
+  log::info(ami_connection_state::name, "connecting",
+            {{"pbx", st.pbx.name},
+             {"host", st.pbx.host},
+             {"port", std::to_string(st.pbx.port)},
+             {"auth", st.pbx.auth == ami_auth::md5 ? "md5" : "plain"}});
+  if (st.supervisor)
+    self->send(st.supervisor, connected_atom::value, st.pbx.name,
+               std::string{"connecting"});
+  st.client = std::make_unique<ami::client>(st.pbx, std::move(callbacks));
+  st.client->start();
+  return {
+    [self](connected_atom) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      auto& st = self->state;
+      st.logged_in = true;
+      log::info(ami_connection_state::name, "logged in",
+                {{"pbx", st.pbx.name}, {"events", st.pbx.events}});
+      if (st.supervisor)
+        self->send(st.supervisor, connected_atom::value, st.pbx.name,
+                   std::string{"logged_in"});
+    },
+    [self](connection_lost_atom, std::string& reason) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      auto& st = self->state;
+      log::warning(ami_connection_state::name, "connection failed",
+                   {{"pbx", st.pbx.name}, {"error", reason}});
+      if (st.logged_in) {
+        // Through the parser when there is one, so the tracker hears of the
+        // loss after the last frames read before it.
+        if (st.parser)
+          self->send(st.parser, connection_lost_atom::value, st.pbx.name);
+        else if (st.tracker)
+          self->send(st.tracker, connection_lost_atom::value, st.pbx.name);
+      }
+      st.client->stop();
+      self->quit(caf::make_error(caf::sec::runtime_error, std::move(reason)));
+    },
+  };
+}
+
+ami_connection_actor spawn_ami_connection(caf::actor_system& sys,
+                                          pbx_config pbx,
+                                          ami_parser_actor parser,
+                                          call_tracker_actor tracker,
+                                          supervisor_actor supervisor) {
+  return sys.spawn(ami_connection, std::move(pbx), std::move(parser),
+                   std::move(tracker), std::move(supervisor));
+}
+
+std::string exit_reason_text(caf::actor_system& sys, const caf::error& reason) {
+  auto& context = reason.context();
+  if (context.match_elements<std::string>())
+    return context.get_as<std::string>(0);
+  return sys.render(reason);
+}
+
+} // namespace sb

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <memory>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "adapters/ami/client.hpp"
+#include "adapters/metrics/registry.hpp"
+#include "config/config.hpp"
+#include "messages/ami_connection_actor.hpp"
+
+namespace sb {
+
+struct ami_connection_state {
+  static inline const char* name = "ami_connection";
+
+  metrics::actor_metrics* metrics = &metrics::global().actor(name);
+  /// Holds the secret: never logged, never sent.
+  pbx_config pbx;
+  ami_parser_actor parser;
+  call_tracker_actor tracker;
+  supervisor_actor supervisor;
+  /// The session; its own thread reads the socket. Destroyed (thread
+  /// joined) when the actor exits.
+  std::unique_ptr<ami::client> client;
+  bool logged_in = false;
+};
+
+ami_connection_actor::behavior_type ami_connection(
+  ami_connection_actor::stateful_pointer<ami_connection_state> self,
+  pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
+  supervisor_actor supervisor);
+
+} // namespace sb

@@ -1,0 +1,102 @@
+#include "actors/ami_parser.hpp"
+
+#include <utility>
+
+#include "adapters/ami/codec.hpp"
+#include "adapters/log/log.hpp"
+
+namespace sb {
+
+namespace {
+
+constexpr const char* events_metric = "switchboard_ami_events_total";
+constexpr const char* events_help = "AMI events received, by event name.";
+constexpr const char* rejected_metric = "switchboard_ami_frames_rejected_total";
+constexpr const char* rejected_help
+  = "AMI frames dropped: malformed, oversized, or not an event.";
+
+} // namespace
+
+metrics::counter& ami_parser_state::event_counter(std::string_view event_name) {
+  if (auto i = event_counters.find(event_name); i != event_counters.end())
+    return *i->second;
+  if (event_counters.size() >= max_event_names) {
+    if (other_events == nullptr)
+      other_events = &metrics::global().get_counter(
+        events_metric, events_help, {{"pbx", pbx}, {"event", "other"}});
+    return *other_events;
+  }
+  auto& stored = event_names.emplace_back(event_name);
+  auto& c = metrics::global().get_counter(events_metric, events_help,
+                                          {{"pbx", pbx}, {"event", stored}});
+  event_counters.emplace(std::string_view{stored}, &c);
+  return c;
+}
+
+ami_parser_actor::behavior_type
+ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
+           std::string pbx, call_tracker_actor tracker) {
+  auto& st = self->state;
+  st.pbx = std::move(pbx);
+  st.tracker = std::move(tracker);
+  auto& reg = metrics::global();
+  st.rejected_malformed = &reg.get_counter(
+    rejected_metric, rejected_help, {{"pbx", st.pbx}, {"reason", "malformed"}});
+  st.rejected_not_event = &reg.get_counter(
+    rejected_metric, rejected_help, {{"pbx", st.pbx}, {"reason", "not_event"}});
+  return {
+    [self](ami_frame_batch& batch) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      auto& st = self->state;
+      ami_event_batch out;
+      out.pbx = st.pbx;
+      out.events.reserve(batch.frames.size());
+      uint64_t malformed = 0;
+      uint64_t not_event = 0;
+      for (auto& frame : batch.frames) {
+        auto& ev = out.events.emplace_back();
+        if (!ami::parse_frame(std::move(frame), ev)) {
+          out.events.pop_back();
+          ++malformed;
+          continue;
+        }
+        auto event_name = ev.name();
+        if (event_name.empty()) {
+          // A response nobody asked for: nothing for the tracker.
+          out.events.pop_back();
+          ++not_event;
+          continue;
+        }
+        st.event_counter(event_name).inc();
+        ev.pbx = st.pbx;
+        ev.received = batch.received;
+      }
+      if (malformed > 0) {
+        st.rejected_malformed->inc(static_cast<double>(malformed));
+        if (st.rejected == 0)
+          log::warning(ami_parser_state::name, "malformed AMI frame dropped",
+                       {{"pbx", st.pbx}});
+      }
+      if (not_event > 0)
+        st.rejected_not_event->inc(static_cast<double>(not_event));
+      st.rejected += malformed + not_event;
+      st.events += out.events.size();
+      if (!out.events.empty() && st.tracker)
+        self->send(st.tracker, std::move(out));
+    },
+    [self](connection_lost_atom atom, std::string& lost_pbx) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      if (self->state.tracker)
+        self->send(self->state.tracker, atom, std::move(lost_pbx));
+    },
+  };
+}
+
+ami_parser_actor spawn_ami_parser(caf::actor_system& sys, std::string pbx,
+                                  call_tracker_actor tracker) {
+  return sys.spawn(ami_parser, std::move(pbx), std::move(tracker));
+}
+
+} // namespace sb

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "adapters/metrics/registry.hpp"
+#include "config/config.hpp"
+#include "messages/ami_connection_actor.hpp"
+#include "messages/ami_parser_actor.hpp"
+#include "messages/call_tracker_actor.hpp"
+#include "messages/supervisor_actor.hpp"
+
+namespace sb {
+
+/// How a failed connection is retried (SPEC: 1 s doubling to 30 s, with
+/// jitter, reset after a healthy period). Injectable so tests run fast.
+struct backoff_policy {
+  std::chrono::milliseconds initial{1000};
+  std::chrono::milliseconds max{30000};
+  /// A connection logged in for at least this long before failing starts
+  /// again from `initial`; a shorter one keeps doubling. A wrong secret never
+  /// logs in, so it backs off up to `max` and stays there.
+  std::chrono::milliseconds healthy{60000};
+  /// Each delay is drawn from [(1 - jitter) * d, d], so PBXes that failed
+  /// together do not reconnect in lockstep, and the delay still grows.
+  double jitter = 0.25;
+};
+
+struct supervised_connection {
+  pbx_config pbx;
+  ami_parser_actor parser;
+  ami_connection_actor connection;
+  connection_status status;
+  /// The delay the next failure waits before restarting.
+  std::chrono::milliseconds next_delay{0};
+  std::chrono::steady_clock::time_point logged_in_at;
+  /// Bumped on every spawn; a restart timer of an older generation is stale.
+  uint64_t generation = 0;
+  metrics::counter* reconnects = nullptr;
+  metrics::gauge* state_connecting = nullptr;
+  metrics::gauge* state_logged_in = nullptr;
+  metrics::gauge* state_backing_off = nullptr;
+};
+
+struct supervisor_state {
+  static inline const char* name = "supervisor";
+
+  metrics::actor_metrics* metrics = &metrics::global().actor(name);
+  std::vector<supervised_connection> connections;
+  call_tracker_actor tracker;
+  backoff_policy backoff;
+  std::minstd_rand rng{std::random_device{}()};
+
+  supervised_connection* find(const std::string& pbx);
+
+  /// Stops every child when the supervisor goes.
+  ~supervisor_state();
+};
+
+/// Spawn with the PBXes to keep connected and the tracker their events go to
+/// (may be invalid: events are then parsed, counted and dropped).
+supervisor_actor::behavior_type
+supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+           std::vector<pbx_config> pbxes, call_tracker_actor tracker,
+           backoff_policy backoff);
+
+} // namespace sb

@@ -1,0 +1,406 @@
+#include "adapters/ami/client.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include "adapters/ami/codec.hpp"
+#include "adapters/log/log.hpp"
+
+namespace sb::ami {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+std::string format_seconds(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", seconds);
+  return text;
+}
+
+namespace {
+
+std::chrono::steady_clock::duration to_duration(double seconds) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+    std::chrono::duration<double>(seconds));
+}
+
+/// Does the frame's first line carry `key` (case-insensitive)? Asterisk puts
+/// `Event:` / `Response:` first, so this classifies a frame without parsing.
+bool first_key_is(std::string_view frame, std::string_view key) {
+  return frame.size() > key.size() && frame[key.size()] == ':'
+         && iequals(frame.substr(0, key.size()), key);
+}
+
+/// Printable excerpt of untrusted text for an error message.
+std::string excerpt(std::string_view text, size_t max_len = 80) {
+  std::string result;
+  for (char c : text.substr(0, max_len))
+    result += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (text.size() > max_len)
+    result += "...";
+  return result;
+}
+
+constexpr std::string_view banner_prefix = "Asterisk Call Manager/";
+
+} // namespace
+
+struct client::impl {
+  enum class phase { connecting, banner, login, logged_in, done };
+  enum class action_kind { challenge, login, ping };
+
+  struct pending_action {
+    std::string id;
+    action_kind kind;
+  };
+
+  pbx_config pbx;
+  client_callbacks callbacks;
+  std::string prefix; // "pbx <name>: "
+
+  asio::io_context io;
+  tcp::resolver resolver{io};
+  tcp::socket socket{io};
+  asio::steady_timer login_deadline{io};
+  asio::steady_timer ping_timer{io};
+  asio::steady_timer ping_deadline{io};
+  std::thread thread;
+
+  std::unique_ptr<char[]> read_buffer{new char[read_buffer_bytes]};
+  frame_splitter splitter;
+  action_writer writer;
+  std::vector<pending_action> pending;
+  std::string out_queued;
+  std::string out_writing;
+  bool writing = false;
+  phase state = phase::connecting;
+  /// ActionID of the Ping awaiting its answer, empty when none.
+  std::string ping_id;
+
+  ami_frame_batch batch;
+  /// Expected frames per read, so the batch vector rarely regrows.
+  size_t batch_capacity = 64;
+  ami_event scratch;
+  uint64_t oversized_reported = 0;
+
+  impl(pbx_config cfg, client_callbacks cbs)
+    : pbx(std::move(cfg)),
+      callbacks(std::move(cbs)),
+      prefix("pbx " + pbx.name + ": "),
+      splitter(pbx.max_frame_bytes),
+      writer(pbx.name) {
+  }
+
+  // -- session steps ---------------------------------------------------------
+
+  void connect() {
+    login_deadline.expires_after(to_duration(pbx.login_timeout_seconds));
+    login_deadline.async_wait([this](boost::system::error_code ec) {
+      if (ec || state == phase::logged_in || state == phase::done)
+        return;
+      auto limit = format_seconds(pbx.login_timeout_seconds);
+      switch (state) {
+        case phase::connecting:
+          fail("cannot connect to " + pbx.host + ":" + std::to_string(pbx.port)
+               + ": timed out after " + limit + " s");
+          break;
+        case phase::banner:
+          fail("no AMI banner within " + limit + " s");
+          break;
+        default:
+          fail("login not answered within " + limit + " s");
+      }
+    });
+    resolver.async_resolve(
+      pbx.host, std::to_string(pbx.port),
+      [this](boost::system::error_code ec, tcp::resolver::results_type found) {
+        if (state == phase::done)
+          return;
+        if (ec) {
+          fail("cannot resolve " + pbx.host + ": " + ec.message());
+          return;
+        }
+        asio::async_connect(
+          socket, found,
+          [this](boost::system::error_code ec, const tcp::endpoint&) {
+            if (state == phase::done)
+              return;
+            if (ec) {
+              fail("cannot connect to " + pbx.host + ":"
+                   + std::to_string(pbx.port) + ": " + ec.message());
+              return;
+            }
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay{true}, ignored);
+            state = phase::banner;
+            log::debug("ami_client", "connected",
+                       {{"pbx", pbx.name}, {"host", pbx.host}});
+            read();
+          });
+      });
+  }
+
+  void read() {
+    socket.async_read_some(
+      asio::buffer(read_buffer.get(), read_buffer_bytes),
+      [this](boost::system::error_code ec, size_t n) { on_read(ec, n); });
+  }
+
+  void on_read(boost::system::error_code ec, size_t n) {
+    if (state == phase::done)
+      return;
+    if (n > 0) {
+      auto received = caf::make_timestamp();
+      splitter.feed(
+        std::string_view{read_buffer.get(), n},
+        [this](std::string_view line) { on_banner(line); },
+        [this](std::string_view frame) { on_frame(frame); });
+      auto oversized = splitter.errors().oversized_frames;
+      if (oversized != oversized_reported) {
+        if (callbacks.on_oversized)
+          callbacks.on_oversized(oversized - oversized_reported);
+        oversized_reported = oversized;
+      }
+      if (!batch.frames.empty() && state != phase::done) {
+        batch_capacity = std::max(batch_capacity, batch.frames.size());
+        batch.pbx = pbx.name;
+        batch.received = received;
+        if (callbacks.on_frames)
+          callbacks.on_frames(std::move(batch));
+        batch = ami_frame_batch{};
+        batch.frames.reserve(batch_capacity);
+      }
+    }
+    if (state == phase::done)
+      return;
+    if (ec) {
+      if (ec == asio::error::eof)
+        fail(state == phase::logged_in
+               ? "connection closed by the PBX"
+               : "connection closed by the PBX before login completed");
+      else
+        fail("read failed: " + ec.message());
+      return;
+    }
+    read();
+  }
+
+  void on_banner(std::string_view line) {
+    if (state != phase::banner)
+      return;
+    if (line.substr(0, banner_prefix.size()) != banner_prefix) {
+      fail("not an AMI server (banner \"" + excerpt(line) + "\")");
+      return;
+    }
+    log::debug("ami_client", "banner",
+               {{"pbx", pbx.name}, {"banner", excerpt(line)}});
+    state = phase::login;
+    if (pbx.auth == ami_auth::md5)
+      send_action("Challenge", {{"AuthType", "MD5"}}, action_kind::challenge);
+    else
+      send_action("Login",
+                  {{"Username", pbx.username},
+                   {"Secret", pbx.secret},
+                   {"Events", pbx.events}},
+                  action_kind::login);
+  }
+
+  void on_frame(std::string_view frame) {
+    switch (state) {
+      case phase::logged_in:
+        if (first_key_is(frame, "Event") || !claim_response(frame))
+          batch.frames.emplace_back(frame);
+        break;
+      case phase::login:
+        // Before the login response only our own responses matter; the
+        // server sends no events to a session that has not logged in.
+        if (!first_key_is(frame, "Event"))
+          claim_response(frame);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /// Handles a response to one of our actions, matched by ActionID only.
+  /// Returns false when the frame is not such a response.
+  bool claim_response(std::string_view frame) {
+    if (!parse_frame(frame, scratch))
+      return false;
+    auto id = scratch.get("ActionID");
+    if (id.empty())
+      return false;
+    auto i = std::find_if(pending.begin(), pending.end(),
+                          [&](const pending_action& x) { return x.id == id; });
+    if (i == pending.end())
+      return false;
+    auto kind = i->kind;
+    pending.erase(i);
+    bool success = iequals(scratch.get("Response"), "Success");
+    std::string message{scratch.get("Message")};
+    switch (kind) {
+      case action_kind::challenge: {
+        auto challenge = scratch.get("Challenge");
+        if (!success || challenge.empty()) {
+          fail("authentication failed: MD5 challenge refused"
+               + (message.empty() ? std::string{} : ": " + excerpt(message)));
+          break;
+        }
+        send_action("Login",
+                    {{"AuthType", "MD5"},
+                     {"Username", pbx.username},
+                     {"Key", md5_login_key(challenge, pbx.secret)},
+                     {"Events", pbx.events}},
+                    action_kind::login);
+        break;
+      }
+      case action_kind::login:
+        if (!success) {
+          fail("authentication failed: "
+               + (message.empty() ? std::string{"login refused"}
+                                  : excerpt(message, 200)));
+          break;
+        }
+        state = phase::logged_in;
+        login_deadline.cancel();
+        if (callbacks.on_logged_in)
+          callbacks.on_logged_in();
+        schedule_ping();
+        break;
+      case action_kind::ping:
+        // Any answer proves the session alive, even an error.
+        if (ping_id == id) {
+          ping_id.clear();
+          ping_deadline.cancel();
+          schedule_ping();
+        }
+        break;
+    }
+    return true;
+  }
+
+  void schedule_ping() {
+    if (pbx.ping_interval_seconds <= 0 || state != phase::logged_in)
+      return;
+    ping_timer.expires_after(to_duration(pbx.ping_interval_seconds));
+    ping_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec || state != phase::logged_in)
+        return;
+      auto id = send_action("Ping", {}, action_kind::ping);
+      if (id.empty())
+        return;
+      ping_id = id;
+      ping_deadline.expires_after(to_duration(pbx.ping_timeout_seconds));
+      ping_deadline.async_wait([this, id](boost::system::error_code ec) {
+        // Compare ids: a deadline that expired while its answer was being
+        // handled must not kill a live session.
+        if (ec || state != phase::logged_in || ping_id != id)
+          return;
+        fail("no answer to Ping within "
+             + format_seconds(pbx.ping_timeout_seconds)
+             + " s, connection considered dead");
+      });
+    });
+  }
+
+  /// Queues an action; returns its ActionID (empty on failure).
+  std::string
+  send_action(std::string_view name,
+              const std::vector<std::pair<std::string, std::string>>& fields,
+              action_kind kind) {
+    auto id = writer.next_action_id();
+    if (!writer.write(out_queued, name, id, fields)) {
+      // Names the action, never the values: one of them may be the secret.
+      fail("cannot send " + std::string{name}
+           + ": a configured value contains CR or LF");
+      return {};
+    }
+    pending.push_back({id, kind});
+    flush();
+    return id;
+  }
+
+  void flush() {
+    if (writing || out_queued.empty() || state == phase::done)
+      return;
+    std::swap(out_queued, out_writing);
+    out_queued.clear();
+    writing = true;
+    asio::async_write(socket, asio::buffer(out_writing),
+                      [this](boost::system::error_code ec, size_t) {
+                        writing = false;
+                        out_writing.clear();
+                        if (state == phase::done)
+                          return;
+                        if (ec) {
+                          fail("write failed: " + ec.message());
+                          return;
+                        }
+                        flush();
+                      });
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    resolver.cancel();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    login_deadline.cancel();
+    ping_timer.cancel();
+    ping_deadline.cancel();
+  }
+
+  void fail(std::string reason) {
+    if (state == phase::done)
+      return;
+    state = phase::done;
+    close();
+    if (callbacks.on_failed)
+      callbacks.on_failed(prefix + reason);
+  }
+};
+
+client::client(pbx_config pbx, client_callbacks callbacks)
+  : impl_(std::make_unique<impl>(std::move(pbx), std::move(callbacks))) {
+}
+
+client::~client() {
+  stop();
+}
+
+void client::start() {
+  auto* self = impl_.get();
+  asio::post(self->io, [self] { self->connect(); });
+  self->thread = std::thread([self] {
+    try {
+      self->io.run();
+    } catch (const std::exception& e) {
+      self->fail(std::string{"internal error: "} + e.what());
+    }
+  });
+}
+
+void client::stop() {
+  if (!impl_->thread.joinable())
+    return;
+  impl_->io.stop();
+  impl_->thread.join();
+  impl_->state = impl::phase::done;
+  impl_->close();
+}
+
+} // namespace sb::ami
