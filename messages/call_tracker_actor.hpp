@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,12 @@ using call_tracker_actor = caf::typed_actor<
   // The PBX connection dropped: its live calls may never see their Hangup, so
   // they are finalized (flagged incomplete) unless events resume in time.
   caf::reacts_to<connection_lost_atom, std::string>,
-  // Periodic tick: finalize calls that went silent for too long.
+  // Finalize now whatever is due (hung-up calls past their wait for trailing
+  // Cdr events, stale calls, calls past the maximum age).
   caf::reacts_to<sweep_atom>,
+  // The tracker's own timer (delayed_send to itself) with its generation:
+  // only the latest armed timer acts. Not for other actors.
+  caf::reacts_to<sweep_atom, uint64_t>,
   // Calls in progress now.
   caf::replies_to<active_atom>::with<std::vector<live_call>>>;
 

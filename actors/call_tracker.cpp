@@ -1,0 +1,142 @@
+#include "actors/call_tracker.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include <caf/timestamp.hpp>
+
+#include "adapters/log/log.hpp"
+
+namespace sb {
+
+namespace {
+
+using tracker_pointer
+  = call_tracker_actor::stateful_pointer<call_tracker_state>;
+
+unix_micros wall_now() {
+  return to_unix_micros(caf::make_timestamp());
+}
+
+/// Moves the correlator's counters into the metrics registry.
+void report(call_tracker_state& st) {
+  auto& now = st.correlator->stats();
+  auto& old = st.reported;
+  auto add = [](metrics::counter* c, uint64_t from, uint64_t to) {
+    if (c != nullptr && to > from)
+      c->inc(static_cast<double>(to - from));
+  };
+  add(st.calls_complete, old.calls_completed, now.calls_completed);
+  add(st.calls_incomplete, old.calls_incomplete, now.calls_incomplete);
+  add(st.late_events, old.late_events, now.late_events);
+  add(st.orphan_cdrs, old.orphan_cdrs, now.orphan_cdrs);
+  old = now;
+  if (st.live_calls != nullptr)
+    st.live_calls->set(static_cast<double>(st.correlator->live_count()));
+}
+
+/// Sends what completed (one message per handled message) and books it.
+void flush(tracker_pointer self, std::vector<completed_call>& out) {
+  auto& st = self->state;
+  for (auto& call : out)
+    if (call.incomplete)
+      log::info(call_tracker_state::name, "call finalized incomplete",
+                {{"pbx", call.origin}, {"linkedid", call.ext_message_id}});
+  if (!out.empty() && st.matcher)
+    self->send(st.matcher, std::move(out));
+  out.clear();
+  report(st);
+}
+
+/// Makes sure a timer fires by the correlator's next deadline.
+void arm(tracker_pointer self) {
+  auto& st = self->state;
+  auto due = st.correlator->next_deadline();
+  if (due == call_correlator::never)
+    return;
+  if (st.timer_due != 0 && st.timer_due <= due)
+    return; // the armed timer comes first; it re-arms after it ran
+  auto delay = std::max<unix_micros>(0, due - wall_now());
+  st.timer_due = due;
+  self->delayed_send(self, std::chrono::microseconds{delay}, sweep_atom_v,
+                     ++st.timer_generation);
+}
+
+void sweep(tracker_pointer self) {
+  std::vector<completed_call> out;
+  self->state.correlator->finalize_stale(wall_now(), out);
+  flush(self, out);
+  arm(self);
+}
+
+} // namespace
+
+call_tracker_actor::behavior_type
+call_tracker(call_tracker_actor::stateful_pointer<call_tracker_state> self,
+             std::vector<pbx_config> pbxes, tracker_config config,
+             customer_matcher_actor matcher) {
+  auto& st = self->state;
+  st.correlator = std::make_unique<call_correlator>(
+    std::move(pbxes), correlator_options::from(config));
+  st.matcher = std::move(matcher);
+  auto& reg = metrics::global();
+  st.live_calls = &reg.get_gauge("switchboard_tracker_live_calls",
+                                 "AMI calls in progress.");
+  const char* calls_help = "AMI calls finalized, by whether their last "
+                           "Hangup was seen.";
+  st.calls_complete = &reg.get_counter("switchboard_tracker_calls_total",
+                                       calls_help, {{"result", "complete"}});
+  st.calls_incomplete = &reg.get_counter("switchboard_tracker_calls_total",
+                                         calls_help,
+                                         {{"result", "incomplete"}});
+  const char* dropped_help = "AMI events the tracker dropped, by reason.";
+  st.late_events = &reg.get_counter("switchboard_tracker_dropped_events_total",
+                                    dropped_help,
+                                    {{"reason", "call_finalized"}});
+  st.orphan_cdrs = &reg.get_counter("switchboard_tracker_dropped_events_total",
+                                    dropped_help, {{"reason", "unknown_cdr"}});
+  return {
+    [self](ami_event_batch& batch) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      std::vector<completed_call> out;
+      auto& correlator = *self->state.correlator;
+      for (auto& event : batch.events)
+        correlator.on_event(event, out);
+      flush(self, out);
+      arm(self);
+    },
+    [self](connection_lost_atom, std::string& pbx) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      log::info(call_tracker_state::name,
+                "connection lost: its live calls are finalized if they stay "
+                "silent",
+                {{"pbx", pbx}});
+      self->state.correlator->on_connection_lost(pbx, wall_now());
+      arm(self);
+    },
+    [self](sweep_atom) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      sweep(self);
+    },
+    [self](sweep_atom, uint64_t generation) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      if (generation != self->state.timer_generation)
+        return; // superseded by an earlier deadline
+      self->state.timer_due = 0;
+      sweep(self);
+    },
+    [self](active_atom) -> std::vector<live_call> {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      return self->state.correlator->active();
+    },
+  };
+}
+
+} // namespace sb
