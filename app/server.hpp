@@ -1,0 +1,95 @@
+#pragma once
+
+// The whole switchboard process minus main(): spawns the pipeline actors,
+// wires them, mounts the HTTP routes and shuts everything down in order.
+// main(), `switchboard demo` and the end-to-end tests all start the server
+// through this class, so they run the same wiring.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "config/config.hpp"
+#include "messages/call_tracker_actor.hpp"
+#include "messages/comms_log_writer_actor.hpp"
+#include "messages/customer_matcher_actor.hpp"
+#include "messages/supervisor_actor.hpp"
+#include "messages/ucid_calls_actor.hpp"
+
+namespace sb {
+
+class http_admin;
+
+/// Knobs that production leaves at their defaults and tests shorten.
+struct server_options {
+  /// First reconnect delay of a failed PBX connection (SPEC: 1 s doubling
+  /// to 30 s).
+  std::chrono::milliseconds reconnect_initial{1000};
+  std::chrono::milliseconds reconnect_max{30000};
+  /// Serve HTTP (off for pipeline-only tests).
+  bool http = true;
+};
+
+class server {
+public:
+  server(caf::actor_system& sys, app_config cfg, server_options opts = {});
+  ~server();
+
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Spawns the actors and starts the HTTP listener. An error names what
+  /// failed (the listen address, ...).
+  caf::expected<void> start();
+
+  /// Stops accepting HTTP requests and PBX events, lets the pipeline drain
+  /// what it holds into the database (bounded by `drain_timeout`), then
+  /// stops the actors. Idempotent. Returns the records that could not be
+  /// committed in time (they stay in the writer's spool file).
+  int64_t stop(std::chrono::milliseconds drain_timeout
+               = std::chrono::seconds{10});
+
+  /// The HTTP port actually bound (0 before start() or without HTTP).
+  uint16_t http_port() const noexcept;
+
+  /// The state of every PBX connection (empty without PBXes).
+  std::vector<connection_status> connections() const;
+
+  const app_config& config() const noexcept {
+    return cfg_;
+  }
+
+  comms_log_writer_actor writer() const noexcept {
+    return writer_;
+  }
+  customer_matcher_actor matcher() const noexcept {
+    return matcher_;
+  }
+  call_tracker_actor tracker() const noexcept {
+    return tracker_;
+  }
+  supervisor_actor supervisor() const noexcept {
+    return supervisor_;
+  }
+
+private:
+  caf::actor_system& sys_;
+  app_config cfg_;
+  server_options opts_;
+  comms_log_writer_actor writer_;
+  customer_matcher_actor matcher_;
+  call_tracker_actor tracker_;
+  supervisor_actor supervisor_;
+  ucid_calls_actor ucid_calls_;
+  std::unique_ptr<http_admin> http_;
+  bool stopped_ = false;
+};
+
+/// Registers everything switchboard sends between actors.
+void add_switchboard_types(caf::actor_system_config& cfg);
+
+} // namespace sb
