@@ -6,13 +6,42 @@
 // through a pool).
 //
 // Errors are values: every call returns caf::expected, with the database's
-// own message (credentials removed) in the error context.
+// own message (credentials removed) in the error context. Two codes:
+//   - caf::sec::runtime_error: the database is unavailable (down, locked,
+//     connection lost). Retrying later is right; HTTP answers 503.
+//   - caf::sec::invalid_argument: the database refused this data (constraint,
+//     malformed filter such as a bad `since`). Retrying the same data fails
+//     again; HTTP answers 400/422.
+// `is_unavailable(err)` tells them apart.
+//
+// For the HTTP layer (issue 4):
+//   - Reads (GET /api/crm/comms, GET /api/crm/customers...) use their own
+//     `database` instances, one per HTTP worker thread: SQLite in WAL mode lets
+//     readers run concurrently with the single writer; PostgreSQL serves each
+//     connection independently. A PostgreSQL session whose server went away is
+//     reconnected by the next call (reads retry once after reconnecting).
+//   - Writes of the comms log and customers go through the comms_log_writer
+//     actor (messages/comms_log_writer_actor.hpp), which owns the only writing
+//     session of the process; after adding a customer, send
+//     `customer_atom, customer` to the customer_matcher so it matches at once.
+//   - Manual entries: validate the request, check the customer exists
+//     (get_customer), build `body` with call_body(), fill direction /
+//     duration_seconds / occurred_at (iso8601_utc) / customer_id and send
+//     `write_atom, entry, idempotency_key` to the writer. source, type and
+//     created_at are set by the store.
+//   - GET /api/crm/comms: comms_query with filters; `since` is inclusive,
+//     `until` exclusive, both any ISO-8601 form parse_iso8601 accepts; limit
+//     is clamped to 1..500; the next page's cursor is the last entry's
+//     (occurred_at, id).
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 #include <caf/optional.hpp>
 
@@ -23,11 +52,34 @@ namespace sb::store {
 
 enum class backend { sqlite, postgresql };
 
+struct open_options {
+  /// SQLite: how long a statement waits for a lock held by another
+  /// connection before failing with "database is locked". Readers rarely
+  /// wait in WAL mode; the writer uses a short value so that a locked file
+  /// turns into retries with backoff instead of a blocked actor.
+  std::chrono::milliseconds busy_timeout{5000};
+  /// PostgreSQL: `connect_timeout` added to the URL unless it sets one.
+  int connect_timeout_seconds = 5;
+};
+
+/// What write_calls did with each record.
+enum class write_outcome : uint8_t {
+  /// A new row.
+  inserted,
+  /// An existing Ozonetel row completed with what this record knew.
+  merged,
+  /// Already stored; nothing changed.
+  duplicate,
+};
+
 class database {
 public:
   /// Connects to `url` (`sqlite:<path>` or `postgresql://...`) and applies
   /// pending migrations (versioned, recorded in `schema_migrations`).
   static caf::expected<std::unique_ptr<database>> open(const std::string& url);
+
+  static caf::expected<std::unique_ptr<database>>
+  open(const std::string& url, const open_options& options);
 
   ~database();
   database(const database&) = delete;
@@ -51,11 +103,21 @@ public:
   /// Returns how many rows were inserted (not merged or skipped).
   caf::expected<size_t> write_calls(const std::vector<matched_call>& calls);
 
+  /// As above; `outcomes` (when not null) receives one entry per record.
+  caf::expected<size_t> write_calls(const std::vector<matched_call>& calls,
+                                    std::vector<write_outcome>* outcomes);
+
   /// Inserts a manual entry (source "manual"). With a non-empty
   /// `idempotency_key` a second call with the same key returns the first
   /// entry instead of inserting. `entry.id` and `created_at` are assigned.
   caf::expected<comms_entry> insert_manual(comms_entry entry,
                                            const std::string& idempotency_key);
+
+  /// As above; `replayed` (when not null) tells whether the key had been
+  /// used before (the returned entry is the first one, nothing was written).
+  caf::expected<comms_entry> insert_manual(comms_entry entry,
+                                           const std::string& idempotency_key,
+                                           bool* replayed);
 
   /// Newest first (occurred_at, then id), filtered and keyset-paged.
   caf::expected<std::vector<comms_entry>> query_comms(const comms_query& q);
@@ -71,6 +133,9 @@ public:
   /// caller (empty when the number does not parse).
   caf::expected<customer> add_customer(customer c);
 
+  /// Inserts many customers in one transaction (bulk import); all or none.
+  caf::expected<std::vector<customer>> add_customers(std::vector<customer> cs);
+
   caf::expected<caf::optional<customer>> get_customer(int64_t id);
 
   caf::expected<std::vector<customer>>
@@ -85,11 +150,26 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// True when `err` means "database unavailable, try again later" (as opposed
+/// to data the database refuses).
+bool is_unavailable(const caf::error& err);
+
+/// The comms-log body of a call: `Call duration: <N>s`, then a newline and
+/// the notes when there are any (SPEC section 5).
+std::string call_body(int64_t duration_seconds, std::string_view notes);
+
+/// The notes part of a body built by call_body (empty when none).
+std::string body_notes(std::string_view body);
+
+/// `url` with any password replaced by `***`, fit for logs.
+std::string redact_url(const std::string& url);
+
 /// Formats unix micros as UTC ISO-8601 with a `Z` (second resolution).
 std::string iso8601_utc(unix_micros t);
 
 /// Parses ISO-8601 (`2026-11-21T22:09:58Z`, with offset, fractional seconds,
-/// or a space instead of T) to unix micros; none when malformed.
+/// or a space instead of T) to unix micros; none when malformed. A date alone
+/// means midnight UTC; no offset means UTC.
 caf::optional<unix_micros> parse_iso8601(const std::string& text);
 
 } // namespace sb::store

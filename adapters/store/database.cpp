@@ -1,0 +1,1260 @@
+#include "adapters/store/database.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <type_traits>
+
+#include <caf/sec.hpp>
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+namespace sb::store {
+
+// -- time ---------------------------------------------------------------------
+
+namespace {
+
+// Howard Hinnant's civil calendar algorithms (proleptic Gregorian, UTC).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+bool is_leap(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+unsigned days_in_month(int64_t y, unsigned m) {
+  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30,
+                                      31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+unix_micros now_micros() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+// Reads exactly `n` digits at `pos`.
+bool read_digits(const std::string& s, size_t& pos, size_t n, unsigned& out) {
+  if (pos + n > s.size())
+    return false;
+  out = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[pos + i];
+    if (c < '0' || c > '9')
+      return false;
+    out = out * 10 + static_cast<unsigned>(c - '0');
+  }
+  pos += n;
+  return true;
+}
+
+} // namespace
+
+std::string iso8601_utc(unix_micros t) {
+  int64_t secs = t >= 0 ? t / 1000000 : -((-t + 999999) / 1000000);
+  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  int64_t rem = secs - days * 86400;
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02dZ",
+                static_cast<long long>(y), m, d, static_cast<int>(rem / 3600),
+                static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
+  return buf;
+}
+
+caf::optional<unix_micros> parse_iso8601(const std::string& raw) {
+  auto first = raw.find_first_not_of(" \t");
+  auto last = raw.find_last_not_of(" \t");
+  if (first == std::string::npos)
+    return caf::none;
+  std::string s = raw.substr(first, last - first + 1);
+  size_t pos = 0;
+  unsigned year, month, day;
+  if (!read_digits(s, pos, 4, year) || pos >= s.size() || s[pos++] != '-'
+      || !read_digits(s, pos, 2, month) || pos >= s.size() || s[pos++] != '-'
+      || !read_digits(s, pos, 2, day))
+    return caf::none;
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
+    return caf::none;
+  unsigned hour = 0, minute = 0, second = 0;
+  int64_t frac_micros = 0;
+  int64_t offset_seconds = 0;
+  if (pos < s.size()) {
+    char sep = s[pos++];
+    if (sep != 'T' && sep != 't' && sep != ' ')
+      return caf::none;
+    if (!read_digits(s, pos, 2, hour) || pos >= s.size() || s[pos++] != ':'
+        || !read_digits(s, pos, 2, minute))
+      return caf::none;
+    if (pos < s.size() && s[pos] == ':') {
+      ++pos;
+      if (!read_digits(s, pos, 2, second))
+        return caf::none;
+      if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+        ++pos;
+        int64_t scale = 100000;
+        size_t digits = 0;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+          frac_micros += (s[pos] - '0') * scale;
+          scale /= 10;
+          ++pos;
+          ++digits;
+        }
+        if (digits == 0)
+          return caf::none;
+      }
+    }
+    if (hour > 23 || minute > 59 || second > 59)
+      return caf::none;
+    if (pos < s.size()) {
+      char zone = s[pos++];
+      if (zone == 'Z' || zone == 'z') {
+        // UTC
+      } else if (zone == '+' || zone == '-') {
+        unsigned oh = 0, om = 0;
+        if (!read_digits(s, pos, 2, oh))
+          return caf::none;
+        if (pos < s.size() && s[pos] == ':')
+          ++pos;
+        if (pos < s.size() && !read_digits(s, pos, 2, om))
+          return caf::none;
+        if (oh > 23 || om > 59)
+          return caf::none;
+        offset_seconds = (zone == '+' ? 1 : -1)
+                         * static_cast<int64_t>(oh * 3600 + om * 60);
+      } else {
+        return caf::none;
+      }
+    }
+    if (pos != s.size())
+      return caf::none;
+  }
+  int64_t secs = days_from_civil(year, month, day) * 86400
+                 + static_cast<int64_t>(hour) * 3600 + minute * 60 + second
+                 - offset_seconds;
+  return secs * 1000000 + frac_micros;
+}
+
+// -- helpers ------------------------------------------------------------------
+
+bool is_unavailable(const caf::error& err) {
+  return err == caf::sec::runtime_error;
+}
+
+std::string call_body(int64_t duration_seconds, std::string_view notes) {
+  std::string body = "Call duration: " + std::to_string(duration_seconds) + "s";
+  if (!notes.empty()) {
+    body += '\n';
+    body.append(notes.data(), notes.size());
+  }
+  return body;
+}
+
+std::string body_notes(std::string_view body) {
+  auto nl = body.find('\n');
+  if (nl == std::string_view::npos)
+    return {};
+  return std::string{body.substr(nl + 1)};
+}
+
+namespace {
+
+struct url_parts {
+  backend kind = backend::sqlite;
+  /// SQLite: the file path. PostgreSQL: the libpq connection URI.
+  std::string target;
+  /// PostgreSQL password, to scrub from messages.
+  std::string password;
+};
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+std::string url_password(const std::string& url) {
+  // postgresql://user:password@host...
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos)
+    return {};
+  auto authority_begin = scheme + 3;
+  auto at = url.find('@', authority_begin);
+  auto slash = url.find('/', authority_begin);
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    auto colon = url.find(':', authority_begin);
+    if (colon != std::string::npos && colon < at)
+      return url.substr(colon + 1, at - colon - 1);
+  }
+  // ...?password=secret&...
+  auto q = url.find("password=");
+  if (q != std::string::npos) {
+    auto end = url.find('&', q);
+    return url.substr(q + 9, end == std::string::npos ? std::string::npos
+                                                      : end - q - 9);
+  }
+  return {};
+}
+
+std::string replace_all(std::string text, const std::string& what,
+                        const std::string& with) {
+  if (what.empty())
+    return text;
+  size_t pos = 0;
+  while ((pos = text.find(what, pos)) != std::string::npos) {
+    text.replace(pos, what.size(), with);
+    pos += with.size();
+  }
+  return text;
+}
+
+caf::expected<url_parts> parse_url(const std::string& url) {
+  url_parts parts;
+  if (starts_with(url, "sqlite:")) {
+    parts.kind = backend::sqlite;
+    parts.target = url.substr(7);
+    if (starts_with(parts.target, "//"))
+      parts.target = parts.target.substr(2);
+    if (parts.target.empty())
+      return caf::make_error(caf::sec::invalid_argument,
+                             "database URL sqlite:<path> has no path");
+    // SOCI reads `key=value` pairs from its SQLite connect string; a bare
+    // path is taken whole only when it has no '='.
+    if (parts.target.find('=') != std::string::npos)
+      return caf::make_error(caf::sec::invalid_argument,
+                             "SQLite path must not contain '='");
+    return parts;
+  }
+  if (starts_with(url, "postgresql://") || starts_with(url, "postgres://")) {
+    parts.kind = backend::postgresql;
+    parts.target = url;
+    parts.password = url_password(url);
+    return parts;
+  }
+  return caf::make_error(caf::sec::invalid_argument,
+                         "unsupported database URL: expected sqlite:<path> or "
+                         "postgresql://...");
+}
+
+} // namespace
+
+std::string redact_url(const std::string& url) {
+  auto pw = url_password(url);
+  return pw.empty() ? url : replace_all(url, pw, "***");
+}
+
+// -- schema -------------------------------------------------------------------
+
+namespace {
+
+struct migration {
+  int version;
+  const char* name;
+  std::vector<const char*> statements;
+};
+
+// `{ID}` is the one spelling that differs between the backends: an
+// auto-assigned 64-bit primary key.
+const std::vector<migration>& migrations() {
+  static const std::vector<migration> all = {
+    {1,
+     "customers and comms log",
+     {
+       "CREATE TABLE customers ("
+       " id {ID},"
+       " name TEXT NOT NULL DEFAULT '',"
+       " phone TEXT NOT NULL DEFAULT '',"
+       " phone_e164 TEXT NOT NULL DEFAULT '',"
+       " created_at TEXT NOT NULL)",
+       "CREATE INDEX customers_phone_e164 ON customers (phone_e164)",
+       "CREATE TABLE crm_comms_log ("
+       " id {ID},"
+       " customer_id BIGINT NULL,"
+       " type TEXT NOT NULL DEFAULT 'call',"
+       " direction TEXT NOT NULL"
+       "   CHECK (direction IN ('inbound', 'outbound', 'internal')),"
+       " body TEXT NOT NULL DEFAULT '',"
+       " source TEXT NOT NULL CHECK (source IN ('ami', 'ozonetel', 'manual')),"
+       // NULL for manual entries: several NULLs never collide in UNIQUE.
+       " ext_message_id TEXT NULL,"
+       " external_number TEXT NOT NULL DEFAULT '',"
+       " extension TEXT NOT NULL DEFAULT '',"
+       " disposition TEXT NOT NULL DEFAULT '' CHECK (disposition IN"
+       "   ('', 'answered', 'no_answer', 'busy', 'failed')),"
+       " duration_seconds BIGINT NOT NULL DEFAULT 0,"
+       " billsec BIGINT NOT NULL DEFAULT 0,"
+       " talk_seconds BIGINT NOT NULL DEFAULT 0,"
+       " ucid TEXT NOT NULL DEFAULT '',"
+       // UTC ISO-8601 with a Z, fixed width: text order is time order.
+       " occurred_at TEXT NOT NULL,"
+       " created_at TEXT NOT NULL,"
+       " UNIQUE (source, ext_message_id))",
+       "CREATE INDEX crm_comms_log_occurred"
+       " ON crm_comms_log (occurred_at DESC, id DESC)",
+       "CREATE INDEX crm_comms_log_customer"
+       " ON crm_comms_log (customer_id, occurred_at DESC, id DESC)",
+       "CREATE TABLE manual_idempotency ("
+       " key TEXT PRIMARY KEY,"
+       " comms_id BIGINT NOT NULL,"
+       " created_at TEXT NOT NULL)",
+     }},
+  };
+  return all;
+}
+
+int latest_version() {
+  return migrations().back().version;
+}
+
+std::string dialect(std::string sql, backend kind) {
+  return replace_all(std::move(sql), "{ID}",
+                     kind == backend::sqlite
+                       ? "INTEGER PRIMARY KEY"
+                       : "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+}
+
+// Serializes concurrent migrations of several switchboard instances sharing
+// one PostgreSQL database (SQLite serializes through BEGIN IMMEDIATE).
+constexpr long long migration_lock_key = 0x5357424431; // "SWBD1"
+
+constexpr const char* comms_columns
+  = "id, customer_id, type, direction, body, source, ext_message_id,"
+    " external_number, extension, disposition, duration_seconds, billsec,"
+    " talk_seconds, ucid, occurred_at, created_at";
+
+constexpr const char* insert_comms_sql
+  = "INSERT INTO crm_comms_log (customer_id, type, direction, body, source,"
+    " ext_message_id, external_number, extension, disposition,"
+    " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at)"
+    " VALUES (:customer_id, :type, :direction, :body, :source,"
+    " :ext_message_id, :external_number, :extension, :disposition,"
+    " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
+    " :created_at)";
+
+// Bound parameters of one comms-log row (SOCI binds by reference: fill, then
+// execute).
+struct comms_params {
+  long long customer_id = 0;
+  soci::indicator customer_ind = soci::i_null;
+  std::string type;
+  std::string direction;
+  std::string body;
+  std::string source;
+  std::string ext_message_id;
+  soci::indicator ext_ind = soci::i_null;
+  std::string external_number;
+  std::string extension;
+  std::string disposition;
+  long long duration_seconds = 0;
+  long long billsec = 0;
+  long long talk_seconds = 0;
+  std::string ucid;
+  std::string occurred_at;
+  std::string created_at;
+
+  void assign(const comms_entry& e) {
+    customer_ind = e.customer_id ? soci::i_ok : soci::i_null;
+    customer_id = e.customer_id ? *e.customer_id : 0;
+    type = e.type;
+    direction = e.direction;
+    body = e.body;
+    source = e.source;
+    ext_message_id = e.ext_message_id;
+    ext_ind = e.ext_message_id.empty() ? soci::i_null : soci::i_ok;
+    external_number = e.external_number;
+    extension = e.extension;
+    disposition = e.disposition;
+    duration_seconds = e.duration_seconds;
+    billsec = e.billsec;
+    talk_seconds = e.talk_seconds;
+    ucid = e.ucid;
+    occurred_at = e.occurred_at;
+    created_at = e.created_at;
+  }
+};
+
+template <class Statement>
+void bind_params(Statement& st, comms_params& p) {
+  st.exchange(soci::use(p.customer_id, p.customer_ind));
+  st.exchange(soci::use(p.type));
+  st.exchange(soci::use(p.direction));
+  st.exchange(soci::use(p.body));
+  st.exchange(soci::use(p.source));
+  st.exchange(soci::use(p.ext_message_id, p.ext_ind));
+  st.exchange(soci::use(p.external_number));
+  st.exchange(soci::use(p.extension));
+  st.exchange(soci::use(p.disposition));
+  st.exchange(soci::use(p.duration_seconds));
+  st.exchange(soci::use(p.billsec));
+  st.exchange(soci::use(p.talk_seconds));
+  st.exchange(soci::use(p.ucid));
+  st.exchange(soci::use(p.occurred_at));
+  st.exchange(soci::use(p.created_at));
+}
+
+// Output columns of `comms_columns`, in order.
+struct comms_row {
+  long long id = 0;
+  long long customer_id = 0;
+  soci::indicator customer_ind = soci::i_null;
+  std::string type;
+  std::string direction;
+  std::string body;
+  std::string source;
+  std::string ext_message_id;
+  soci::indicator ext_ind = soci::i_null;
+  std::string external_number;
+  std::string extension;
+  std::string disposition;
+  long long duration_seconds = 0;
+  long long billsec = 0;
+  long long talk_seconds = 0;
+  std::string ucid;
+  std::string occurred_at;
+  std::string created_at;
+
+  comms_entry entry() const {
+    comms_entry e;
+    e.id = id;
+    if (customer_ind == soci::i_ok)
+      e.customer_id = customer_id;
+    e.type = type;
+    e.direction = direction;
+    e.body = body;
+    e.source = source;
+    if (ext_ind == soci::i_ok)
+      e.ext_message_id = ext_message_id;
+    e.external_number = external_number;
+    e.extension = extension;
+    e.disposition = disposition;
+    e.duration_seconds = duration_seconds;
+    e.billsec = billsec;
+    e.talk_seconds = talk_seconds;
+    e.ucid = ucid;
+    e.occurred_at = occurred_at;
+    e.created_at = created_at;
+    return e;
+  }
+};
+
+void bind_row(soci::statement& st, comms_row& r) {
+  st.exchange(soci::into(r.id));
+  st.exchange(soci::into(r.customer_id, r.customer_ind));
+  st.exchange(soci::into(r.type));
+  st.exchange(soci::into(r.direction));
+  st.exchange(soci::into(r.body));
+  st.exchange(soci::into(r.source));
+  st.exchange(soci::into(r.ext_message_id, r.ext_ind));
+  st.exchange(soci::into(r.external_number));
+  st.exchange(soci::into(r.extension));
+  st.exchange(soci::into(r.disposition));
+  st.exchange(soci::into(r.duration_seconds));
+  st.exchange(soci::into(r.billsec));
+  st.exchange(soci::into(r.talk_seconds));
+  st.exchange(soci::into(r.ucid));
+  st.exchange(soci::into(r.occurred_at));
+  st.exchange(soci::into(r.created_at));
+}
+
+struct customer_row {
+  long long id = 0;
+  std::string name;
+  std::string phone;
+  std::string phone_e164;
+  std::string created_at;
+
+  customer value() const {
+    return customer{id, name, phone, phone_e164, created_at};
+  }
+};
+
+void bind_row(soci::statement& st, customer_row& r) {
+  st.exchange(soci::into(r.id));
+  st.exchange(soci::into(r.name));
+  st.exchange(soci::into(r.phone));
+  st.exchange(soci::into(r.phone_e164));
+  st.exchange(soci::into(r.created_at));
+}
+
+comms_entry to_entry(const matched_call& m, const std::string& created_at,
+                     unix_micros now) {
+  const auto& c = m.call;
+  comms_entry e;
+  e.customer_id = m.customer_id;
+  e.type = "call";
+  e.direction = to_string(c.direction);
+  e.body = call_body(c.duration_seconds, c.notes);
+  e.source = c.source;
+  e.ext_message_id = c.ext_message_id;
+  e.external_number = c.external_number;
+  e.extension = c.extension;
+  e.disposition = to_string(c.disposition);
+  e.duration_seconds = c.duration_seconds;
+  e.billsec = c.billsec;
+  e.talk_seconds = c.talk_seconds;
+  e.ucid = c.ucid;
+  auto when = c.started_at != 0 ? c.started_at
+                                : (c.ended_at != 0 ? c.ended_at : now);
+  e.occurred_at = iso8601_utc(when);
+  e.created_at = created_at;
+  return e;
+}
+
+int disposition_rank(const std::string& d) {
+  // A person answering is the strongest fact any report can carry; a later
+  // report never downgrades it.
+  if (d == "answered")
+    return 3;
+  if (d == "busy" || d == "failed")
+    return 2;
+  if (d == "no_answer")
+    return 1;
+  return 0;
+}
+
+// Completes `old` with what `incoming` knows: non-empty text and non-zero
+// numbers of the newer report win, empty / zero ones keep the stored value;
+// a known start replaces the stored one; notes accumulate; `answered` is
+// never downgraded. Returns true when anything changed.
+bool merge_into(comms_entry& old, const comms_entry& incoming,
+                bool incoming_knows_start) {
+  comms_entry merged = old;
+  auto take_text = [](std::string& dst, const std::string& src) {
+    if (!src.empty())
+      dst = src;
+  };
+  auto take_number = [](int64_t& dst, int64_t src) {
+    if (src != 0)
+      dst = src;
+  };
+  if (incoming.customer_id)
+    merged.customer_id = incoming.customer_id;
+  take_text(merged.direction, incoming.direction);
+  take_text(merged.external_number, incoming.external_number);
+  take_text(merged.extension, incoming.extension);
+  take_text(merged.ucid, incoming.ucid);
+  if (disposition_rank(incoming.disposition)
+      >= disposition_rank(merged.disposition)
+      && !(merged.disposition == "answered"
+           && incoming.disposition != "answered"))
+    take_text(merged.disposition, incoming.disposition);
+  take_number(merged.duration_seconds, incoming.duration_seconds);
+  take_number(merged.billsec, incoming.billsec);
+  take_number(merged.talk_seconds, incoming.talk_seconds);
+  // A report that does not know when the call started stored a stand-in
+  // (its end, or its arrival): any report that knows the start replaces it.
+  if (incoming_knows_start)
+    merged.occurred_at = incoming.occurred_at;
+  auto notes = body_notes(old.body);
+  auto new_notes = body_notes(incoming.body);
+  if (!new_notes.empty() && notes.find(new_notes) == std::string::npos)
+    notes = notes.empty() ? new_notes : notes + "\n" + new_notes;
+  merged.body = call_body(merged.duration_seconds, notes);
+  bool changed
+    = merged.customer_id != old.customer_id
+      || merged.direction != old.direction
+      || merged.external_number != old.external_number
+      || merged.extension != old.extension || merged.ucid != old.ucid
+      || merged.disposition != old.disposition
+      || merged.duration_seconds != old.duration_seconds
+      || merged.billsec != old.billsec
+      || merged.talk_seconds != old.talk_seconds
+      || merged.occurred_at != old.occurred_at || merged.body != old.body;
+  old = std::move(merged);
+  return changed;
+}
+
+} // namespace
+
+// -- database -------------------------------------------------------------------
+
+struct database::impl {
+  backend kind = backend::sqlite;
+  std::string password;
+  soci::session sql;
+
+  std::string scrub(std::string message) const {
+    if (!password.empty())
+      message = replace_all(std::move(message), password, "***");
+    // SOCI quotes whole statements in some messages; keep them short.
+    if (message.size() > 500)
+      message.resize(500);
+    while (!message.empty()
+           && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    return message;
+  }
+
+  // Turns the exception in flight into an error value.
+  caf::error classify(const char* what) const {
+    std::string prefix = std::string{what} + ": ";
+    try {
+      throw;
+    } catch (const soci::sqlite3_soci_error& e) {
+      // Primary result code (extended codes carry it in the low byte).
+      switch (e.result() & 0xff) {
+        case 18: // SQLITE_TOOBIG
+        case 19: // SQLITE_CONSTRAINT
+        case 20: // SQLITE_MISMATCH
+        case 25: // SQLITE_RANGE
+          return caf::make_error(caf::sec::invalid_argument,
+                                 prefix + scrub(e.get_error_message()));
+        default:
+          return caf::make_error(caf::sec::runtime_error,
+                                 prefix + scrub(e.get_error_message()));
+      }
+    } catch (const soci::postgresql_soci_error& e) {
+      auto state = e.sqlstate();
+      // Class 22 data exception, 23 integrity constraint violation: the data
+      // is refused. Everything else (connection, shutdown, resources,
+      // serialization) may work when tried again.
+      if (starts_with(state, "22") || starts_with(state, "23"))
+        return caf::make_error(caf::sec::invalid_argument,
+                               prefix + scrub(e.get_error_message()));
+      return caf::make_error(caf::sec::runtime_error,
+                             prefix + scrub(e.get_error_message()));
+    } catch (const soci::soci_error& e) {
+      return caf::make_error(caf::sec::runtime_error,
+                             prefix + scrub(e.get_error_message()));
+    } catch (const std::exception& e) {
+      return caf::make_error(caf::sec::runtime_error, prefix + scrub(e.what()));
+    } catch (...) {
+      return caf::make_error(caf::sec::runtime_error,
+                             prefix + "unknown database failure");
+    }
+  }
+
+  // PostgreSQL sessions die with their server; bring them back before use.
+  void ensure_connected() {
+    if (kind == backend::postgresql && !sql.is_connected()) {
+      sql.reconnect();
+      after_connect();
+    }
+  }
+
+  void after_connect() {
+    if (kind == backend::postgresql)
+      // libpq prints NOTICEs (e.g. "relation exists, skipping") to stderr.
+      sql << "SET client_min_messages TO WARNING";
+  }
+
+  // Runs `f` (which throws on failure) and converts failures into errors.
+  // Reads (`retry_read`) are tried once more after a lost PostgreSQL
+  // connection was re-established: they have no effect to duplicate.
+  template <class F>
+  auto run(const char* what, bool retry_read, F&& f)
+    -> caf::expected<std::invoke_result_t<F&>> {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        ensure_connected();
+        return f();
+      } catch (...) {
+        auto err = classify(what);
+        if (retry_read && attempt == 0 && kind == backend::postgresql
+            && is_unavailable(err) && !sql.is_connected())
+          continue;
+        return err;
+      }
+    }
+  }
+
+  // One write transaction. SQLite takes the write lock up front (BEGIN
+  // IMMEDIATE) so that a transaction never fails half-way upgrading a read
+  // lock.
+  class write_tx {
+  public:
+    explicit write_tx(impl& d) : d_(d) {
+      if (d_.kind == backend::sqlite)
+        d_.sql << "BEGIN IMMEDIATE";
+      else
+        d_.sql.begin();
+      active_ = true;
+    }
+    ~write_tx() {
+      if (active_) {
+        try {
+          d_.sql.rollback();
+        } catch (...) {
+          // The connection is gone; the server discards the transaction.
+        }
+      }
+    }
+    void commit() {
+      d_.sql.commit();
+      active_ = false;
+    }
+    void rollback() {
+      active_ = false;
+      d_.sql.rollback();
+    }
+
+  private:
+    impl& d_;
+    bool active_ = false;
+  };
+
+  bool table_exists(const std::string& name) {
+    long long n = 0;
+    if (kind == backend::sqlite)
+      sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+             "name = :name",
+        soci::use(name), soci::into(n);
+    else
+      sql << "SELECT COUNT(*) FROM information_schema.tables WHERE "
+             "table_schema = current_schema() AND table_name = :name",
+        soci::use(name), soci::into(n);
+    return n > 0;
+  }
+
+  int current_version() {
+    if (!table_exists("schema_migrations"))
+      return 0;
+    int version = 0;
+    soci::indicator ind = soci::i_null;
+    sql << "SELECT MAX(version) FROM schema_migrations", soci::into(version,
+                                                                    ind);
+    return ind == soci::i_ok ? version : 0;
+  }
+
+  void migrate() {
+    if (current_version() >= latest_version())
+      return;
+    write_tx tx{*this};
+    if (kind == backend::postgresql)
+      sql << "SELECT pg_advisory_xact_lock(" << migration_lock_key << ")";
+    sql << "CREATE TABLE IF NOT EXISTS schema_migrations ("
+           " version INTEGER PRIMARY KEY,"
+           " name TEXT NOT NULL,"
+           " applied_at TEXT NOT NULL)";
+    // Another process may have migrated while we waited for the lock.
+    int version = current_version();
+    auto applied_at = iso8601_utc(now_micros());
+    for (const auto& m : migrations()) {
+      if (m.version <= version)
+        continue;
+      for (const char* statement : m.statements)
+        sql << dialect(statement, kind);
+      std::string name = m.name;
+      int v = m.version;
+      sql << "INSERT INTO schema_migrations (version, name, applied_at) "
+             "VALUES (:v, :name, :at)",
+        soci::use(v), soci::use(name), soci::use(applied_at);
+    }
+    tx.commit();
+  }
+
+  // Loads one comms entry by a WHERE clause with one string or integer key.
+  template <class Key>
+  caf::optional<comms_entry> load_comms(const std::string& where,
+                                        const Key& key) {
+    comms_row row;
+    soci::statement st(sql);
+    bind_row(st, row);
+    st.exchange(soci::use(key));
+    st.alloc();
+    st.prepare(std::string{"SELECT "} + comms_columns
+               + " FROM crm_comms_log WHERE " + where);
+    st.define_and_bind();
+    if (!st.execute(true))
+      return caf::none;
+    return row.entry();
+  }
+
+  std::vector<customer> load_customers(const std::string& where_and_order,
+                                       const std::string* key) {
+    std::vector<customer> out;
+    customer_row row;
+    soci::statement st(sql);
+    bind_row(st, row);
+    if (key != nullptr)
+      st.exchange(soci::use(*key));
+    st.alloc();
+    st.prepare("SELECT id, name, phone, phone_e164, created_at FROM customers "
+               + where_and_order);
+    st.define_and_bind();
+    if (st.execute(true)) {
+      do {
+        out.push_back(row.value());
+      } while (st.fetch());
+    }
+    return out;
+  }
+
+  customer insert_customer(soci::statement& st, customer_row& row,
+                           long long& id, customer c,
+                           const std::string& created_at) {
+    row.name = c.name;
+    row.phone = c.phone;
+    row.phone_e164 = c.phone_e164;
+    row.created_at = created_at;
+    st.execute(true);
+    // Step past the RETURNING row: SQLite cannot commit while a statement
+    // is still running.
+    while (st.fetch()) {
+    }
+    c.id = id;
+    c.created_at = created_at;
+    return c;
+  }
+
+  void prepare_customer_insert(soci::statement& st, customer_row& row,
+                               long long& id) {
+    st.exchange(soci::use(row.name));
+    st.exchange(soci::use(row.phone));
+    st.exchange(soci::use(row.phone_e164));
+    st.exchange(soci::use(row.created_at));
+    st.exchange(soci::into(id));
+    st.alloc();
+    st.prepare("INSERT INTO customers (name, phone, phone_e164, created_at) "
+               "VALUES (:name, :phone, :phone_e164, :created_at) RETURNING id");
+    st.define_and_bind();
+  }
+};
+
+database::database(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+  // nop
+}
+
+database::~database() = default;
+
+caf::expected<std::unique_ptr<database>>
+database::open(const std::string& url) {
+  return open(url, open_options{});
+}
+
+caf::expected<std::unique_ptr<database>>
+database::open(const std::string& url, const open_options& options) {
+  auto parts = parse_url(url);
+  if (!parts)
+    return std::move(parts.error());
+  auto d = std::make_unique<impl>();
+  d->kind = parts->kind;
+  d->password = parts->password;
+  try {
+    if (d->kind == backend::sqlite) {
+      d->sql.open(soci::sqlite3, parts->target);
+      d->sql << "PRAGMA busy_timeout = " << options.busy_timeout.count();
+      std::string mode;
+      d->sql << "PRAGMA journal_mode = WAL", soci::into(mode);
+      // Durable at every checkpoint, and no fsync per commit: with WAL a
+      // power loss can lose the last commits but never corrupts the file.
+      d->sql << "PRAGMA synchronous = NORMAL";
+    } else {
+      // SOCI re-joins its connect string as `key=value` pairs split at the
+      // first '=': a URI survives that unchanged only if it contains an '='
+      // (and no blanks), which the query parameter below guarantees.
+      auto conninfo = parts->target;
+      if (conninfo.find("connect_timeout") == std::string::npos)
+        conninfo += (conninfo.find('?') == std::string::npos ? "?" : "&")
+                    + std::string{"connect_timeout="}
+                    + std::to_string(options.connect_timeout_seconds);
+      d->sql.open(soci::postgresql, conninfo);
+      d->after_connect();
+    }
+    d->migrate();
+  } catch (...) {
+    return d->classify("open database");
+  }
+  return std::unique_ptr<database>{new database(std::move(d))};
+}
+
+backend database::kind() const noexcept {
+  return impl_->kind;
+}
+
+caf::expected<void> database::ping() {
+  auto res = impl_->run("ping", true, [&] {
+    int one = 0;
+    impl_->sql << "SELECT 1", soci::into(one);
+    return one;
+  });
+  if (!res)
+    return std::move(res.error());
+  return caf::unit;
+}
+
+caf::expected<int> database::schema_version() {
+  return impl_->run("schema_version", true,
+                    [&] { return impl_->current_version(); });
+}
+
+caf::expected<size_t>
+database::write_calls(const std::vector<matched_call>& calls) {
+  return write_calls(calls, nullptr);
+}
+
+caf::expected<size_t>
+database::write_calls(const std::vector<matched_call>& calls,
+                      std::vector<write_outcome>* outcomes) {
+  if (outcomes != nullptr)
+    outcomes->assign(calls.size(), write_outcome::duplicate);
+  if (calls.empty())
+    return size_t{0};
+  auto& d = *impl_;
+  return d.run("write_calls", false, [&]() -> size_t {
+    impl::write_tx tx{d};
+    comms_params params;
+    soci::statement insert(d.sql);
+    bind_params(insert, params);
+    insert.alloc();
+    insert.prepare(std::string{insert_comms_sql}
+                   + " ON CONFLICT (source, ext_message_id) DO NOTHING");
+    insert.define_and_bind();
+    auto now = now_micros();
+    auto created_at = iso8601_utc(now);
+    size_t inserted = 0;
+    for (size_t i = 0; i < calls.size(); ++i) {
+      auto entry = to_entry(calls[i], created_at, now);
+      params.assign(entry);
+      insert.execute(true);
+      if (insert.get_affected_rows() > 0) {
+        ++inserted;
+        if (outcomes != nullptr)
+          (*outcomes)[i] = write_outcome::inserted;
+        continue;
+      }
+      if (entry.source != "ozonetel")
+        continue;
+      // Ozonetel reports one call several times (callback, disposition):
+      // complete the stored row. FOR UPDATE keeps two instances from
+      // merging the same row at once on PostgreSQL; SQLite already holds
+      // the write lock.
+      auto where = std::string{"source = 'ozonetel' AND ext_message_id = :e"}
+                   + (d.kind == backend::postgresql ? " FOR UPDATE" : "");
+      auto existing = d.load_comms(where, entry.ext_message_id);
+      if (!existing)
+        continue;
+      if (!merge_into(*existing, entry, calls[i].call.started_at != 0))
+        continue;
+      comms_params p;
+      p.assign(*existing);
+      long long id = existing->id;
+      d.sql << "UPDATE crm_comms_log SET customer_id = :customer_id,"
+               " direction = :direction, body = :body,"
+               " external_number = :external_number, extension = :extension,"
+               " disposition = :disposition,"
+               " duration_seconds = :duration_seconds, billsec = :billsec,"
+               " talk_seconds = :talk_seconds, ucid = :ucid,"
+               " occurred_at = :occurred_at WHERE id = :id",
+        soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
+        soci::use(p.body), soci::use(p.external_number),
+        soci::use(p.extension), soci::use(p.disposition),
+        soci::use(p.duration_seconds), soci::use(p.billsec),
+        soci::use(p.talk_seconds), soci::use(p.ucid),
+        soci::use(p.occurred_at), soci::use(id);
+      if (outcomes != nullptr)
+        (*outcomes)[i] = write_outcome::merged;
+    }
+    tx.commit();
+    return inserted;
+  });
+}
+
+caf::expected<comms_entry>
+database::insert_manual(comms_entry entry, const std::string& idempotency_key) {
+  return insert_manual(std::move(entry), idempotency_key, nullptr);
+}
+
+caf::expected<comms_entry>
+database::insert_manual(comms_entry entry, const std::string& idempotency_key,
+                        bool* replayed) {
+  if (replayed != nullptr)
+    *replayed = false;
+  auto now = now_micros();
+  entry.source = "manual";
+  if (entry.type.empty())
+    entry.type = "call";
+  entry.created_at = iso8601_utc(now);
+  if (entry.occurred_at.empty()) {
+    entry.occurred_at = entry.created_at;
+  } else {
+    auto t = parse_iso8601(entry.occurred_at);
+    if (!t)
+      return caf::make_error(caf::sec::invalid_argument,
+                             "occurred_at is not an ISO-8601 time");
+    entry.occurred_at = iso8601_utc(*t);
+  }
+  auto& d = *impl_;
+  using result = std::pair<comms_entry, bool>;
+  auto find_replay = [&]() -> caf::optional<comms_entry> {
+    long long comms_id = 0;
+    soci::indicator ind = soci::i_null;
+    d.sql << "SELECT comms_id FROM manual_idempotency WHERE key = :key",
+      soci::use(idempotency_key), soci::into(comms_id, ind);
+    if (ind != soci::i_ok)
+      return caf::none;
+    return d.load_comms("id = :id", comms_id);
+  };
+  auto res = d.run("insert_manual", false, [&]() -> result {
+    impl::write_tx tx{d};
+    if (!idempotency_key.empty()) {
+      if (auto first = find_replay()) {
+        tx.commit();
+        return {std::move(*first), true};
+      }
+    }
+    comms_params params;
+    params.assign(entry);
+    long long id = 0;
+    {
+      soci::statement st(d.sql);
+      bind_params(st, params);
+      st.exchange(soci::into(id));
+      st.alloc();
+      st.prepare(std::string{insert_comms_sql} + " RETURNING id");
+      st.define_and_bind();
+      st.execute(true);
+      while (st.fetch()) {
+      }
+    }
+    entry.id = id;
+    if (!idempotency_key.empty()) {
+      // Two instances on one PostgreSQL may race on the same key: the second
+      // waits for the first to commit and then inserts nothing.
+      soci::statement claim
+        = (d.sql.prepare << "INSERT INTO manual_idempotency (key, comms_id,"
+                            " created_at) VALUES (:key, :id, :at)"
+                            " ON CONFLICT (key) DO NOTHING",
+           soci::use(idempotency_key), soci::use(id),
+           soci::use(entry.created_at));
+      claim.execute(true);
+      if (claim.get_affected_rows() == 0) {
+        tx.rollback();
+        if (auto first = find_replay())
+          return {std::move(*first), true};
+        throw soci::soci_error("idempotency key claimed but not found");
+      }
+    }
+    tx.commit();
+    return {entry, false};
+  });
+  if (!res)
+    return std::move(res.error());
+  if (replayed != nullptr)
+    *replayed = res->second;
+  return std::move(res->first);
+}
+
+caf::expected<std::vector<comms_entry>>
+database::query_comms(const comms_query& q) {
+  // Owned copies of every bound value; deque keeps their addresses stable.
+  std::deque<std::string> texts;
+  std::deque<long long> numbers;
+  std::vector<std::function<void(soci::statement&)>> binders;
+  std::string where;
+  int n = 0;
+  auto placeholder = [&] { return ":p" + std::to_string(n++); };
+  auto add_text = [&](const std::string& column_op, std::string value) {
+    texts.push_back(std::move(value));
+    auto* ref = &texts.back();
+    where += (where.empty() ? " WHERE " : " AND ") + column_op + " "
+             + placeholder();
+    binders.emplace_back([ref](soci::statement& st) {
+      st.exchange(soci::use(*ref));
+    });
+  };
+  auto normalized_time = [](const std::string& text,
+                            const char* field) -> caf::expected<std::string> {
+    auto t = parse_iso8601(text);
+    if (!t)
+      return caf::make_error(caf::sec::invalid_argument,
+                             std::string{field}
+                               + " is not an ISO-8601 time");
+    return iso8601_utc(*t);
+  };
+  if (!q.type.empty())
+    add_text("type =", q.type);
+  if (q.customer_id) {
+    numbers.push_back(*q.customer_id);
+    auto* ref = &numbers.back();
+    where += (where.empty() ? " WHERE " : " AND ") + std::string{"customer_id = "}
+             + placeholder();
+    binders.emplace_back([ref](soci::statement& st) {
+      st.exchange(soci::use(*ref));
+    });
+  }
+  if (!q.direction.empty())
+    add_text("direction =", q.direction);
+  if (!q.source.empty())
+    add_text("source =", q.source);
+  if (!q.since.empty()) {
+    auto t = normalized_time(q.since, "since");
+    if (!t)
+      return std::move(t.error());
+    add_text("occurred_at >=", *t);
+  }
+  if (!q.until.empty()) {
+    auto t = normalized_time(q.until, "until");
+    if (!t)
+      return std::move(t.error());
+    add_text("occurred_at <", *t);
+  }
+  if (!q.cursor_occurred_at.empty()) {
+    auto t = normalized_time(q.cursor_occurred_at, "cursor");
+    if (!t)
+      return std::move(t.error());
+    texts.push_back(*t);
+    auto* before = &texts.back();
+    texts.push_back(*t);
+    auto* same = &texts.back();
+    numbers.push_back(q.cursor_id);
+    auto* id = &numbers.back();
+    auto p1 = placeholder();
+    auto p2 = placeholder();
+    auto p3 = placeholder();
+    where += (where.empty() ? " WHERE " : " AND ") + std::string{"(occurred_at < "}
+             + p1 + " OR (occurred_at = " + p2 + " AND id < " + p3 + "))";
+    binders.emplace_back([before, same, id](soci::statement& st) {
+      st.exchange(soci::use(*before));
+      st.exchange(soci::use(*same));
+      st.exchange(soci::use(*id));
+    });
+  }
+  auto limit = std::clamp<int64_t>(q.limit, 1, 500);
+  auto query = std::string{"SELECT "} + comms_columns + " FROM crm_comms_log"
+               + where + " ORDER BY occurred_at DESC, id DESC LIMIT "
+               + std::to_string(limit);
+  auto& d = *impl_;
+  return d.run("query_comms", true, [&] {
+    std::vector<comms_entry> out;
+    comms_row row;
+    soci::statement st(d.sql);
+    bind_row(st, row);
+    for (auto& bind : binders)
+      bind(st);
+    st.alloc();
+    st.prepare(query);
+    st.define_and_bind();
+    if (st.execute(true)) {
+      do {
+        out.push_back(row.entry());
+      } while (st.fetch());
+    }
+    return out;
+  });
+}
+
+caf::expected<caf::optional<comms_entry>>
+database::find_comms(const std::string& source,
+                     const std::string& ext_message_id) {
+  auto& d = *impl_;
+  return d.run("find_comms", true, [&] {
+    comms_row row;
+    soci::statement st(d.sql);
+    bind_row(st, row);
+    st.exchange(soci::use(source));
+    st.exchange(soci::use(ext_message_id));
+    st.alloc();
+    st.prepare(std::string{"SELECT "} + comms_columns
+               + " FROM crm_comms_log WHERE source = :s AND"
+                 " ext_message_id = :e");
+    st.define_and_bind();
+    caf::optional<comms_entry> out;
+    if (st.execute(true))
+      out = row.entry();
+    return out;
+  });
+}
+
+caf::expected<int64_t> database::count_comms() {
+  auto& d = *impl_;
+  return d.run("count_comms", true, [&] {
+    long long n = 0;
+    d.sql << "SELECT COUNT(*) FROM crm_comms_log", soci::into(n);
+    return static_cast<int64_t>(n);
+  });
+}
+
+caf::expected<customer> database::add_customer(customer c) {
+  auto& d = *impl_;
+  return d.run("add_customer", false, [&] {
+    customer_row row;
+    long long id = 0;
+    soci::statement st(d.sql);
+    d.prepare_customer_insert(st, row, id);
+    return d.insert_customer(st, row, id, c, iso8601_utc(now_micros()));
+  });
+}
+
+caf::expected<std::vector<customer>>
+database::add_customers(std::vector<customer> cs) {
+  auto& d = *impl_;
+  return d.run("add_customers", false, [&] {
+    std::vector<customer> out;
+    out.reserve(cs.size());
+    impl::write_tx tx{d};
+    customer_row row;
+    long long id = 0;
+    soci::statement st(d.sql);
+    d.prepare_customer_insert(st, row, id);
+    auto created_at = iso8601_utc(now_micros());
+    for (auto& c : cs)
+      out.push_back(d.insert_customer(st, row, id, c, created_at));
+    tx.commit();
+    return out;
+  });
+}
+
+caf::expected<caf::optional<customer>> database::get_customer(int64_t id) {
+  auto& d = *impl_;
+  return d.run("get_customer", true, [&] {
+    caf::optional<customer> out;
+    customer_row row;
+    long long key = id;
+    soci::statement st(d.sql);
+    bind_row(st, row);
+    st.exchange(soci::use(key));
+    st.alloc();
+    st.prepare("SELECT id, name, phone, phone_e164, created_at FROM customers "
+               "WHERE id = :id");
+    st.define_and_bind();
+    if (st.execute(true))
+      out = row.value();
+    return out;
+  });
+}
+
+caf::expected<std::vector<customer>>
+database::find_customers_by_e164(const std::string& e164) {
+  auto& d = *impl_;
+  return d.run("find_customers_by_e164", true, [&] {
+    if (e164.empty())
+      return std::vector<customer>{};
+    return d.load_customers("WHERE phone_e164 = :e164 ORDER BY id", &e164);
+  });
+}
+
+caf::expected<std::vector<customer>> database::all_customers() {
+  auto& d = *impl_;
+  return d.run("all_customers", true, [&] {
+    return d.load_customers("WHERE phone_e164 <> '' ORDER BY id", nullptr);
+  });
+}
+
+} // namespace sb::store

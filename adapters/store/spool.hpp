@@ -1,0 +1,67 @@
+#pragma once
+
+// An append-only file of matched calls that the comms-log writer could not
+// keep in memory while the database was unavailable. Records survive a
+// restart: a writer that opens an existing spool sends its records again
+// (inserts are idempotent, so records already committed change nothing).
+//
+// Format: per record a little-endian u32 payload length, a u32 FNV-1a hash
+// of the payload, then the payload (CAF binary serialization of
+// matched_call). A record torn by a crash mid-append fails its length or hash
+// check and is cut off when the spool is opened.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "messages/calls.hpp"
+
+namespace sb::store {
+
+class spool {
+public:
+  /// Opens (or creates) the spool at `path` and counts the records in it.
+  static caf::expected<std::unique_ptr<spool>> open(const std::string& path);
+
+  ~spool();
+  spool(const spool&) = delete;
+  spool& operator=(const spool&) = delete;
+
+  /// Appends `records` and fsyncs before returning: once this succeeds the
+  /// records survive a crash.
+  caf::expected<void> append(const std::vector<matched_call>& records);
+
+  /// Reads up to `max` records from the head, without consuming them.
+  caf::expected<std::vector<matched_call>> peek(size_t max);
+
+  /// Drops the first `n` records returned by the last peek (after they were
+  /// committed). An emptied spool is truncated to zero bytes.
+  caf::expected<void> consume(size_t n);
+
+  /// Records appended and not yet consumed.
+  size_t depth() const noexcept {
+    return depth_;
+  }
+
+  const std::string& path() const noexcept {
+    return path_;
+  }
+
+private:
+  spool(std::string path, int fd);
+
+  std::string path_;
+  int fd_ = -1;
+  /// Byte offset of the first unconsumed record.
+  size_t head_ = 0;
+  /// Byte offset of the end of the last complete record.
+  size_t end_ = 0;
+  size_t depth_ = 0;
+  /// End offsets of the records returned by the last peek.
+  std::vector<size_t> peeked_ends_;
+};
+
+} // namespace sb::store
