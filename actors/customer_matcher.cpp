@@ -1,0 +1,183 @@
+#include "actors/customer_matcher.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <caf/actor_cast.hpp>
+
+#include "adapters/log/log.hpp"
+#include "adapters/store/database.hpp"
+
+namespace sb {
+
+namespace {
+
+using self_ptr
+  = customer_matcher_actor::stateful_pointer<customer_matcher_state>;
+
+constexpr const char* actor_name = "customer_matcher";
+
+std::string describe(const caf::error& err) {
+  auto& ctx = err.context();
+  if (ctx.match_elements<std::string>())
+    return ctx.get_as<std::string>(0);
+  return caf::to_string(err);
+}
+
+caf::expected<std::vector<customer>> load_customers(const std::string& url) {
+  auto db = store::database::open(url);
+  if (!db)
+    return std::move(db.error());
+  return (*db)->all_customers();
+}
+
+void forward(self_ptr self, std::vector<completed_call> calls) {
+  if (calls.empty())
+    return;
+  auto matched = self->state.match(std::move(calls));
+  self->send(self->state.writer, std::move(matched));
+}
+
+void schedule_reload(self_ptr self) {
+  auto& st = self->state;
+  if (st.reload_scheduled)
+    return;
+  st.reload_scheduled = true;
+  self->delayed_send(caf::actor_cast<customer_matcher_actor>(self),
+                     st.reload_backoff, reload_atom_v);
+  st.reload_backoff = std::min(st.reload_backoff * 2,
+                               customer_matcher_state::reload_backoff_max);
+}
+
+void load(self_ptr self) {
+  auto& st = self->state;
+  auto customers = load_customers(st.db_url);
+  if (!customers) {
+    log::warning(actor_name,
+                 st.loaded ? "cannot reload customers; keeping the index"
+                           : "cannot load customers; holding calls",
+                 {{"error", describe(customers.error())},
+                  {"held", std::to_string(st.held.size())}});
+    schedule_reload(self);
+    return;
+  }
+  st.rebuild(*customers);
+  st.reload_backoff = customer_matcher_state::reload_backoff_initial;
+  log::info(actor_name, "customer index loaded",
+            {{"customers", std::to_string(customers->size())},
+             {"numbers", std::to_string(st.ids_by_e164.size())}});
+  if (!st.loaded) {
+    st.loaded = true;
+    forward(self, std::move(st.held));
+    st.held.clear();
+  }
+}
+
+} // namespace
+
+void customer_matcher_state::rebuild(const std::vector<customer>& customers) {
+  ids_by_e164.clear();
+  e164_by_id.clear();
+  for (const auto& c : customers)
+    index(c.id, c.phone_e164);
+}
+
+void customer_matcher_state::index(int64_t id, const std::string& e164) {
+  if (auto old = e164_by_id.find(id); old != e164_by_id.end()) {
+    if (old->second == e164)
+      return;
+    auto& ids = ids_by_e164[old->second];
+    ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+    if (ids.empty())
+      ids_by_e164.erase(old->second);
+    e164_by_id.erase(old);
+  }
+  if (e164.empty())
+    return;
+  auto& ids = ids_by_e164[e164];
+  ids.insert(std::lower_bound(ids.begin(), ids.end(), id), id);
+  e164_by_id.emplace(id, e164);
+}
+
+caf::optional<int64_t>
+customer_matcher_state::find(const std::string& e164) const {
+  if (e164.empty())
+    return caf::none;
+  auto i = ids_by_e164.find(e164);
+  if (i == ids_by_e164.end() || i->second.empty())
+    return caf::none;
+  return i->second.front();
+}
+
+std::vector<matched_call>
+customer_matcher_state::match(std::vector<completed_call> calls) {
+  std::vector<matched_call> out;
+  out.reserve(calls.size());
+  for (auto& call : calls) {
+    matched_call m;
+    if (call.direction != call_direction::internal) {
+      m.external_e164 = normalizer->to_e164(call.external_number);
+      m.customer_id = find(m.external_e164);
+      (m.customer_id ? matched : unmatched)->inc();
+    }
+    m.call = std::move(call);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+customer_matcher_actor::behavior_type
+customer_matcher(customer_matcher_actor::stateful_pointer<customer_matcher_state>
+                   self,
+                 phone_config phone, std::string db_url,
+                 comms_log_writer_actor writer) {
+  auto& st = self->state;
+  st.normalizer = std::make_unique<phone::normalizer>(phone.default_region);
+  st.db_url = std::move(db_url);
+  st.writer = std::move(writer);
+  auto& reg = metrics::global();
+  st.matched = &reg.get_counter(
+    "switchboard_calls_matched_total",
+    "Completed outside calls attached to a customer by their number.");
+  st.unmatched = &reg.get_counter(
+    "switchboard_calls_unmatched_total",
+    "Completed outside calls whose number matches no customer (anonymous, "
+    "unknown or not a customer).");
+  load(self);
+  return {
+    [self](std::vector<completed_call>& calls) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      auto& s = self->state;
+      if (s.loaded) {
+        forward(self, std::move(calls));
+        return;
+      }
+      std::move(calls.begin(), calls.end(), std::back_inserter(s.held));
+      if (s.held.size() > customer_matcher_state::max_held) {
+        log::warning(actor_name, "customer index still not loaded; writing "
+                                 "held calls without customers",
+                     {{"calls", std::to_string(s.held.size())}});
+        auto overflow = std::move(s.held);
+        s.held.clear();
+        forward(self, std::move(overflow));
+      }
+    },
+    [self](customer_atom, customer& c) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      auto& s = self->state;
+      auto e164 = c.phone_e164.empty() ? s.normalizer->to_e164(c.phone)
+                                       : c.phone_e164;
+      s.index(c.id, e164);
+    },
+    [self](reload_atom) {
+      metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+      self->state.reload_scheduled = false;
+      load(self);
+    },
+  };
+}
+
+} // namespace sb

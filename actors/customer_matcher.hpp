@@ -1,0 +1,85 @@
+#pragma once
+
+// customer_matcher: attaches the CRM customer to each completed call by its
+// outside number and forwards the matched calls to the comms-log writer.
+//
+//   auto matcher = sys.spawn(customer_matcher, cfg.phone, cfg.db.url, writer);
+//
+// The phone index (E.164 -> customer ids) is loaded from the database at
+// start (a short-lived connection of its own) and again on `reload_atom`
+// (e.g. after `switchboard import-customers`); `customer_atom, customer`
+// indexes one added or changed customer at once. Numbers are normalized with
+// phone::normalizer in phone_config.default_region. Internal calls and
+// numbers that do not normalize (anonymous, withheld, extensions, garbage)
+// get no customer; when several customers share a number the lowest id wins,
+// so the choice is stable across restarts.
+//
+// Until the first load succeeds, calls are held (up to max_held, then
+// forwarded unmatched with a warning) and the load is retried with backoff:
+// writing them without a customer would be permanent.
+//
+// Metrics: switchboard_calls_matched_total, switchboard_calls_unmatched_total
+// (outside calls with no customer; internal calls are neither).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "adapters/metrics/registry.hpp"
+#include "adapters/phone/normalizer.hpp"
+#include "config/config.hpp"
+#include "messages/comms_log_writer_actor.hpp"
+#include "messages/customer_matcher_actor.hpp"
+
+namespace sb {
+
+struct customer_matcher_state {
+  static inline const char* name = "customer_matcher";
+
+  static constexpr size_t max_held = 10000;
+  static constexpr std::chrono::milliseconds reload_backoff_initial{500};
+  static constexpr std::chrono::milliseconds reload_backoff_max{30000};
+
+  metrics::actor_metrics* metrics = &metrics::global().actor(name);
+
+  std::unique_ptr<phone::normalizer> normalizer;
+  std::string db_url;
+  comms_log_writer_actor writer;
+
+  /// E.164 -> ids of the customers with that number, ascending.
+  std::unordered_map<std::string, std::vector<int64_t>> ids_by_e164;
+  /// Reverse index, so a customer whose number changed leaves its old entry.
+  std::unordered_map<int64_t, std::string> e164_by_id;
+
+  bool loaded = false;
+  /// Calls that arrived before the index could be loaded.
+  std::vector<completed_call> held;
+  bool reload_scheduled = false;
+  std::chrono::milliseconds reload_backoff = reload_backoff_initial;
+
+  metrics::counter* matched = nullptr;
+  metrics::counter* unmatched = nullptr;
+
+  /// Replaces the index with `customers`.
+  void rebuild(const std::vector<customer>& customers);
+  /// Adds, moves or (empty phone_e164) removes one customer's entry.
+  void index(int64_t id, const std::string& e164);
+  /// The customer for `e164`, none when nobody has that number.
+  caf::optional<int64_t> find(const std::string& e164) const;
+  /// Normalizes and looks up every call.
+  std::vector<matched_call> match(std::vector<completed_call> calls);
+};
+
+customer_matcher_actor::behavior_type
+customer_matcher(customer_matcher_actor::stateful_pointer<customer_matcher_state>
+                   self,
+                 phone_config phone, std::string db_url,
+                 comms_log_writer_actor writer);
+
+} // namespace sb
