@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <thread>
+#include <unordered_map>
 
 #include <caf/send.hpp>
 
@@ -92,9 +93,10 @@ void send_failure(httplib::Response& res, const std::string& what,
     return;
   }
   if (what == "database" || store::is_unavailable(err)) {
-    http::send_error(res, 503, "database_unavailable",
-                     "database unavailable (" + describe(err)
-                       + "); retry later");
+    auto text = describe(err);
+    if (text.rfind("database unavailable", 0) != 0)
+      text = "database unavailable: " + text;
+    http::send_error(res, 503, "database_unavailable", text + "; retry later");
     return;
   }
   http::send_error(res, 503, "unavailable",
@@ -148,22 +150,35 @@ struct http_admin::impl {
   }
 
   void count(const http::request_record& rec) {
-    // Label by route template (bounded), never by raw path.
-    auto& reg = metrics::global();
-    reg
-      .get_counter("switchboard_http_requests_total",
-                   "HTTP requests served, by route, method and status.",
-                   {{"route", std::string{rec.route}},
-                    {"method", std::string{rec.method}},
-                    {"status", std::to_string(rec.status)}})
-      .inc();
-    reg
-      .get_histogram("switchboard_http_request_seconds",
-                     "Time from request routing to response, by route.",
-                     {{"route", std::string{rec.route}}},
-                     {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                      0.25, 0.5, 1, 2.5, 5, 10})
-      .observe(rec.seconds);
+    // Registry lookups take its lock; each worker thread keeps the series it
+    // has used (they live as long as the registry). Labelled by route
+    // template (bounded), never by raw path.
+    thread_local std::unordered_map<std::string, metrics::counter*> counters;
+    thread_local std::unordered_map<std::string, metrics::histogram*> timings;
+    auto status = std::to_string(rec.status);
+    std::string key{rec.route};
+    key += '\0';
+    key += rec.method;
+    key += '\0';
+    key += status;
+    auto& counter = counters[key];
+    if (counter == nullptr)
+      counter = &metrics::global().get_counter(
+        "switchboard_http_requests_total",
+        "HTTP requests served, by route, method and status.",
+        {{"route", std::string{rec.route}},
+         {"method", std::string{rec.method}},
+         {"status", status}});
+    counter->inc();
+    auto& timing = timings[std::string{rec.route}];
+    if (timing == nullptr)
+      timing = &metrics::global().get_histogram(
+        "switchboard_http_request_seconds",
+        "Time from request routing to response, by route.",
+        {{"route", std::string{rec.route}}},
+        {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+         2.5, 5, 10});
+    timing->observe(rec.seconds);
   }
 
   // POST /api/crm/calls/log

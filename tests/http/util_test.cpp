@@ -1,0 +1,197 @@
+// The HTTP helpers that need no server: tokens, cursors, JSON field reading,
+// the customer CSV format.
+
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include "adapters/http/auth.hpp"
+#include "adapters/http/cursor.hpp"
+#include "adapters/http/customer_csv.hpp"
+#include "adapters/http/json.hpp"
+#include "adapters/http/router.hpp"
+
+using namespace sb::http;
+
+TEST_CASE("constant_time_equals compares content and length") {
+  CHECK(constant_time_equals("secret-token", "secret-token"));
+  CHECK_FALSE(constant_time_equals("secret-token", "secret-tokex"));
+  CHECK_FALSE(constant_time_equals("secret-token", "secret-token2"));
+  CHECK_FALSE(constant_time_equals("secret-token", "secret-toke"));
+  CHECK_FALSE(constant_time_equals("", "x"));
+  CHECK(constant_time_equals("", ""));
+  // A prefix padded with NUL is still different (length counts).
+  CHECK_FALSE(constant_time_equals(std::string_view{"ab\0", 3}, "ab"));
+}
+
+TEST_CASE("bearer_token extracts the token of the Bearer scheme only") {
+  CHECK(bearer_token("Bearer abc") == "abc");
+  CHECK(bearer_token("bearer   abc  ") == "abc");
+  CHECK(bearer_token("BEARER abc") == "abc");
+  CHECK(bearer_token("Basic abc").empty());
+  CHECK(bearer_token("Bearer").empty());
+  CHECK(bearer_token("Bearerabc").empty());
+  CHECK(bearer_token("").empty());
+}
+
+TEST_CASE("authenticator grants by scope") {
+  authenticator auth{"full-token", "read-token"};
+  CHECK(auth.check("Bearer full-token", scope::write) == auth_outcome::granted);
+  CHECK(auth.check("Bearer full-token", scope::read) == auth_outcome::granted);
+  CHECK(auth.check("Bearer read-token", scope::read) == auth_outcome::granted);
+  CHECK(auth.check("Bearer read-token", scope::write)
+        == auth_outcome::forbidden);
+  CHECK(auth.check("Bearer other", scope::read) == auth_outcome::invalid);
+  CHECK(auth.check("", scope::read) == auth_outcome::missing);
+  CHECK(auth.check("Basic Zm9vOmJhcg==", scope::read) == auth_outcome::missing);
+  CHECK(auth.check("", scope::none) == auth_outcome::granted);
+
+  authenticator read_only{"", "read-token"};
+  CHECK(read_only.check("Bearer read-token", scope::read)
+        == auth_outcome::granted);
+  CHECK(read_only.check("Bearer read-token", scope::write)
+        == auth_outcome::forbidden);
+  // An empty configured token must never match an empty presented one.
+  CHECK(read_only.check_token("", scope::write) == auth_outcome::missing);
+
+  authenticator none;
+  CHECK_FALSE(none.enabled());
+  CHECK(none.check("Bearer anything", scope::read) == auth_outcome::disabled);
+  CHECK(none.check("", scope::none) == auth_outcome::granted);
+}
+
+TEST_CASE("cursors round-trip and reject what the server did not issue") {
+  comms_cursor c{"2026-11-21T22:09:58Z", 42};
+  auto text = encode_cursor(c);
+  CHECK(text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst"
+                               "uvwxyz0123456789-_")
+        == std::string::npos);
+  auto back = decode_cursor(text);
+  REQUIRE(back);
+  CHECK(back->occurred_at == c.occurred_at);
+  CHECK(back->id == 42);
+  CHECK_FALSE(decode_cursor(""));
+  CHECK_FALSE(decode_cursor("not a cursor"));
+  CHECK_FALSE(decode_cursor(base64url_encode("c1|2026-01-01T00:00:00Z|0")));
+  CHECK_FALSE(decode_cursor(base64url_encode("c1|2026-01-01T00:00:00Z|x1")));
+  CHECK_FALSE(decode_cursor(base64url_encode("c2|2026-01-01T00:00:00Z|1")));
+  CHECK_FALSE(decode_cursor(base64url_encode("c1||1")));
+  CHECK_FALSE(decode_cursor(text + "A"));
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+    auto enc = base64url_encode(s);
+    auto dec = base64url_decode(enc);
+    REQUIRE(dec);
+    CHECK(*dec == s);
+  }
+}
+
+TEST_CASE("route templates become anchored regexes with one group per {}") {
+  CHECK(router::pattern_of("/api/crm/customers/{id}")
+        == "/api/crm/customers/([^/]+)");
+  CHECK(router::pattern_of("/api/ozonetel/calls/{ucid}/events")
+        == "/api/ozonetel/calls/([^/]+)/events");
+  CHECK(router::pattern_of("/a.b") == "/a\\.b");
+}
+
+TEST_CASE("field_reader names the first bad field") {
+  rapidjson::Document doc;
+  doc.Parse(R"({"a": 1, "b": "x", "c": 1.5, "d": "12", "e": -3, "n": null})");
+  REQUIRE(doc.IsObject());
+  {
+    field_reader in{doc};
+    CHECK(in.integer("a", true) == 1);
+    CHECK(in.string("b", true) == std::string{"x"});
+    CHECK_FALSE(in.string("missing", false));
+    CHECK_FALSE(in.integer("n", false));
+    CHECK(in.ok());
+  }
+  {
+    field_reader in{doc};
+    CHECK_FALSE(in.integer("c", true));
+    CHECK(in.field() == "c");
+    CHECK(in.problem() == "must be an integer");
+    // The first problem is kept.
+    in.integer("d", true);
+    CHECK(in.field() == "c");
+  }
+  {
+    field_reader in{doc};
+    CHECK_FALSE(in.integer("d", true));
+    CHECK(in.field() == "d");
+  }
+  {
+    field_reader in{doc};
+    CHECK_FALSE(in.integer("e", true, 0));
+    CHECK(in.problem() == "must be between 0 and 9223372036854775807");
+  }
+  {
+    field_reader in{doc};
+    CHECK_FALSE(in.string("n", true));
+    CHECK(in.problem() == "is required");
+    CHECK_FALSE(in.ok());
+  }
+  {
+    field_reader in{doc};
+    CHECK_FALSE(in.string("b", true, 0));
+    CHECK(in.field() == "b");
+  }
+}
+
+TEST_CASE("error bodies are JSON with error and message") {
+  auto body = error_body("invalid_field", "direction must be \"inbound\"");
+  rapidjson::Document doc;
+  doc.Parse(body.c_str());
+  REQUIRE(doc.IsObject());
+  CHECK(std::string{doc["error"].GetString()} == "invalid_field");
+  CHECK(std::string{doc["message"].GetString()}
+        == "direction must be \"inbound\"");
+}
+
+TEST_CASE("format_utc renders unix micros as ISO-8601") {
+  CHECK(format_utc(0) == "1970-01-01T00:00:00Z");
+  CHECK(format_utc(1795298998000000LL) == "2026-11-21T22:09:58Z");
+  CHECK(format_utc(1795298998999999LL) == "2026-11-21T22:09:58Z");
+}
+
+TEST_CASE("customer CSV: header in any order and case, quoting, rejections") {
+  auto csv = parse_customer_csv("\xEF\xBB\xBF"
+                                "Phone, NAME ,extra\r\n"
+                                "+44 20 7946 0123,Alice,x\r\n"
+                                "\"020 7946 0124\",\"Smith, Bob\",y\n"
+                                "\n"
+                                "0207946,,z\n"
+                                ",Carol\n"
+                                "0207946,\"multi\nline\"\n"
+                                "123\n"
+                                "\"unterminated,Dave\n");
+  REQUIRE(csv.error.empty());
+  REQUIRE(csv.rows.size() == 3);
+  CHECK(csv.rows[0].line == 2);
+  CHECK(csv.rows[0].name == "Alice");
+  CHECK(csv.rows[0].phone == "+44 20 7946 0123");
+  CHECK(csv.rows[1].line == 3);
+  CHECK(csv.rows[1].name == "Smith, Bob");
+  CHECK(csv.rows[2].line == 7);
+  CHECK(csv.rows[2].name == "multi\nline");
+  REQUIRE(csv.rejected.size() == 4);
+  CHECK(csv.rejected[0].line == 5);
+  CHECK(csv.rejected[0].reason == "name is empty");
+  CHECK(csv.rejected[1].line == 6);
+  CHECK(csv.rejected[1].reason == "phone is empty");
+  CHECK(csv.rejected[2].line == 9);
+  CHECK(csv.rejected[2].reason.find("expected at least 2 fields")
+        != std::string::npos);
+  CHECK(csv.rejected[3].line == 10);
+  CHECK(csv.rejected[3].reason == "a quoted field is never closed");
+}
+
+TEST_CASE("customer CSV: a file without the needed header is refused whole") {
+  CHECK_FALSE(parse_customer_csv("").error.empty());
+  CHECK_FALSE(parse_customer_csv("\n\n").error.empty());
+  auto csv = parse_customer_csv("name,number\nAlice,123\n");
+  CHECK(csv.error.find("'phone'") != std::string::npos);
+  CHECK(csv.rows.empty());
+  auto bad_utf8 = parse_customer_csv("name,phone\n\xff\xfe,0207946\n");
+  REQUIRE(bad_utf8.rejected.size() == 1);
+  CHECK(bad_utf8.rejected[0].reason.find("UTF-8") != std::string::npos);
+}
