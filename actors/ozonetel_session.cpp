@@ -66,12 +66,9 @@ time_point now(session_ptr self) {
   return self->state.opts.clock();
 }
 
-void prune_generations(session_ptr self) {
-  auto& st = self->state;
-  auto horizon = now(self) - hours{1};
-  while (!st.generations.empty() && st.generations.front() <= horizon)
-    st.generations.pop_front();
-  token_generations_hour_gauge().set(static_cast<double>(st.generations.size()));
+void update_hour_gauge(session_ptr self) {
+  token_generations_hour_gauge().set(
+    static_cast<double>(self->state.ledger->count(now(self))));
 }
 
 bool token_usable(session_ptr self) {
@@ -192,6 +189,7 @@ void spawn_worker(session_ptr self, uint64_t id,
       result.connect_failed = r.connect_failed;
       result.token = std::move(r.token);
       result.token_expires_at = r.token_expires_at;
+      result.token_lifetime_seconds = r.token_lifetime_seconds;
       caf::anon_send(session, std::move(result));
     });
 }
@@ -209,14 +207,14 @@ void start_fetch(session_ptr self) {
   auto& st = self->state;
   if (st.fetching)
     return;
-  prune_generations(self);
-  if (static_cast<int>(st.generations.size()) >= st.opts.max_tokens_per_hour) {
+  if (!st.ledger->try_record(now(self), st.opts.max_tokens_per_hour)) {
+    update_hour_gauge(self);
     if (token_usable(self)) {
       // Renewal has to wait for the window; the current token still works.
       release_waiting(self);
       return;
     }
-    auto next = duration_cast<seconds>(st.generations.front() + hours{1}
+    auto next = duration_cast<seconds>(st.ledger->next_room(now(self))
                                        - now(self))
                   .count();
     sb::log::error(log_name, "token limit reached, not generating another",
@@ -230,10 +228,9 @@ void start_fetch(session_ptr self) {
     return;
   }
   st.fetching = true;
-  st.generations.push_back(now(self));
   ++st.generations_total;
   token_generations_counter().inc();
-  token_generations_hour_gauge().set(static_cast<double>(st.generations.size()));
+  update_hour_gauge(self);
   spawn_worker(self, 0,
                [](const ozonetel::client& c, const std::string&) {
                  return c.generate_token();
@@ -250,17 +247,31 @@ void on_token(session_ptr self, ozonetel_attempt& attempt) {
     st.token = std::move(attempt.token);
     ++st.token_serial;
     st.fetch_failures = 0;
-    st.token_expires = attempt.token_expires_at > 0
-                         ? time_point{seconds{attempt.token_expires_at}}
-                         : issued + st.opts.token_lifetime;
-    auto lifetime = duration_cast<seconds>(st.token_expires - issued);
+    // exp - iat is immune to clock skew; exp alone is read on our clock.
+    seconds lifetime{0};
+    if (attempt.token_lifetime_seconds > 0)
+      lifetime = seconds{attempt.token_lifetime_seconds};
+    else if (attempt.token_expires_at > 0)
+      lifetime = duration_cast<seconds>(
+        time_point{seconds{attempt.token_expires_at}} - issued);
+    bool from_jwt = lifetime > seconds{0} && lifetime <= hours{24};
+    if (!from_jwt) {
+      if (attempt.token_expires_at > 0)
+        sb::log::warning(log_name,
+                         "token expiry unusable (clock skew?), assuming the "
+                         "default lifetime",
+                         {{"default_seconds",
+                           std::to_string(st.opts.token_lifetime.count())}});
+      lifetime = st.opts.token_lifetime;
+    }
+    st.token_expires = issued + lifetime;
     auto margin = std::min<seconds>(st.opts.renew_margin, lifetime / 12);
     st.token_renew_at = st.token_expires - margin;
     sb::log::info(log_name, "token generated",
                   {{"expires_in_seconds", std::to_string(lifetime.count())},
-                   {"from_jwt_exp", attempt.token_expires_at > 0 ? "yes" : "no"},
+                   {"from_jwt", from_jwt ? "yes" : "no"},
                    {"generations_last_hour",
-                    std::to_string(st.generations.size())}});
+                    std::to_string(st.ledger->count(issued))}});
     release_waiting(self);
     return;
   }
@@ -357,6 +368,50 @@ submit(session_ptr self, ozonetel::api which, bool idempotent,
 
 } // namespace
 
+bool token_ledger::try_record(time_point now, int limit) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  prune(now);
+  if (static_cast<int>(generations_.size()) >= limit)
+    return false;
+  generations_.push_back(now);
+  return true;
+}
+
+size_t token_ledger::count(time_point now) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  prune(now);
+  return generations_.size();
+}
+
+token_ledger::time_point token_ledger::next_room(time_point now) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  prune(now);
+  return generations_.empty() ? now : generations_.front() + hours{1};
+}
+
+void token_ledger::prune(time_point now) {
+  while (!generations_.empty() && generations_.front() <= now - hours{1})
+    generations_.pop_front();
+}
+
+std::shared_ptr<token_ledger>
+token_ledger::for_account(const std::string& account) {
+  static std::mutex mtx;
+  static std::map<std::string, std::shared_ptr<token_ledger>> ledgers;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto& ledger = ledgers[account];
+  if (!ledger)
+    ledger = std::make_shared<token_ledger>();
+  return ledger;
+}
+
+ozonetel_session_state::~ozonetel_session_state() {
+  // Callers waiting on this session must not hang when it goes away.
+  for (auto& [id, req] : requests)
+    req.promise.deliver(local_answer(req.which, "unavailable",
+                                     "the Ozonetel session stopped"));
+}
+
 ozonetel_session_actor::behavior_type
 ozonetel_session(session_ptr self, ozonetel_config cfg,
                  ozonetel_session_options opts) {
@@ -379,14 +434,8 @@ ozonetel_session(session_ptr self, ozonetel_config cfg,
     st.opts.clock = [] { return system_clock::now(); };
   if (st.opts.max_in_flight == 0)
     st.opts.max_in_flight = 1;
-  // Requests waiting on this actor must not hang when it goes away.
-  self->attach_functor([self](const caf::error& reason) {
-    for (auto& [id, req] : self->state.requests)
-      req.promise.deliver(local_answer(req.which, "unavailable",
-                                       "the Ozonetel session stopped: "
-                                         + to_string(reason)));
-    self->state.requests.clear();
-  });
+  st.ledger = st.opts.ledger ? st.opts.ledger
+                             : token_ledger::for_account(st.cfg.account);
   return {
     [=](dial_atom, const std::string& customer_number) {
       sb::metrics::message_probe probe{*self->state.metrics,
@@ -442,16 +491,17 @@ ozonetel_session(session_ptr self, ozonetel_config cfg,
     [=](status_atom) {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
-      prune_generations(self);
       auto& st = self->state;
       ozonetel_session_status s;
-      s.generations_last_hour = static_cast<int64_t>(st.generations.size());
+      s.generations_last_hour
+        = static_cast<int64_t>(st.ledger->count(now(self)));
       s.generations_total = st.generations_total;
       s.has_token = token_usable(self);
       s.token_expires_at
         = s.has_token
             ? duration_cast<seconds>(st.token_expires.time_since_epoch()).count()
             : 0;
+      s.fetching = st.fetching;
       s.waiting_for_token = static_cast<int64_t>(st.waiting_for_token.size());
       s.in_flight = static_cast<int64_t>(st.in_flight);
       s.queued = static_cast<int64_t>(st.ready.size());

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <caf/typed_response_promise.hpp>
@@ -16,6 +17,35 @@
 #include "messages/ozonetel_session_actor.hpp"
 
 namespace sb {
+
+/// The token generations of one CloudAgent account in the last rolling
+/// hour. Lives outside the session actor so that a respawned session keeps
+/// counting where the dead one stopped: the 10-per-hour limit holds across
+/// restarts.
+class token_ledger {
+public:
+  using time_point = std::chrono::system_clock::time_point;
+
+  /// Records a generation at `now` when fewer than `limit` happened in the
+  /// hour before it; false (nothing recorded) otherwise.
+  bool try_record(time_point now, int limit);
+
+  /// Generations in the hour before `now`.
+  size_t count(time_point now);
+
+  /// When the oldest generation of the window leaves it (`now` when the
+  /// window is empty).
+  time_point next_room(time_point now);
+
+  /// The process-wide ledger of `account`.
+  static std::shared_ptr<token_ledger> for_account(const std::string& account);
+
+private:
+  void prune(time_point now);
+
+  std::mutex mtx_;
+  std::deque<time_point> generations_;
+};
 
 struct ozonetel_session_options {
   /// HTTP requests running at once (each on its own worker thread).
@@ -33,6 +63,9 @@ struct ozonetel_session_options {
   /// AgentDetails answers are reused this long (CloudAgent allows about 10
   /// calls a minute).
   std::chrono::milliseconds agent_state_cache{6000};
+  /// Where generations are counted; null = the process-wide ledger of the
+  /// account (sessions of one account must share one).
+  std::shared_ptr<token_ledger> ledger;
   /// Wall clock (tests move it forward to expire tokens and the hourly cap).
   std::function<std::chrono::system_clock::time_point()> clock
     = [] { return std::chrono::system_clock::now(); };
@@ -72,8 +105,8 @@ struct ozonetel_session_state {
   uint64_t token_serial = 0;
   bool fetching = false;
   int fetch_failures = 0;
-  /// When each token of the last rolling hour was asked for.
-  std::deque<time_point> generations;
+  std::shared_ptr<token_ledger> ledger;
+  /// Tokens this session asked for.
   int64_t generations_total = 0;
 
   std::map<uint64_t, request> requests;
@@ -84,6 +117,12 @@ struct ozonetel_session_state {
 
   ozonetel_answer agent_state_cache;
   time_point agent_state_cached_at{};
+
+  ozonetel_session_state() = default;
+  ozonetel_session_state(const ozonetel_session_state&) = delete;
+  ozonetel_session_state& operator=(const ozonetel_session_state&) = delete;
+  /// Answers every request still open (the state dies with the actor).
+  ~ozonetel_session_state();
 };
 
 /// Spawn with the account's configuration (cfg.enabled() should be true;

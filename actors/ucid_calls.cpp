@@ -775,6 +775,12 @@ void sweep(calls_ptr self) {
 
 } // namespace
 
+ucid_calls_state::~ucid_calls_state() {
+  // The session lives and dies with us (the state dies with the actor).
+  if (session)
+    caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+}
+
 ucid_calls_actor::behavior_type
 ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
            ucid_calls_state::session_factory make_session,
@@ -800,11 +806,6 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
       st.restart_scheduled = true;
       self->delayed_send(self, delay, restart_atom_v);
     }
-  });
-  // The session lives and dies with us.
-  self->attach_functor([self] {
-    if (self->state.session)
-      caf::anon_send_exit(self->state.session, caf::exit_reason::user_shutdown);
   });
   spawn_session(self);
   self->delayed_send(self, st.opts.sweep_interval, sweep_atom_v);
@@ -919,8 +920,9 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
       std::vector<live_call> out;
+      // After-call work is over for the line: only calls still up count.
       for (auto& [ucid, call] : self->state.calls)
-        if (!terminal(call.phase))
+        if (live(call.phase))
           out.push_back(to_live(self, call));
       std::sort(out.begin(), out.end(),
                 [](const live_call& a, const live_call& b) {

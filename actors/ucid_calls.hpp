@@ -132,6 +132,12 @@ struct ucid_calls_state {
   uint64_t next_generation = 1;
   /// A dial request is with CloudAgent (a second one would race it).
   bool dial_in_flight = false;
+
+  ucid_calls_state() = default;
+  ucid_calls_state(const ucid_calls_state&) = delete;
+  ucid_calls_state& operator=(const ucid_calls_state&) = delete;
+  /// Stops the session.
+  ~ucid_calls_state();
 };
 
 /// Spawn with the Ozonetel config, the matcher that receives each call's

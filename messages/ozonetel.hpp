@@ -89,12 +89,14 @@ struct ozonetel_attempt {
   std::string token;
   /// Unix seconds from the JWT `exp`, 0 when absent.
   int64_t token_expires_at = 0;
+  /// JWT `exp` - `iat`, 0 when either is absent.
+  int64_t token_lifetime_seconds = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ozonetel_attempt& x) {
   return f(caf::meta::type_name("ozonetel_attempt"), x.request_id, x.answer,
-           x.connect_failed, x.token_expires_at);
+           x.connect_failed, x.token_expires_at, x.token_lifetime_seconds);
 }
 
 /// The session's token and queue counters.
@@ -105,6 +107,8 @@ struct ozonetel_session_status {
   bool has_token = false;
   /// Unix seconds; 0 without a token.
   int64_t token_expires_at = 0;
+  /// A generateToken call is under way.
+  bool fetching = false;
   int64_t waiting_for_token = 0;
   int64_t in_flight = 0;
   int64_t queued = 0;
@@ -115,7 +119,8 @@ typename Inspector::result_type inspect(Inspector& f,
                                         ozonetel_session_status& x) {
   return f(caf::meta::type_name("ozonetel_session_status"),
            x.generations_last_hour, x.generations_total, x.has_token,
-           x.token_expires_at, x.waiting_for_token, x.in_flight, x.queued);
+           x.token_expires_at, x.fetching, x.waiting_for_token, x.in_flight,
+           x.queued);
 }
 
 /// POST /api/ozonetel/dial.

@@ -271,13 +271,36 @@ std::string redact(std::string_view text, const std::vector<std::string>& secret
   return out;
 }
 
-int64_t jwt_expiry(std::string_view token) {
+namespace {
+
+int64_t claim_seconds(const rapidjson::Value& doc, const char* name) {
+  auto value = member(doc, {name});
+  if (!value)
+    return 0;
+  if (value->IsInt64())
+    return value->GetInt64();
+  if (value->IsNumber())
+    return static_cast<int64_t>(value->GetDouble());
+  if (value->IsString()) {
+    try {
+      return std::stoll(value->GetString());
+    } catch (...) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+} // namespace
+
+jwt_times jwt_claims(std::string_view token) {
+  jwt_times times;
   auto first = token.find('.');
   if (first == std::string_view::npos)
-    return 0;
+    return times;
   auto second = token.find('.', first + 1);
   if (second == std::string_view::npos)
-    return 0;
+    return times;
   auto payload = token.substr(first + 1, second - first - 1);
   std::string decoded;
   uint32_t bits = 0;
@@ -297,7 +320,7 @@ int64_t jwt_expiry(std::string_view token) {
     else if (c == '=')
       break;
     else
-      return 0;
+      return times;
     bits = (bits << 6) | static_cast<uint32_t>(v);
     count += 6;
     if (count >= 8) {
@@ -308,22 +331,14 @@ int64_t jwt_expiry(std::string_view token) {
   rapidjson::Document doc;
   doc.Parse(decoded.data(), decoded.size());
   if (doc.HasParseError() || !doc.IsObject())
-    return 0;
-  auto exp = member(doc, {"exp"});
-  if (!exp)
-    return 0;
-  if (exp->IsInt64())
-    return exp->GetInt64();
-  if (exp->IsNumber())
-    return static_cast<int64_t>(exp->GetDouble());
-  if (exp->IsString()) {
-    try {
-      return std::stoll(exp->GetString());
-    } catch (...) {
-      return 0;
-    }
-  }
-  return 0;
+    return times;
+  times.issued_at = claim_seconds(doc, "iat");
+  times.expires_at = claim_seconds(doc, "exp");
+  return times;
+}
+
+int64_t jwt_expiry(std::string_view token) {
+  return jwt_claims(token).expires_at;
 }
 
 result interpret(api which, int http_status, std::string_view body,
@@ -376,7 +391,10 @@ result interpret(api which, int http_status, std::string_view body,
   } else if (which == api::generate_token) {
     if (!r.token.empty()) {
       r.what = outcome::ok;
-      r.token_expires_at = jwt_expiry(r.token);
+      auto times = jwt_claims(r.token);
+      r.token_expires_at = times.expires_at;
+      if (times.issued_at > 0 && times.expires_at > times.issued_at)
+        r.token_lifetime_seconds = times.expires_at - times.issued_at;
     } else {
       r.what = outcome::malformed;
       if (r.message.empty())

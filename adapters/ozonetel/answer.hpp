@@ -85,6 +85,9 @@ struct result {
   std::string token;
   /// generateToken: the JWT `exp` claim (Unix seconds), 0 when absent.
   int64_t token_expires_at = 0;
+  /// generateToken: `exp` - `iat` when the JWT has both, else 0. Unlike
+  /// `exp`, immune to a skew between our clock and CloudAgent's.
+  int64_t token_lifetime_seconds = 0;
   /// The request never reached CloudAgent (connection refused, DNS, TLS
   /// handshake): safe to retry even for calls that are not idempotent.
   bool connect_failed = false;
@@ -110,6 +113,14 @@ std::string redact(std::string_view text,
 /// True for JSON keys that carry secrets (apiKey / Apikey / api_key / token /
 /// password / authorization / secret, any case, '_' and '-' ignored).
 bool is_secret_key(std::string_view key);
+
+/// The time claims of a JWT (Unix seconds), 0 when absent or unreadable.
+struct jwt_times {
+  int64_t issued_at = 0;
+  int64_t expires_at = 0;
+};
+
+jwt_times jwt_claims(std::string_view token);
 
 /// The `exp` claim of a JWT (Unix seconds), 0 when absent or unreadable.
 int64_t jwt_expiry(std::string_view token);
