@@ -103,8 +103,11 @@ call_tracker(call_tracker_actor::stateful_pointer<call_tracker_state> self,
                                    self->mailbox().size()};
       std::vector<completed_call> out;
       auto& correlator = *self->state.correlator;
-      for (auto& event : batch.events)
+      for (auto& event : batch.events) {
+        if (event.pbx.empty())
+          event.pbx = batch.pbx;
         correlator.on_event(event, out);
+      }
       flush(self, out);
       arm(self);
     },

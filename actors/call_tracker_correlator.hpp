@@ -235,6 +235,7 @@ private:
   /// When finalize_stale next needs to scan every call (stale / max age).
   unix_micros scan_due_ = never;
   size_t live_ = 0;
+  std::string key_buffer_;
   correlator_stats stats_;
 };
 

@@ -270,6 +270,25 @@ TEST_CASE("a Cdr that arrives after the last Hangup is still used",
   REQUIRE(out.size() == 1);
   CHECK(out[0].billsec == 42);
   CHECK(c.stats().late_events == 0);
+
+  // Past the grace the call is finalized from its events' times and the
+  // straggler is dropped, not turned into a second call.
+  cdr.received += std::chrono::seconds{1};
+  call_correlator d;
+  auto before = feed(d, slice(events, 0, last_hangup + 1));
+  CHECK(before.empty()); // waiting for trailing Cdr events
+  // The tracker's timer fires before the straggler arrives.
+  d.finalize_stale(to_unix_micros(cdr.received) - 1, before);
+  REQUIRE(before.size() == 1);
+  std::vector<ami_event> straggler{cdr};
+  auto after = feed(d, straggler);
+  CHECK(after.empty());
+  auto& call = before[0];
+  CHECK(call.billsec == 9);
+  CHECK(call.duration_seconds == 12);
+  d.finalize_stale(to_unix_micros(cdr.received) + 10 * second, after);
+  CHECK(before.size() + after.size() == 1);
+  CHECK(d.stats().late_events == 1);
 }
 
 TEST_CASE("a call older than max_call_seconds is finalized incomplete",
