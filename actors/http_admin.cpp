@@ -69,10 +69,10 @@ bool split_listen(const std::string& listen, std::string& host, int& port) {
   if (host.empty())
     host = "0.0.0.0";
   auto digits = listen.substr(colon + 1);
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
-                                   port);
-  return ec == std::errc{} && ptr == digits.data() + digits.size()
-         && port >= 0 && port <= 65535;
+  auto [ptr, ec]
+      = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  return ec == std::errc{} && ptr == digits.data() + digits.size() && port >= 0
+         && port <= 65535;
 }
 
 } // namespace
@@ -107,8 +107,7 @@ void send_failure(httplib::Response& res, const std::string& what,
 
 struct http_admin::impl {
   impl(http_deps& deps, http_context& ctx)
-    : deps(deps), ctx(ctx), phones(deps.config.phone.default_region) {
-  }
+      : deps(deps), ctx(ctx), phones(deps.config.phone.default_region) {}
 
   http_deps& deps;
   http_context& ctx;
@@ -124,29 +123,25 @@ struct http_admin::impl {
            [this](const Request& req, Response& res) { log_call(req, res); });
     r.get("/api/crm/comms", scope::read,
           [this](const Request& req, Response& res) { comms(req, res); });
-    r.post("/api/crm/customers", scope::write,
-           [this](const Request& req, Response& res) {
-             add_customer(req, res);
-           });
+    r.post(
+        "/api/crm/customers", scope::write,
+        [this](const Request& req, Response& res) { add_customer(req, res); });
     r.get("/api/crm/customers", scope::read,
           [this](const Request& req, Response& res) {
             find_customers(req, res);
           });
-    r.get("/api/crm/customers/{id}", scope::read,
-          [this](const Request& req, Response& res) {
-            get_customer(req, res);
-          });
-    r.get("/api/calls/active", scope::read,
-          [this](const Request& req, Response& res) {
-            active_calls(req, res);
-          });
+    r.get(
+        "/api/crm/customers/{id}", scope::read,
+        [this](const Request& req, Response& res) { get_customer(req, res); });
+    r.get(
+        "/api/calls/active", scope::read,
+        [this](const Request& req, Response& res) { active_calls(req, res); });
     r.get("/healthz", scope::none, [](const Request&, Response& res) {
       http::send_json(res, 200, R"({"status":"ok"})");
     });
     r.get("/readyz", scope::none,
           [this](const Request& req, Response& res) { ready(req, res); });
-    r.on_request_done(
-      [this](const http::request_record& rec) { count(rec); });
+    r.on_request_done([this](const http::request_record& rec) { count(rec); });
   }
 
   void count(const http::request_record& rec) {
@@ -164,20 +159,20 @@ struct http_admin::impl {
     auto& counter = counters[key];
     if (counter == nullptr)
       counter = &metrics::global().get_counter(
-        "switchboard_http_requests_total",
-        "HTTP requests served, by route, method and status.",
-        {{"route", std::string{rec.route}},
-         {"method", std::string{rec.method}},
-         {"status", status}});
+          "switchboard_http_requests_total",
+          "HTTP requests served, by route, method and status.",
+          {{"route", std::string{rec.route}},
+           {"method", std::string{rec.method}},
+           {"status", status}});
     counter->inc();
     auto& timing = timings[std::string{rec.route}];
     if (timing == nullptr)
       timing = &metrics::global().get_histogram(
-        "switchboard_http_request_seconds",
-        "Time from request routing to response, by route.",
-        {{"route", std::string{rec.route}}},
-        {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-         2.5, 5, 10});
+          "switchboard_http_request_seconds",
+          "Time from request routing to response, by route.",
+          {{"route", std::string{rec.route}}},
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+           2.5, 5, 10});
     timing->observe(rec.seconds);
   }
 
@@ -217,8 +212,8 @@ struct http_admin::impl {
       }
     }
     auto found = ctx.reads.run(
-      [&](store::database& db) { return db.get_customer(*customer_id); },
-      wait());
+        [&](store::database& db) { return db.get_customer(*customer_id); },
+        wait());
     if (!found) {
       send_failure(res, "database", found.error());
       return;
@@ -226,7 +221,7 @@ struct http_admin::impl {
     if (!*found) {
       http::send_error(res, 404, "customer_not_found",
                        "no customer with id " + std::to_string(*customer_id)
-                         + "; add it with POST /api/crm/customers first");
+                           + "; add it with POST /api/crm/customers first");
       return;
     }
     comms_entry entry;
@@ -236,23 +231,25 @@ struct http_admin::impl {
     entry.direction = *direction;
     entry.duration_seconds = *duration;
     entry.body = store::call_body(*duration, notes ? *notes : std::string{});
-    auto when = occurred ? *occurred
-                         : std::chrono::duration_cast<std::chrono::microseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+    auto when = occurred
+                    ? *occurred
+                    : std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
     entry.occurred_at = store::iso8601_utc(when);
-    auto stored = http_ask<comms_entry>(ctx, deps.writer, write_atom_v, entry,
-                                        key);
+    auto stored
+        = http_ask<comms_entry>(ctx, deps.writer, write_atom_v, entry, key);
     if (!stored) {
       send_failure(res, "comms log writer", stored.error());
       return;
     }
-    if (!key.empty() && !same_request(entry, static_cast<bool>(occurred), *stored)) {
+    if (!key.empty()
+        && !same_request(entry, static_cast<bool>(occurred), *stored)) {
       http::send_error(res, 409, "idempotency_key_reused",
                        "this Idempotency-Key was already used for a "
                        "different call log (entry "
-                         + std::to_string(stored->id)
-                         + "); use a new key for a new call");
+                           + std::to_string(stored->id)
+                           + "); use a new key for a new call");
       return;
     }
     res.set_header("Location", "/api/crm/comms?source=manual");
@@ -278,18 +275,18 @@ struct http_admin::impl {
 
   // GET /api/crm/comms
   void comms(const Request& req, Response& res) {
-    static const char* known[] = {"type",  "customer_id", "direction",
-                                  "source", "since",      "until",
-                                  "limit", "cursor"};
+    static const char* known[]
+        = {"type",  "customer_id", "direction", "source",
+           "since", "until",       "limit",     "cursor"};
     for (auto& [name, value] : req.params) {
-      (void) value;
+      (void)value;
       if (std::find_if(std::begin(known), std::end(known),
                        [&](const char* k) { return name == k; })
           == std::end(known)) {
         http::send_error(res, 400, "invalid_parameter",
                          "unknown query parameter '" + name
-                           + "'; filters are type, customer_id, direction, "
-                             "source, since, until, limit, cursor");
+                             + "'; filters are type, customer_id, direction, "
+                               "source, since, until, limit, cursor");
         return;
       }
     }
@@ -351,15 +348,18 @@ struct http_admin::impl {
       q.cursor_occurred_at = c->occurred_at;
       q.cursor_id = c->id;
     }
-    // One extra row tells whether another page follows.
-    q.limit = limit + 1;
+    // One extra row tells whether another page follows. The store returns at
+    // most max_page rows, so a full page of max_page always gets a cursor
+    // (the next page may then be empty).
+    q.limit = std::min<int64_t>(limit + 1, max_page);
     auto rows = ctx.reads.run(
-      [&](store::database& db) { return db.query_comms(q); }, wait());
+        [&](store::database& db) { return db.query_comms(q); }, wait());
     if (!rows) {
       send_failure(res, "database", rows.error());
       return;
     }
-    bool more = static_cast<int64_t>(rows->size()) > limit;
+    auto got = static_cast<int64_t>(rows->size());
+    bool more = got > limit || (limit == max_page && got == max_page);
     if (more)
       rows->resize(static_cast<size_t>(limit));
     rapidjson::StringBuffer buf;
@@ -372,8 +372,8 @@ struct http_admin::impl {
     w.EndArray();
     w.Key("next_cursor");
     if (more && !rows->empty()) {
-      auto cursor = http::encode_cursor({rows->back().occurred_at,
-                                         rows->back().id});
+      auto cursor
+          = http::encode_cursor({rows->back().occurred_at, rows->back().id});
       w.String(cursor.c_str(), static_cast<rapidjson::SizeType>(cursor.size()));
     } else {
       w.Null();
@@ -398,7 +398,7 @@ struct http_admin::impl {
       if (e164.empty())
         in.fail("phone", "is not a dialable phone number (numbers without a "
                          "country code are read in region "
-                           + phones.default_region() + ")");
+                             + phones.default_region() + ")");
     }
     if (!in.ok()) {
       in.send(res);
@@ -435,12 +435,12 @@ struct http_admin::impl {
       http::send_error(res, 400, "invalid_parameter",
                        "phone is not a dialable phone number (numbers "
                        "without a country code are read in region "
-                         + phones.default_region() + ")");
+                           + phones.default_region() + ")");
       return;
     }
     auto found = ctx.reads.run(
-      [&](store::database& db) { return db.find_customers_by_e164(e164); },
-      wait());
+        [&](store::database& db) { return db.find_customers_by_e164(e164); },
+        wait());
     if (!found) {
       send_failure(res, "database", found.error());
       return;
@@ -468,7 +468,7 @@ struct http_admin::impl {
       return;
     }
     auto found = ctx.reads.run(
-      [&](store::database& db) { return db.get_customer(*id); }, wait());
+        [&](store::database& db) { return db.get_customer(*id); }, wait());
     if (!found) {
       send_failure(res, "database", found.error());
       return;
@@ -522,8 +522,8 @@ struct http_admin::impl {
       reasons += r;
     };
     std::string db_state = "ok";
-    auto ping = ctx.reads.run([](store::database& db) { return db.ping(); },
-                              wait());
+    auto ping
+        = ctx.reads.run([](store::database& db) { return db.ping(); }, wait());
     if (!ping) {
       db_state = describe(ping.error());
       add_reason("database unreachable: " + db_state);
@@ -571,10 +571,10 @@ namespace {
 
 caf::timespan timeout_of(const app_config& cfg) {
   auto seconds = cfg.http.request_timeout_seconds > 0
-                   ? cfg.http.request_timeout_seconds
-                   : 5.0;
+                     ? cfg.http.request_timeout_seconds
+                     : 5.0;
   return std::chrono::duration_cast<caf::timespan>(
-    std::chrono::duration<double>(seconds));
+      std::chrono::duration<double>(seconds));
 }
 
 size_t read_connections_of(const http_deps& deps) {
@@ -586,23 +586,24 @@ size_t read_connections_of(const http_deps& deps) {
 } // namespace
 
 http_admin::http_admin(http_deps deps)
-  : deps_(std::move(deps)),
-    server_(std::make_unique<httplib::Server>()),
-    router_(std::make_unique<http::router>(
-      *server_, http::authenticator{deps_.config.http.token,
-                                    deps_.config.http.read_token},
-      deps_.config.http.max_body_bytes)),
-    reads_(std::make_unique<http_read_pool>(deps_.config.db.url,
-                                            read_connections_of(deps_))),
-    ctx_{deps_.system, deps_.config, timeout_of(deps_.config), *reads_} {
+    : deps_(std::move(deps)), server_(std::make_unique<httplib::Server>()),
+      router_(std::make_unique<http::router>(
+          *server_,
+          http::authenticator{deps_.config.http.token,
+                              deps_.config.http.read_token},
+          deps_.config.http.max_body_bytes)),
+      reads_(std::make_unique<http_read_pool>(deps_.config.db.url,
+                                              read_connections_of(deps_))),
+      ctx_{deps_.system, deps_.config, timeout_of(deps_.config), *reads_} {
   impl_ = std::make_unique<impl>(deps_, ctx_);
-  auto threads = deps_.config.http.threads > 0 ? deps_.config.http.threads
-                                               : 8u;
-  server_->new_task_queue = [threads] {
-    return new httplib::ThreadPool(threads);
-  };
+  auto threads = deps_.config.http.threads > 0 ? deps_.config.http.threads : 8u;
+  server_->new_task_queue
+      = [threads] { return new httplib::ThreadPool(threads); };
   // A worker serves one connection at a time: idle keep-alive connections
   // must not hold workers for long.
+  // Headers and body leave in separate writes: without TCP_NODELAY, Nagle
+  // and the peer's delayed ACK add ~40 ms to every keep-alive response.
+  server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(1000);
   server_->set_keep_alive_timeout(2);
   server_->set_read_timeout(5, 0);
@@ -626,7 +627,7 @@ caf::expected<uint16_t> http_admin::start() {
   if (!split_listen(deps_.config.http.listen, host, port))
     return caf::make_error(caf::sec::invalid_argument,
                            "http.listen must be host:port, got '"
-                             + deps_.config.http.listen + "'");
+                               + deps_.config.http.listen + "'");
   int bound = port == 0 ? server_->bind_to_any_port(host)
                         : (server_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0)
@@ -637,8 +638,7 @@ caf::expected<uint16_t> http_admin::start() {
   // stop() is a no-op until the accept loop runs; wait for it so a quick
   // stop() after start() cannot leave the thread behind.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!server_->is_running()
-         && std::chrono::steady_clock::now() < deadline)
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
   log::info("http_admin", "listening",
             {{"address", host}, {"port", std::to_string(port_)}});

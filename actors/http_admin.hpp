@@ -66,7 +66,7 @@ struct live_call_source {
   std::string name;
   /// Called on an HTTP worker thread; must answer within `timeout`.
   std::function<caf::expected<std::vector<live_call>>(caf::timespan timeout)>
-    fetch;
+      fetch;
 };
 
 /// What http_admin needs from the rest of the server. Handles may be left
@@ -74,8 +74,7 @@ struct live_call_source {
 /// 503.
 struct http_deps {
   explicit http_deps(caf::actor_system& sys, app_config cfg = {})
-    : system(sys), config(std::move(cfg)) {
-  }
+      : system(sys), config(std::move(cfg)) {}
 
   caf::actor_system& system;
   /// http.* (listen, tokens, limits, timeout, threads), db.url (reads),
@@ -116,16 +115,15 @@ caf::expected<R> http_ask(caf::actor_system& sys, const Handle& handle,
   caf::scoped_actor self{sys};
   caf::expected<R> result{caf::make_error(caf::sec::request_timeout)};
   self->request(handle, timeout, std::forward<Ts>(xs)...)
-    .receive([&](R& x) { result = std::move(x); },
-             [&](caf::error& err) { result = std::move(err); });
+      .receive([&](R& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
 template <class R, class Handle, class... Ts>
 caf::expected<R> http_ask(const http_context& ctx, const Handle& handle,
                           Ts&&... xs) {
-  return http_ask<R>(ctx.system, handle, ctx.timeout,
-                     std::forward<Ts>(xs)...);
+  return http_ask<R>(ctx.system, handle, ctx.timeout, std::forward<Ts>(xs)...);
 }
 
 /// A live-call source asking any actor that
@@ -150,7 +148,7 @@ void send_failure(httplib::Response& res, const std::string& what,
 class http_admin {
 public:
   using mount_function
-    = std::function<void(http::router&, const http_context&)>;
+      = std::function<void(http::router&, const http_context&)>;
 
   explicit http_admin(http_deps deps);
   /// Stops the listener.

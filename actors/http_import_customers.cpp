@@ -64,8 +64,8 @@ import_customers(const std::string& csv_path, const std::string& db_url,
     } else if (store::is_unavailable(added.error())) {
       return caf::make_error(caf::sec::runtime_error,
                              "database unavailable after importing "
-                               + std::to_string(report.imported)
-                               + " rows: " + describe(added.error()));
+                                 + std::to_string(report.imported)
+                                 + " rows: " + describe(added.error()));
     } else {
       // One row was refused and the transaction rolled back: add the rows one
       // by one to find it and keep the others.
@@ -76,12 +76,12 @@ import_customers(const std::string& csv_path, const std::string& db_url,
         else if (store::is_unavailable(one.error()))
           return caf::make_error(caf::sec::runtime_error,
                                  "database unavailable after importing "
-                                   + std::to_string(report.imported)
-                                   + " rows: " + describe(one.error()));
+                                     + std::to_string(report.imported)
+                                     + " rows: " + describe(one.error()));
         else
           report.rejected.push_back(
-            {batch_lines[i], "the database refused the row: "
-                               + describe(one.error())});
+              {batch_lines[i],
+               "the database refused the row: " + describe(one.error())});
       }
     }
     batch.clear();
@@ -92,27 +92,27 @@ import_customers(const std::string& csv_path, const std::string& db_url,
     auto e164 = phones.to_e164(row.phone);
     if (e164.empty()) {
       report.rejected.push_back(
-        {row.line, "phone '" + row.phone
-                     + "' is not a dialable number (region "
-                     + default_region + " for numbers without +country)"});
+          {row.line, "phone '" + row.phone
+                         + "' is not a dialable number (region "
+                         + default_region + " for numbers without +country)"});
       continue;
     }
     if (!seen.insert(e164).second) {
       report.rejected.push_back(
-        {row.line, "phone " + e164 + " appears earlier in the file"});
+          {row.line, "phone " + e164 + " appears earlier in the file"});
       continue;
     }
     auto existing = (*db)->find_customers_by_e164(e164);
     if (!existing)
       return caf::make_error(caf::sec::runtime_error,
                              "database unavailable after importing "
-                               + std::to_string(report.imported)
-                               + " rows: " + describe(existing.error()));
+                                 + std::to_string(report.imported)
+                                 + " rows: " + describe(existing.error()));
     if (!existing->empty()) {
       report.rejected.push_back(
-        {row.line, "phone " + e164 + " already belongs to customer "
-                     + std::to_string(existing->front().id) + " ("
-                     + existing->front().name + ")"});
+          {row.line, "phone " + e164 + " already belongs to customer "
+                         + std::to_string(existing->front().id) + " ("
+                         + existing->front().name + ")"});
       continue;
     }
     customer c;
@@ -134,8 +134,8 @@ import_customers(const std::string& csv_path, const std::string& db_url,
 
 int run_import_customers(const app_config& cfg, const std::string& csv_path,
                          std::ostream& out, std::ostream& err) {
-  auto report = import_customers(csv_path, cfg.db.url,
-                                 cfg.phone.default_region);
+  auto report
+      = import_customers(csv_path, cfg.db.url, cfg.phone.default_region);
   if (!report) {
     err << "import-customers: " << describe(report.error()) << '\n';
     return 1;

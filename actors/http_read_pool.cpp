@@ -6,8 +6,7 @@
 namespace sb {
 
 http_read_pool::http_read_pool(std::string url, size_t size)
-  : url_(std::move(url)), size_(size == 0 ? 1 : size) {
-}
+    : url_(std::move(url)), size_(size == 0 ? 1 : size) {}
 
 http_read_pool::~http_read_pool() = default;
 

@@ -34,8 +34,8 @@ public:
   class lease {
   public:
     lease(lease&& other) noexcept
-      : pool_(std::exchange(other.pool_, nullptr)), db_(std::move(other.db_)) {
-    }
+        : pool_(std::exchange(other.pool_, nullptr)),
+          db_(std::move(other.db_)) {}
     lease& operator=(lease&&) = delete;
     ~lease();
 
@@ -54,8 +54,7 @@ public:
   private:
     friend class http_read_pool;
     lease(http_read_pool* pool, std::unique_ptr<store::database> db)
-      : pool_(pool), db_(std::move(db)) {
-    }
+        : pool_(pool), db_(std::move(db)) {}
     http_read_pool* pool_;
     std::unique_ptr<store::database> db_;
   };
@@ -69,7 +68,7 @@ public:
   /// answers a ping.
   template <class F>
   auto run(F&& f, std::chrono::milliseconds wait)
-    -> decltype(f(std::declval<store::database&>())) {
+      -> decltype(f(std::declval<store::database&>())) {
     auto l = acquire(wait);
     if (!l)
       return std::move(l.error());

@@ -70,6 +70,7 @@ run_result load(uint16_t port, int clients, double seconds, Send send) {
     threads.emplace_back([&, c] {
       httplib::Client cli{"127.0.0.1", port};
       cli.set_keep_alive(true);
+      cli.set_tcp_nodelay(true);
       cli.set_read_timeout(10);
       latencies[c].reserve(100000);
       while (!go.load())
@@ -78,8 +79,8 @@ run_result load(uint16_t port, int clients, double seconds, Send send) {
         auto t0 = clock_type::now();
         bool ok = send(cli, c, i);
         latencies[c].push_back(
-          std::chrono::duration<double, std::milli>(clock_type::now() - t0)
-            .count());
+            std::chrono::duration<double, std::milli>(clock_type::now() - t0)
+                .count());
         if (!ok)
           ++errors[c];
       }
@@ -127,8 +128,8 @@ void print_median(const char* what, const std::vector<run_result>& rs,
 
 SB_BENCH("http") {
   namespace fs = std::filesystem;
-  std::string tmpl = (fs::temp_directory_path() / "sb-bench-http-XXXXXX")
-                       .string();
+  std::string tmpl
+      = (fs::temp_directory_path() / "sb-bench-http-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) {
     std::printf("  cannot create a temp dir\n");
     return;
@@ -147,8 +148,8 @@ SB_BENCH("http") {
     cfg.http.token = token;
     cfg.http.threads = server_threads;
     auto writer = sys.spawn<caf::detached>(sb::comms_log_writer, cfg.db);
-    auto matcher = sys.spawn(sb::customer_matcher, cfg.phone, cfg.db.url,
-                             writer);
+    auto matcher
+        = sys.spawn(sb::customer_matcher, cfg.phone, cfg.db.url, writer);
     sb::customer first;
     first.name = "Bench Customer";
     first.phone = "+442079460123";
@@ -158,10 +159,10 @@ SB_BENCH("http") {
       caf::scoped_actor self{sys};
       self->request(writer, std::chrono::seconds(10), sb::customer_atom_v,
                     first)
-        .receive([&](sb::customer& c) { customer_id = c.id; },
-                 [&](caf::error& err) {
-                   std::printf("  writer: %s\n", to_string(err).c_str());
-                 });
+          .receive([&](sb::customer& c) { customer_id = c.id; },
+                   [&](caf::error& err) {
+                     std::printf("  writer: %s\n", to_string(err).c_str());
+                   });
     }
     if (customer_id == 0) {
       caf::anon_send_exit(matcher, caf::exit_reason::user_shutdown);
@@ -186,22 +187,21 @@ SB_BENCH("http") {
 
     std::vector<run_result> writes;
     for (int r = 0; r < runs; ++r) {
-      auto res = load(*port, clients, seconds,
-                      [&](httplib::Client& cli, int c, uint64_t i) {
-                        auto headers = auth;
-                        headers.emplace("Idempotency-Key",
-                                        "bench-" + std::to_string(r) + "-"
-                                          + std::to_string(c) + "-"
-                                          + std::to_string(i));
-                        auto reply = cli.Post(
-                          "/api/crm/calls/log", headers,
-                          R"({"customer_id":)" + id
-                            + R"(,"direction":"inbound","duration_seconds":)"
-                            + std::to_string(i % 600)
-                            + R"(,"notes":"bench call"})",
-                          "application/json");
-                        return reply && reply->status == 201;
-                      });
+      auto res = load(
+          *port, clients, seconds,
+          [&](httplib::Client& cli, int c, uint64_t i) {
+            auto headers = auth;
+            headers.emplace("Idempotency-Key", "bench-" + std::to_string(r)
+                                                   + "-" + std::to_string(c)
+                                                   + "-" + std::to_string(i));
+            auto reply = cli.Post(
+                "/api/crm/calls/log", headers,
+                R"({"customer_id":)" + id
+                    + R"(,"direction":"inbound","duration_seconds":)"
+                    + std::to_string(i % 600) + R"(,"notes":"bench call"})",
+                "application/json");
+            return reply && reply->status == 201;
+          });
       print_run("POST /api/crm/calls/log", r + 1, res);
       writes.push_back(res);
     }
@@ -218,6 +218,29 @@ SB_BENCH("http") {
       reads.push_back(res);
     }
     print_median("GET /api/crm/comms?limit=50", reads, 20000);
+
+    std::vector<run_result> small_reads;
+    for (int r = 0; r < runs; ++r) {
+      auto res = load(*port, clients, seconds,
+                      [&](httplib::Client& cli, int, uint64_t) {
+                        auto reply = cli.Get("/api/crm/comms?limit=1", auth);
+                        return reply && reply->status == 200;
+                      });
+      small_reads.push_back(res);
+    }
+    print_median("GET /api/crm/comms?limit=1", small_reads, 20000);
+
+    std::vector<run_result> point_reads;
+    auto customer_path = "/api/crm/customers/" + id;
+    for (int r = 0; r < runs; ++r) {
+      auto res = load(*port, clients, seconds,
+                      [&](httplib::Client& cli, int, uint64_t) {
+                        auto reply = cli.Get(customer_path.c_str(), auth);
+                        return reply && reply->status == 200;
+                      });
+      point_reads.push_back(res);
+    }
+    print_median("GET /api/crm/customers/{id}", point_reads, 20000);
 
     std::vector<run_result> health;
     for (int r = 0; r < runs; ++r) {

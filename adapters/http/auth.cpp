@@ -49,8 +49,7 @@ std::string_view bearer_token(std::string_view authorization) noexcept {
 }
 
 authenticator::authenticator(std::string token, std::string read_token)
-  : token_(std::move(token)), read_token_(std::move(read_token)) {
-}
+    : token_(std::move(token)), read_token_(std::move(read_token)) {}
 
 auth_outcome authenticator::check(std::string_view authorization,
                                   scope needed) const {

@@ -7,7 +7,7 @@ namespace sb::http {
 namespace {
 
 constexpr char alphabet[]
-  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int value_of(char c) {
   if (c >= 'A' && c <= 'Z')
@@ -90,8 +90,8 @@ std::optional<comms_cursor> decode_cursor(std::string_view text) {
   comms_cursor c;
   c.occurred_at = std::string{rest.substr(0, bar)};
   auto digits = rest.substr(bar + 1);
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
-                                   c.id);
+  auto [ptr, ec]
+      = std::from_chars(digits.data(), digits.data() + digits.size(), c.id);
   if (ec != std::errc{} || ptr != digits.data() + digits.size() || c.id <= 0)
     return std::nullopt;
   for (char ch : c.occurred_at)

@@ -90,8 +90,8 @@ bool has_media_type(const httplib::Request& req, std::string_view media_type) {
 
 bool parse_json_object(const httplib::Request& req, httplib::Response& res,
                        rapidjson::Document& out) {
-  constexpr unsigned flags = rapidjson::kParseIterativeFlag
-                             | rapidjson::kParseValidateEncodingFlag;
+  constexpr unsigned flags
+      = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
   out.Parse<flags>(req.body.data(), req.body.size());
   if (out.HasParseError()) {
     std::string message = "request body is not valid JSON: ";
@@ -121,8 +121,8 @@ const rapidjson::Value* field_reader::member(const char* name, bool required) {
   return &i->value;
 }
 
-std::optional<std::string>
-field_reader::string(const char* name, bool required, size_t max_length) {
+std::optional<std::string> field_reader::string(const char* name, bool required,
+                                                size_t max_length) {
   auto v = member(name, required);
   if (v == nullptr)
     return std::nullopt;
@@ -150,7 +150,7 @@ std::optional<int64_t> field_reader::integer(const char* name, bool required,
   auto x = v->GetInt64();
   if (x < min || x > max) {
     fail(name, "must be between " + std::to_string(min) + " and "
-                 + std::to_string(max));
+                   + std::to_string(max));
     return std::nullopt;
   }
   return x;

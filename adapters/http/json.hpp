@@ -47,8 +47,7 @@ bool parse_json_object(const httplib::Request& req, httplib::Response& res,
 /// handler validates everything and then answers one clear 422.
 class field_reader {
 public:
-  explicit field_reader(const rapidjson::Value& object) : object_(object) {
-  }
+  explicit field_reader(const rapidjson::Value& object) : object_(object) {}
 
   /// A string; absent or null is a problem only when `required`. Strings
   /// longer than `max_length` bytes are rejected.

@@ -58,9 +58,9 @@ void deny(httplib::Response& res, auth_outcome outcome, scope needed) {
     case auth_outcome::forbidden:
       send_error(res, 403, "forbidden",
                  std::string{"this endpoint needs a token with "}
-                   + to_string(needed)
-                   + " scope; the read-only token (http.read_token) cannot "
-                     "change data");
+                     + to_string(needed)
+                     + " scope; the read-only token (http.read_token) cannot "
+                       "change data");
       break;
     case auth_outcome::disabled:
       send_error(res, 503, "api_disabled",
@@ -102,42 +102,42 @@ std::string router::pattern_of(const std::string& path_template) {
 
 router::router(httplib::Server& server, authenticator auth,
                size_t max_body_bytes)
-  : server_(server), auth_(std::move(auth)), max_body_bytes_(max_body_bytes) {
+    : server_(server), auth_(std::move(auth)), max_body_bytes_(max_body_bytes) {
   server_.set_payload_max_length(max_body_bytes_);
   server_.set_pre_routing_handler(
-    [](const httplib::Request&, httplib::Response&) {
-      request_started = std::chrono::steady_clock::now();
-      matched_route = nullptr;
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-  server_.set_error_handler(httplib::Server::HandlerWithResponse{
-    [this](const httplib::Request& req, httplib::Response& res) {
-      // Handlers already answered with their own JSON error.
-      if (!res.body.empty())
+      [](const httplib::Request&, httplib::Response&) {
+        request_started = std::chrono::steady_clock::now();
+        matched_route = nullptr;
         return httplib::Server::HandlerResponse::Unhandled;
-      handle_error(req, res);
-      return httplib::Server::HandlerResponse::Handled;
-    }});
-  server_.set_exception_handler(
-    [](const httplib::Request& req, httplib::Response& res,
-       std::exception_ptr ep) {
-      std::string what = "unknown exception";
-      try {
-        if (ep)
-          std::rethrow_exception(ep);
-      } catch (const std::exception& ex) {
-        what = ex.what();
-      } catch (...) {
-      }
-      log::error("http_admin", "handler failed",
-                 {{"method", req.method}, {"path", req.path}, {"what", what}});
-      send_error(res, 500, "internal_error",
-                 "the server failed to handle this request; see its log");
-    });
+      });
+  server_.set_error_handler(httplib::Server::HandlerWithResponse{
+      [this](const httplib::Request& req, httplib::Response& res) {
+        // Handlers already answered with their own JSON error.
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        handle_error(req, res);
+        return httplib::Server::HandlerResponse::Handled;
+      }});
+  server_.set_exception_handler([](const httplib::Request& req,
+                                   httplib::Response& res,
+                                   std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep)
+        std::rethrow_exception(ep);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    } catch (...) {
+    }
+    log::error("http_admin", "handler failed",
+               {{"method", req.method}, {"path", req.path}, {"what", what}});
+    send_error(res, 500, "internal_error",
+               "the server failed to handle this request; see its log");
+  });
   server_.set_logger(
-    [this](const httplib::Request& req, const httplib::Response& res) {
-      log_request(req, res);
-    });
+      [this](const httplib::Request& req, const httplib::Response& res) {
+        log_request(req, res);
+      });
 }
 
 void router::add(route r, handler h) {
@@ -148,8 +148,8 @@ void router::add(route r, handler h) {
                                              httplib::Response& res) {
     matched_route = &e->spec.path;
     const auto& spec = e->spec;
-    auto outcome = auth_.check(req.get_header_value("Authorization"),
-                               spec.needed);
+    auto outcome
+        = auth_.check(req.get_header_value("Authorization"), spec.needed);
     if (outcome != auth_outcome::granted && spec.alternative_auth
         && spec.alternative_auth(req))
       outcome = auth_outcome::granted;
@@ -157,7 +157,8 @@ void router::add(route r, handler h) {
       deny(res, outcome, spec.needed);
       return;
     }
-    if (!spec.accepts.empty() && (takes_body(req.method) || !req.body.empty())) {
+    if (!spec.accepts.empty()
+        && (takes_body(req.method) || !req.body.empty())) {
       bool accepted = false;
       for (auto& type : spec.accepts)
         if (has_media_type(req, type)) {
@@ -176,10 +177,9 @@ void router::add(route r, handler h) {
     try {
       h(req, res);
     } catch (const std::exception& ex) {
-      log::error("http_admin", "handler failed",
-                 {{"method", req.method},
-                  {"route", spec.path},
-                  {"what", ex.what()}});
+      log::error(
+          "http_admin", "handler failed",
+          {{"method", req.method}, {"route", spec.path}, {"what", ex.what()}});
       res.headers.clear();
       send_error(res, 500, "internal_error",
                  "the server failed to handle this request; see its log");
@@ -229,8 +229,7 @@ void router::on_request_done(std::function<void(const request_record&)> hook) {
   done_hooks_.push_back(std::move(hook));
 }
 
-void router::handle_error(const httplib::Request& req,
-                          httplib::Response& res) {
+void router::handle_error(const httplib::Request& req, httplib::Response& res) {
   switch (res.status) {
     case 404: {
       if (matched_route != nullptr) {
@@ -251,7 +250,7 @@ void router::handle_error(const httplib::Request& req,
       }
       send_error(res, 404, "not_found",
                  "no route " + req.method + " " + req.path
-                   + "; see docs/openapi.yaml for the API");
+                     + "; see docs/openapi.yaml for the API");
       return;
     }
     case 400:
@@ -260,7 +259,7 @@ void router::handle_error(const httplib::Request& req,
     case 413:
       send_error(res, 413, "payload_too_large",
                  "request body is larger than "
-                   + std::to_string(max_body_bytes_) + " bytes");
+                     + std::to_string(max_body_bytes_) + " bytes");
       return;
     case 414:
       send_error(res, 414, "uri_too_long", "request URI is too long");
@@ -281,9 +280,9 @@ void router::log_request(const httplib::Request& req,
   if (request_started != std::chrono::steady_clock::time_point{})
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now()
                                             - request_started)
-                .count();
+                  .count();
   std::string_view route_name
-    = matched_route != nullptr ? std::string_view{*matched_route} : unmatched;
+      = matched_route != nullptr ? std::string_view{*matched_route} : unmatched;
   // Paths are attacker-controlled: keep the line bounded.
   std::string_view path{req.path};
   if (path.size() > 200)

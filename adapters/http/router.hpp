@@ -60,8 +60,8 @@ struct request_record {
   double seconds = 0;
 };
 
-using handler = std::function<void(const httplib::Request&,
-                                   httplib::Response&)>;
+using handler
+    = std::function<void(const httplib::Request&, httplib::Response&)>;
 
 /// `{id}` of the route, 1-based in template order; empty when absent.
 std::string path_param(const httplib::Request& req, size_t index);

@@ -55,9 +55,9 @@ TEST_CASE("readyz is 503 naming each connection that is not logged in") {
   server_options opts;
   opts.connections = [] {
     return std::vector<connection_status>{
-      {"main", "logged_in", "", 0, 1795298998000000LL},
-      {"branch", "backing_off", "login failed: Authentication failed", 3,
-       1795298999000000LL}};
+        {"main", "logged_in", "", 0, 1795298998000000LL},
+        {"branch", "backing_off", "login failed: Authentication failed", 3,
+         1795298999000000LL}};
   };
   http_server srv{opts};
   auto c = srv.client();
@@ -133,8 +133,8 @@ TEST_CASE("auth: 401 without or with an unknown token, 403 for read on write") {
   auto wrong = c.Get("/api/crm/comms", auth("test-write-token-0123456780"));
   REQUIRE(wrong);
   CHECK(wrong->status == 401);
-  auto basic = c.Get("/api/crm/comms",
-                     {{"Authorization", "Basic " + write_token}});
+  auto basic
+      = c.Get("/api/crm/comms", {{"Authorization", "Basic " + write_token}});
   REQUIRE(basic);
   CHECK(basic->status == 401);
   auto read_ok = c.Get("/api/crm/comms", auth_read());
@@ -194,8 +194,8 @@ TEST_CASE("unknown routes are 404 JSON, known paths with another method 405") {
   auto allow = del->get_header_value("Allow");
   CHECK(allow.find("GET") != std::string::npos);
   CHECK(allow.find("POST") != std::string::npos);
-  auto put = c.Put("/api/crm/customers/1", auth_write(), "{}",
-                   "application/json");
+  auto put
+      = c.Put("/api/crm/customers/1", auth_write(), "{}", "application/json");
   REQUIRE(put);
   CHECK(put->status == 405);
 }
@@ -225,8 +225,8 @@ TEST_CASE("customers: add, fetch by id, find by any format of the number") {
 
   for (std::string phone : {"%2B44%2020%207946%200123", "00442079460123",
                             "020-7946-0123", "(020)%207946%200123"}) {
-    auto found = c.Get(("/api/crm/customers?phone=" + phone).c_str(),
-                       auth_read());
+    auto found
+        = c.Get(("/api/crm/customers?phone=" + phone).c_str(), auth_read());
     REQUIRE(found);
     INFO(phone << " -> " << found->body);
     CHECK(found->status == 200);
@@ -236,8 +236,7 @@ TEST_CASE("customers: add, fetch by id, find by any format of the number") {
     REQUIRE(list["customers"].Size() == 1);
     CHECK(num(list["customers"][0], "id") == id);
   }
-  auto nobody = c.Get("/api/crm/customers?phone=%2B442079460999",
-                      auth_read());
+  auto nobody = c.Get("/api/crm/customers?phone=%2B442079460999", auth_read());
   REQUIRE(nobody);
   CHECK(nobody->status == 200);
   CHECK(json_of(nobody)["customers"].Size() == 0);
@@ -257,16 +256,17 @@ TEST_CASE("customers: failures name what to fix and change nothing") {
     std::string mentions;
   };
   std::vector<bad_case> cases = {
-    {R"({"phone":"+442079460123"})", 422, "invalid_field", "name"},
-    {R"({"name":"   ","phone":"+442079460123"})", 422, "invalid_field", "name"},
-    {R"({"name":"Bob"})", 422, "invalid_field", "phone"},
-    {R"({"name":"Bob","phone":"anonymous"})", 422, "invalid_field", "phone"},
-    {R"({"name":"Bob","phone":"1001"})", 422, "invalid_field", "phone"},
-    {R"({"name":7,"phone":"+442079460123"})", 422, "invalid_field", "name"},
-    {R"({"name":"Bob","phone":442079460123})", 422, "invalid_field", "phone"},
-    {R"({"name":"Bob",)", 400, "invalid_json", "JSON"},
-    {R"(["name","Bob"])", 400, "invalid_json", "object"},
-    {"", 400, "invalid_json", "JSON"},
+      {R"({"phone":"+442079460123"})", 422, "invalid_field", "name"},
+      {R"({"name":"   ","phone":"+442079460123"})", 422, "invalid_field",
+       "name"},
+      {R"({"name":"Bob"})", 422, "invalid_field", "phone"},
+      {R"({"name":"Bob","phone":"anonymous"})", 422, "invalid_field", "phone"},
+      {R"({"name":"Bob","phone":"1001"})", 422, "invalid_field", "phone"},
+      {R"({"name":7,"phone":"+442079460123"})", 422, "invalid_field", "name"},
+      {R"({"name":"Bob","phone":442079460123})", 422, "invalid_field", "phone"},
+      {R"({"name":"Bob",)", 400, "invalid_json", "JSON"},
+      {R"(["name","Bob"])", 400, "invalid_json", "object"},
+      {"", 400, "invalid_json", "JSON"},
   };
   for (auto& bc : cases) {
     auto res = post(bc.body);
@@ -344,7 +344,7 @@ TEST_CASE("an added customer is matched by the next call at once") {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!stored && std::chrono::steady_clock::now() < deadline) {
     self->request(srv.writer, std::chrono::seconds(5), status_atom_v)
-      .receive([](int64_t) {}, [](caf::error&) {});
+        .receive([](int64_t) {}, [](caf::error&) {});
     auto found = db->find_comms("ami", call.ext_message_id);
     REQUIRE(found);
     stored = *found;
@@ -368,10 +368,9 @@ TEST_CASE("manual call log: 201 with the entry") {
   http_server srv;
   auto c = srv.client();
   auto customer = add_customer(c, "Dave", "+442079460001");
-  auto res = post_log(c,
-                      manual_log(customer, "outbound", 95,
-                                 "Booked a visit for Tuesday",
-                                 "2026-11-21T23:09:58+01:00"));
+  auto res = post_log(c, manual_log(customer, "outbound", 95,
+                                    "Booked a visit for Tuesday",
+                                    "2026-11-21T23:09:58+01:00"));
   REQUIRE(res);
   INFO(res->body);
   REQUIRE(res->status == 201);
@@ -397,8 +396,8 @@ TEST_CASE("manual call log: 201 with the entry") {
   auto when = store::parse_iso8601(str(now_doc, "occurred_at"));
   REQUIRE(when);
   auto before_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                     before.time_since_epoch())
-                     .count();
+                       before.time_since_epoch())
+                       .count();
   CHECK(*when >= before_us - 1000000);
   CHECK(*when <= before_us + 60000000);
 }
@@ -415,33 +414,33 @@ TEST_CASE("manual call log: validation, unknown customer, nothing written") {
   };
   auto id = std::to_string(customer);
   std::vector<bad_case> cases = {
-    {manual_log(customer, "internal", 10), 422, "invalid_field", "direction"},
-    {manual_log(customer, "INBOUND", 10), 422, "invalid_field", "direction"},
-    {manual_log(customer, "inbound", -1), 422, "invalid_field",
-     "duration_seconds"},
-    {R"({"customer_id":)" + id
-       + R"(,"direction":"inbound","duration_seconds":1.5})",
-     422, "invalid_field", "duration_seconds"},
-    {R"({"customer_id":)" + id
-       + R"(,"direction":"inbound","duration_seconds":"12"})",
-     422, "invalid_field", "duration_seconds"},
-    {R"({"customer_id":)" + id + R"(,"direction":"inbound"})", 422,
-     "invalid_field", "duration_seconds"},
-    {R"({"direction":"inbound","duration_seconds":1})", 422, "invalid_field",
-     "customer_id"},
-    {R"({"customer_id":"1","direction":"inbound","duration_seconds":1})", 422,
-     "invalid_field", "customer_id"},
-    {manual_log(customer, "inbound", 10, "", "yesterday"), 422,
-     "invalid_field", "occurred_at"},
-    {manual_log(customer, "inbound", 10, "", "2026-13-45T99:00:00Z"), 422,
-     "invalid_field", "occurred_at"},
-    {R"({"customer_id":)" + id
-       + R"(,"direction":"inbound","duration_seconds":1,"notes":5})",
-     422, "invalid_field", "notes"},
-    {R"({"customer_id":)" + id + R"(,"direction":"inbound")", 400,
-     "invalid_json", "JSON"},
-    {"null", 400, "invalid_json", "object"},
-    {manual_log(999999, "inbound", 10), 404, "customer_not_found", "999999"},
+      {manual_log(customer, "internal", 10), 422, "invalid_field", "direction"},
+      {manual_log(customer, "INBOUND", 10), 422, "invalid_field", "direction"},
+      {manual_log(customer, "inbound", -1), 422, "invalid_field",
+       "duration_seconds"},
+      {R"({"customer_id":)" + id
+           + R"(,"direction":"inbound","duration_seconds":1.5})",
+       422, "invalid_field", "duration_seconds"},
+      {R"({"customer_id":)" + id
+           + R"(,"direction":"inbound","duration_seconds":"12"})",
+       422, "invalid_field", "duration_seconds"},
+      {R"({"customer_id":)" + id + R"(,"direction":"inbound"})", 422,
+       "invalid_field", "duration_seconds"},
+      {R"({"direction":"inbound","duration_seconds":1})", 422, "invalid_field",
+       "customer_id"},
+      {R"({"customer_id":"1","direction":"inbound","duration_seconds":1})", 422,
+       "invalid_field", "customer_id"},
+      {manual_log(customer, "inbound", 10, "", "yesterday"), 422,
+       "invalid_field", "occurred_at"},
+      {manual_log(customer, "inbound", 10, "", "2026-13-45T99:00:00Z"), 422,
+       "invalid_field", "occurred_at"},
+      {R"({"customer_id":)" + id
+           + R"(,"direction":"inbound","duration_seconds":1,"notes":5})",
+       422, "invalid_field", "notes"},
+      {R"({"customer_id":)" + id + R"(,"direction":"inbound")", 400,
+       "invalid_json", "JSON"},
+      {"null", 400, "invalid_json", "object"},
+      {manual_log(999999, "inbound", 10), 404, "customer_not_found", "999999"},
   };
   for (auto& bc : cases) {
     auto res = post_log(c, bc.body);
@@ -455,8 +454,8 @@ TEST_CASE("manual call log: validation, unknown customer, nothing written") {
   REQUIRE(bad_key);
   CHECK(bad_key->status == 400);
   CHECK(error_code(bad_key) == "invalid_idempotency_key");
-  auto long_key = post_log(c, manual_log(customer, "inbound", 10),
-                           std::string(201, 'k'));
+  auto long_key
+      = post_log(c, manual_log(customer, "inbound", 10), std::string(201, 'k'));
   REQUIRE(long_key);
   CHECK(long_key->status == 400);
   auto wrong_type = c.Post("/api/crm/calls/log", auth_write(),
@@ -471,8 +470,8 @@ TEST_CASE("manual call log: an Idempotency-Key makes a retry return the first "
   http_server srv;
   auto c = srv.client();
   auto customer = add_customer(c, "Frank", "+442079460003");
-  auto body = manual_log(customer, "inbound", 42, "first",
-                         "2026-11-21T10:00:00Z");
+  auto body
+      = manual_log(customer, "inbound", 42, "first", "2026-11-21T10:00:00Z");
   auto first = post_log(c, body, "call-2026-11-21-0001");
   REQUIRE(first);
   REQUIRE(first->status == 201);
@@ -495,10 +494,9 @@ TEST_CASE("manual call log: an Idempotency-Key makes a retry return the first "
   CHECK(num(json_of(a), "id") == num(json_of(b), "id"));
   CHECK(srv.comms_rows() == 2);
   // The same key for a different call is a conflict, not a silent replay.
-  auto other = post_log(c,
-                        manual_log(customer, "inbound", 43, "first",
-                                   "2026-11-21T10:00:00Z"),
-                        "call-2026-11-21-0001");
+  auto other = post_log(
+      c, manual_log(customer, "inbound", 43, "first", "2026-11-21T10:00:00Z"),
+      "call-2026-11-21-0001");
   REQUIRE(other);
   CHECK(other->status == 409);
   CHECK(error_code(other) == "idempotency_key_reused");
@@ -521,9 +519,9 @@ TEST_CASE("comms: newest first, filters, and a cursor that pages through "
     char when[32];
     std::snprintf(when, sizeof when, "2026-11-21T10:%02d:00Z",
                   i == 22 ? 21 : i);
-    auto res = post_log(c, manual_log(i % 2 ? bob : alice,
-                                      i % 3 ? "inbound" : "outbound", i, "",
-                                      when));
+    auto res
+        = post_log(c, manual_log(i % 2 ? bob : alice,
+                                 i % 3 ? "inbound" : "outbound", i, "", when));
     REQUIRE(res);
     REQUIRE(res->status == 201);
     ids.push_back(num(json_of(res), "id"));
@@ -555,8 +553,8 @@ TEST_CASE("comms: newest first, filters, and a cursor that pages through "
     REQUIRE(page["entries"].Size() <= 4);
     for (auto& e : page["entries"].GetArray())
       paged.push_back(num(e, "id"));
-    cursor = page["next_cursor"].IsNull() ? ""
-                                          : page["next_cursor"].GetString();
+    cursor
+        = page["next_cursor"].IsNull() ? "" : page["next_cursor"].GetString();
     ++pages;
   } while (!cursor.empty() && pages < 20);
   CHECK(pages == 6);
@@ -583,12 +581,50 @@ TEST_CASE("comms: newest first, filters, and a cursor that pages through "
   CHECK(get("")["entries"].Size() == 23);
 }
 
+TEST_CASE("comms: pages of the maximum size 500 continue to the end") {
+  http_server srv;
+  auto c = srv.client();
+  auto customer = add_customer(c, "Many", "+442079460050");
+  {
+    auto db = srv.open_db();
+    for (int i = 0; i < 520; ++i) {
+      comms_entry e;
+      e.customer_id = customer;
+      e.direction = "inbound";
+      e.duration_seconds = i;
+      e.body = store::call_body(i, "");
+      e.occurred_at
+          = store::iso8601_utc(1795298998000000LL + int64_t{i} * 1000000);
+      REQUIRE(db->insert_manual(e, ""));
+    }
+  }
+  std::set<int64_t> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto res = c.Get(("/api/crm/comms?limit=500"
+                      + (cursor.empty() ? "" : "&cursor=" + cursor))
+                         .c_str(),
+                     auth_read());
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    auto page = json_of(res);
+    for (auto& e : page["entries"].GetArray())
+      CHECK(seen.insert(num(e, "id")).second);
+    cursor
+        = page["next_cursor"].IsNull() ? "" : page["next_cursor"].GetString();
+    ++pages;
+  } while (!cursor.empty() && pages < 5);
+  CHECK(pages == 2);
+  CHECK(seen.size() == 520);
+}
+
 TEST_CASE("comms: bad query parameters are 400 naming the parameter") {
   http_server srv;
   auto c = srv.client();
   for (std::string q :
-       {"?limit=0", "?limit=501", "?limit=ten", "?limit=-1",
-        "?since=yesterday", "?until=2026-02-30T25:00:00Z",
+       {"?limit=0", "?limit=501", "?limit=ten", "?limit=-1", "?since=yesterday",
+        "?until=2026-02-30T25:00:00Z",
         "?since=2026-11-22T00:00:00Z&until=2026-11-21T00:00:00Z",
         "?cursor=garbage", "?cursor=YzF8fDE", "?customer_id=0",
         "?customer_id=x", "?direction=sideways", "?source=fax", "?type=sms",
@@ -604,17 +640,17 @@ TEST_CASE("comms: bad query parameters are 400 naming the parameter") {
 TEST_CASE("active calls: every live-call source, merged by start time") {
   server_options opts;
   opts.live_calls.push_back(
-    {"ami", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
-       return std::vector<live_call>{
-         {"ami", "1795298998.7", "main", "inbound", "answered",
-          "+442079460123", "1001", 1795298998000000LL, 1795299001000000LL}};
-     }});
+      {"ami", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
+         return std::vector<live_call>{
+             {"ami", "1795298998.7", "main", "inbound", "answered",
+              "+442079460123", "1001", 1795298998000000LL, 1795299001000000LL}};
+       }});
   opts.live_calls.push_back(
-    {"ozonetel", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
-       return std::vector<live_call>{{"ozonetel", "UCID-1", "acme",
-                                      "outbound", "ringing", "+919900000000",
-                                      "", 1795298990000000LL, 0}};
-     }});
+      {"ozonetel", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
+         return std::vector<live_call>{{"ozonetel", "UCID-1", "acme",
+                                        "outbound", "ringing", "+919900000000",
+                                        "", 1795298990000000LL, 0}};
+       }});
   http_server srv{opts};
   auto c = srv.client();
   auto res = c.Get("/api/calls/active", auth_read());
@@ -636,9 +672,9 @@ TEST_CASE("active calls: every live-call source, merged by start time") {
 TEST_CASE("active calls: a source that does not answer is a 503 naming it") {
   server_options opts;
   opts.live_calls.push_back(
-    {"ozonetel", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
-       return caf::make_error(caf::sec::request_timeout);
-     }});
+      {"ozonetel", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
+         return caf::make_error(caf::sec::request_timeout);
+       }});
   http_server srv{opts};
   auto c = srv.client();
   auto res = c.Get("/api/calls/active", auth_read());
@@ -664,24 +700,24 @@ TEST_CASE("routes mounted by other areas get the same auth and errors") {
              rapidjson::Document body;
              if (!http::parse_json_object(req, res, body))
                return;
-             http::send_json(res, 200,
-                             R"({"thing":")" + http::path_param(req, 1)
-                               + "\"}");
+             http::send_json(
+                 res, 200, R"({"thing":")" + http::path_param(req, 1) + "\"}");
            });
   });
   auto port = admin.start();
   REQUIRE(port);
   httplib::Client c{"127.0.0.1", *port};
-  auto ok = c.Post("/api/extra/abc/echo", auth_write(), "{}",
-                   "application/json");
+  auto ok
+      = c.Post("/api/extra/abc/echo", auth_write(), "{}", "application/json");
   REQUIRE(ok);
   CHECK(ok->status == 200);
   CHECK(str(json_of(ok), "thing") == "abc");
-  auto forbidden = c.Post("/api/extra/abc/echo", auth_read(), "{}",
-                          "application/json");
+  auto forbidden
+      = c.Post("/api/extra/abc/echo", auth_read(), "{}", "application/json");
   REQUIRE(forbidden);
   CHECK(forbidden->status == 403);
-  auto bad = c.Post("/api/extra/abc/echo", auth_write(), "{", "application/json");
+  auto bad
+      = c.Post("/api/extra/abc/echo", auth_write(), "{", "application/json");
   REQUIRE(bad);
   CHECK(bad->status == 400);
   auto wrong = c.Get("/api/extra/abc/echo", auth_write());

@@ -66,9 +66,8 @@ struct body_maker {
                + R"(,"direction":"inbound","duration_seconds":)"
                + std::to_string(-1 - static_cast<int64_t>(pick(100000))) + "}";
       case 6:
-        return R"({"customer_id":)" + id
-               + R"(,"direction":")" + random_printable(1 + pick(10))
-               + R"(","duration_seconds":3})";
+        return R"({"customer_id":)" + id + R"(,"direction":")"
+               + random_printable(1 + pick(10)) + R"(","duration_seconds":3})";
       case 7:
         return R"({"customer_id":)" + id
                + R"(,"direction":"inbound","duration_seconds":1e400})";
@@ -250,7 +249,7 @@ TEST_CASE("1,000 malformed requests: every one refused, the database "
   // And it still does real work.
   auto ok = c.Post("/api/crm/calls/log", auth_write(),
                    R"({"customer_id":)" + std::to_string(customer)
-                     + R"(,"direction":"inbound","duration_seconds":5})",
+                       + R"(,"direction":"inbound","duration_seconds":5})",
                    "application/json");
   REQUIRE(ok);
   CHECK(ok->status == 201);

@@ -33,9 +33,8 @@ struct temp_dir {
   std::filesystem::path path;
 
   temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path()
-                        / "sb-http-XXXXXX")
-                         .string();
+    std::string tmpl
+        = (std::filesystem::temp_directory_path() / "sb-http-XXXXXX").string();
     REQUIRE(mkdtemp(tmpl.data()) != nullptr);
     path = tmpl;
   }
@@ -80,8 +79,8 @@ struct http_server {
 
   explicit http_server(server_options opts = {}) {
     cfg.db.url = opts.db_url.empty()
-                   ? "sqlite:" + (dir.path / "switchboard.db").string()
-                   : opts.db_url;
+                     ? "sqlite:" + (dir.path / "switchboard.db").string()
+                     : opts.db_url;
     cfg.db.spool_path = (dir.path / "switchboard.spool").string();
     cfg.http.listen = "127.0.0.1:0";
     cfg.http.token = opts.token;
@@ -98,8 +97,8 @@ struct http_server {
       // something waits until it has, so the read pool finds the schema.
       caf::scoped_actor self{sys};
       self->request(writer, std::chrono::seconds(10), status_atom_v)
-        .receive([](int64_t) {},
-                 [](caf::error& err) { FAIL("writer: " << to_string(err)); });
+          .receive([](int64_t) {},
+                   [](caf::error& err) { FAIL("writer: " << to_string(err)); });
     }
     http_deps deps{sys, cfg};
     deps.writer = writer;
@@ -199,10 +198,10 @@ inline int64_t num(const rapidjson::Value& v, const char* key) {
 /// Adds a customer over HTTP and returns its id.
 inline int64_t add_customer(httplib::Client& c, const std::string& name,
                             const std::string& phone) {
-  auto body = std::string{R"({"name":")"} + name + R"(","phone":")" + phone
-              + R"("})";
-  auto res = c.Post("/api/crm/customers", auth_write(), body,
-                    "application/json");
+  auto body
+      = std::string{R"({"name":")"} + name + R"(","phone":")" + phone + R"("})";
+  auto res
+      = c.Post("/api/crm/customers", auth_write(), body, "application/json");
   REQUIRE(res);
   INFO(res->body);
   REQUIRE(res->status == 201);

@@ -77,8 +77,9 @@ TEST_CASE("import-customers CLI output and exit codes") {
   cfg.phone.default_region = "GB";
   std::ostringstream out;
   std::ostringstream err;
-  auto good = write_file(dir, "good.csv",
-                         "phone,name\r\n+442079460200,Ann\r\n+442079460201,Ben\r\n");
+  auto good
+      = write_file(dir, "good.csv",
+                   "phone,name\r\n+442079460200,Ann\r\n+442079460201,Ben\r\n");
   auto code = run_import_customers(cfg, good, out, err);
   INFO("stderr: " << err.str());
   CHECK(code == 0);
@@ -86,7 +87,8 @@ TEST_CASE("import-customers CLI output and exit codes") {
   CHECK(err.str().empty());
 
   out.str("");
-  auto mixed = write_file(dir, "mixed.csv", "name,phone\nCid,12\nDee,+442079460202\n");
+  auto mixed
+      = write_file(dir, "mixed.csv", "name,phone\nCid,12\nDee,+442079460202\n");
   CHECK(run_import_customers(cfg, mixed, out, err) == 2);
   CHECK(out.str().rfind("imported 1, rejected 1\nline 2: ", 0) == 0);
 
@@ -96,8 +98,7 @@ TEST_CASE("import-customers CLI output and exit codes") {
   CHECK(err.str().find("header") != std::string::npos);
 
   err.str("");
-  CHECK(run_import_customers(cfg, (dir.path / "missing.csv").string(), out,
-                             err)
+  CHECK(run_import_customers(cfg, (dir.path / "missing.csv").string(), out, err)
         == 1);
   CHECK(err.str().find("cannot read") != std::string::npos);
 

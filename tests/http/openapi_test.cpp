@@ -36,9 +36,9 @@ TEST_CASE("the openapi reader finds paths and methods") {
                                       "components:\n"
                                       "  /c:\n"
                                       "    get:\n");
-  CHECK(ops == http::operation_set{{"GET", "/a"},
-                                   {"POST", "/a"},
-                                   {"DELETE", "/b/{id}"}});
+  CHECK(ops
+        == http::operation_set{
+            {"GET", "/a"}, {"POST", "/a"}, {"DELETE", "/b/{id}"}});
 }
 
 TEST_CASE("every route the server serves is in docs/openapi.yaml") {
@@ -57,15 +57,14 @@ TEST_CASE("every route the server serves is in docs/openapi.yaml") {
   // The routes other areas mount (SPEC section 4) are documented too, so
   // the e2e test of the fully wired server can run the same check.
   auto ops = http::openapi_operations(yaml);
-  for (auto& [method, path] :
-       std::vector<std::pair<std::string, std::string>>{
-         {"GET", "/metrics"},
-         {"POST", "/api/ozonetel/dial"},
-         {"POST", "/api/ozonetel/calls/{ucid}/events"},
-         {"POST", "/api/ozonetel/dispose"},
-         {"POST", "/api/ozonetel/callback"},
-         {"GET", "/api/ozonetel/agent-state"},
-         {"POST", "/api/ozonetel/agent-state"}}) {
+  for (auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/metrics"},
+           {"POST", "/api/ozonetel/dial"},
+           {"POST", "/api/ozonetel/calls/{ucid}/events"},
+           {"POST", "/api/ozonetel/dispose"},
+           {"POST", "/api/ozonetel/callback"},
+           {"GET", "/api/ozonetel/agent-state"},
+           {"POST", "/api/ozonetel/agent-state"}}) {
     INFO(method << " " << path);
     CHECK(ops.count({method, path}) == 1);
   }
