@@ -9,6 +9,7 @@
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
 #include "actors/http_admin.hpp"
+#include "actors/http_ozonetel.hpp"
 #include "actors/ozonetel_session.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/ucid_calls.hpp"
@@ -96,6 +97,12 @@ caf::expected<void> server::start() {
   }
   http_ = std::make_unique<http_admin>(std::move(deps));
   http_->add_routes(mount_metrics);
+  // Mounted even without an account: the routes then answer 503 naming the
+  // keys to set, instead of a bare 404.
+  auto calls = ucid_calls_;
+  http_->add_routes([calls](http::router& routes, const http_context& ctx) {
+    mount_ozonetel_routes(routes, ctx, calls);
+  });
   auto port = http_->start();
   if (!port)
     return port.error();

@@ -247,8 +247,13 @@ problem check_listen(const std::string& text) {
     return "'" + text + "' has an unclosed IPv6 bracket";
   if (host.front() != '[' && host.find(':') != std::string::npos)
     return "'" + text + "': write an IPv6 host in brackets ([::1]:8080)";
+  // Port 0 asks the kernel for a free port (tests, side-by-side instances);
+  // the bound port is logged at start-up.
+  auto port_text = text.substr(colon + 1);
+  if (port_text == "0")
+    return {};
   uint16_t port = 0;
-  auto port_problem = parse_port(text.substr(colon + 1), port);
+  auto port_problem = parse_port(port_text, port);
   if (!port_problem.empty())
     return port_problem;
   return {};

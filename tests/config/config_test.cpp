@@ -624,3 +624,11 @@ TEST_CASE("the committed example config parses and documents every key") {
   }
   CHECK(keys >= 40);
 }
+
+TEST_CASE("http.listen port 0 asks for a free port; other ports stay 1..65535") {
+  auto any_port = sb::parse_config_text("[http]\nlisten = 127.0.0.1:0\n");
+  REQUIRE(any_port);
+  CHECK(any_port->http.listen == "127.0.0.1:0");
+  CHECK_FALSE(sb::parse_config_text("[http]\nlisten = 127.0.0.1:65536\n"));
+  CHECK_FALSE(sb::parse_config_text("[http]\nlisten = 127.0.0.1:\n"));
+}
