@@ -82,8 +82,9 @@ call_tracker(call_tracker_actor::stateful_pointer<call_tracker_state> self,
     std::move(pbxes), correlator_options::from(config));
   st.matcher = std::move(matcher);
   auto& reg = metrics::global();
-  st.live_calls = &reg.get_gauge("switchboard_tracker_live_calls",
-                                 "AMI calls in progress.");
+  st.live_calls = &reg.get_gauge("switchboard_calls_live",
+                                 "Calls in progress, by source.",
+                                 {{"source", "ami"}});
   const char* calls_help = "AMI calls finalized, by whether their last "
                            "Hangup was seen.";
   st.calls_complete = &reg.get_counter("switchboard_tracker_calls_total",
