@@ -502,3 +502,37 @@ TEST_CASE("customers: add, look up by number, list for the matcher") {
       CHECK_FALSE(c.phone_e164.empty());
   });
 }
+
+TEST_CASE("large batches span several statements and keep per-record "
+          "outcomes") {
+  for_each_backend("large batches", [](const backend_case& b) {
+    auto db = open_or_fail(b.url);
+    std::vector<matched_call> first;
+    for (int i = 0; i < 150; ++i)
+      first.push_back(make_call("big." + std::to_string(i), 1795299000 + i));
+    auto n = db->write_calls(first);
+    REQUIRE(n);
+    CHECK(*n == 150);
+    // 50 already stored, 200 new, and one new id repeated at the end.
+    std::vector<matched_call> second;
+    for (int i = 100; i < 350; ++i)
+      second.push_back(make_call("big." + std::to_string(i), 1795299000 + i));
+    second.push_back(make_call("big.300", 1795299300));
+    std::vector<write_outcome> outcomes;
+    auto m = db->write_calls(second, &outcomes);
+    REQUIRE(m);
+    CHECK(*m == 200);
+    REQUIRE(outcomes.size() == 251);
+    for (size_t i = 0; i < 251; ++i) {
+      INFO("record " << i);
+      auto expected = i < 50 || i == 250 ? write_outcome::duplicate
+                                         : write_outcome::inserted;
+      CHECK(outcomes[i] == expected);
+    }
+    CHECK(count_rows(*db) == 350);
+    auto row = db->find_comms("ami", "big.349");
+    REQUIRE(row);
+    REQUIRE(*row);
+    CHECK((*row)->occurred_at == store::iso8601_utc(1795299349LL * 1000000));
+  });
+}
