@@ -219,7 +219,7 @@ struct ozonetel_routes {
     auto path_ucid = http::path_param(req, 1);
     ev.ucid = no_ucid(path_ucid) ? std::string{} : path_ucid;
     auto header = req.get_header_value("X-UCID");
-    ev.x_ucid = x_ucid ? *x_ucid : header;
+    ev.x_ucid = x_ucid && !x_ucid->empty() ? *x_ucid : header;
     if (no_ucid(ev.x_ucid))
       ev.x_ucid.clear();
     ev.event = lower(*event);
