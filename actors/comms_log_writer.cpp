@@ -15,7 +15,7 @@ namespace sb {
 namespace {
 
 using self_ptr
-  = comms_log_writer_actor::stateful_pointer<comms_log_writer_state>;
+    = comms_log_writer_actor::stateful_pointer<comms_log_writer_state>;
 using clock_type = std::chrono::steady_clock;
 
 constexpr const char* actor_name = "comms_log_writer";
@@ -38,11 +38,11 @@ void count_logged(comms_log_writer_state& st, const std::string& source,
   auto i = st.logged.find(key);
   if (i == st.logged.end()) {
     auto& c = metrics::global().get_counter(
-      "switchboard_calls_logged_total",
-      "Comms-log entries created, by source, direction and disposition.",
-      {{"source", std::get<0>(key)},
-       {"direction", std::get<1>(key)},
-       {"disposition", std::get<2>(key)}});
+        "switchboard_calls_logged_total",
+        "Comms-log entries created, by source, direction and disposition.",
+        {{"source", std::get<0>(key)},
+         {"direction", std::get<1>(key)},
+         {"disposition", std::get<2>(key)}});
     i = st.logged.emplace(key, &c).first;
   }
   i->second->inc();
@@ -58,14 +58,14 @@ void count_outcomes(comms_log_writer_state& st,
                    to_string(call.disposition));
     } else {
       const char* outcome = outcomes[i] == store::write_outcome::merged
-                              ? "merged"
-                              : "duplicate";
+                                ? "merged"
+                                : "duplicate";
       metrics::global()
-        .get_counter("switchboard_calls_deduplicated_total",
-                     "Records whose call was already in the comms log "
-                     "(replays, re-sends after an outage, merged reports).",
-                     {{"source", call.source}, {"outcome", outcome}})
-        .inc();
+          .get_counter("switchboard_calls_deduplicated_total",
+                       "Records whose call was already in the comms log "
+                       "(replays, re-sends after an outage, merged reports).",
+                       {{"source", call.source}, {"outcome", outcome}})
+          .inc();
     }
   }
 }
@@ -73,9 +73,8 @@ void count_outcomes(comms_log_writer_state& st,
 caf::error unavailable_error(const comms_log_writer_state& st,
                              const std::string& reason) {
   return caf::make_error(caf::sec::runtime_error,
-                         "database unavailable: " + reason
-                           + " (records held: " + std::to_string(st.held())
-                           + ")");
+                         "database unavailable: " + reason + " (records held: "
+                             + std::to_string(st.held()) + ")");
 }
 
 std::string describe(const caf::error& err) {
@@ -100,13 +99,13 @@ struct writer_ops {
     last_error = describe(err);
     if (!s.down) {
       s.backoff = comms_log_writer_state::retry_backoff_initial;
-      log::warning(actor_name, "database unavailable; holding records and "
-                               "retrying with backoff",
-                   {{"error", last_error},
-                    {"held", std::to_string(s.held())}});
+      log::warning(actor_name,
+                   "database unavailable; holding records and "
+                   "retrying with backoff",
+                   {{"error", last_error}, {"held", std::to_string(s.held())}});
     } else {
-      s.backoff = std::min(s.backoff * 2,
-                           comms_log_writer_state::retry_backoff_max);
+      s.backoff
+          = std::min(s.backoff * 2, comms_log_writer_state::retry_backoff_max);
       log::debug(actor_name, "database still unavailable",
                  {{"error", last_error},
                   {"retry_ms", std::to_string(s.backoff.count())}});
@@ -114,8 +113,8 @@ struct writer_ops {
     s.down = true;
     s.db.reset();
     s.next_attempt = clock_type::now() + s.backoff;
-    self->delayed_send(caf::actor_cast<comms_log_writer_actor>(self),
-                       s.backoff, retry_atom_v);
+    self->delayed_send(caf::actor_cast<comms_log_writer_actor>(self), s.backoff,
+                       retry_atom_v);
   }
 
   void mark_up() {
@@ -153,11 +152,10 @@ struct writer_ops {
   void accept(std::vector<matched_call>&& calls) {
     auto& s = st();
     auto room = s.config.max_pending > s.pending.size()
-                  ? s.config.max_pending - s.pending.size()
-                  : size_t{0};
+                    ? s.config.max_pending - s.pending.size()
+                    : size_t{0};
     auto to_memory = std::min(room, calls.size());
-    std::move(calls.begin(),
-              calls.begin() + static_cast<ptrdiff_t>(to_memory),
+    std::move(calls.begin(), calls.begin() + static_cast<ptrdiff_t>(to_memory),
               std::back_inserter(s.pending));
     if (to_memory == calls.size())
       return;
@@ -169,14 +167,16 @@ struct writer_ops {
       if (auto ok = s.spool->append(overflow); ok)
         return;
       else
-        log::error(actor_name, "cannot append to the spool; keeping the "
-                               "records in memory",
+        log::error(actor_name,
+                   "cannot append to the spool; keeping the "
+                   "records in memory",
                    {{"error", describe(ok.error())}});
     }
     if (!s.warned_unbounded) {
       s.warned_unbounded = true;
-      log::error(actor_name, "more records than max_pending and no spool: "
-                             "holding them in memory",
+      log::error(actor_name,
+                 "more records than max_pending and no spool: "
+                 "holding them in memory",
                  {{"max_pending", std::to_string(s.config.max_pending)}});
     }
     std::move(overflow.begin(), overflow.end(), std::back_inserter(s.pending));
@@ -219,8 +219,9 @@ struct writer_ops {
       return false;
     auto limit = std::max<size_t>(1, s.config.batch_size);
     auto from_memory = std::min(limit, s.pending.size());
-    std::vector<matched_call> batch(
-      s.pending.begin(), s.pending.begin() + static_cast<ptrdiff_t>(from_memory));
+    std::vector<matched_call> batch(s.pending.begin(),
+                                    s.pending.begin()
+                                        + static_cast<ptrdiff_t>(from_memory));
     if (from_memory < limit && s.spool && s.spool->depth() > 0) {
       auto more = s.spool->peek(limit - from_memory);
       if (more)
@@ -235,7 +236,7 @@ struct writer_ops {
     auto res = s.db->write_calls(batch, &outcomes);
     if (res) {
       s.write_seconds->observe(
-        std::chrono::duration<double>(clock_type::now() - t0).count());
+          std::chrono::duration<double>(clock_type::now() - t0).count());
       s.batch_size->observe(static_cast<double>(batch.size()));
       count_outcomes(s, batch, outcomes);
       drop_handled(batch.size(), from_memory);
@@ -293,9 +294,9 @@ comms_log_writer_state::~comms_log_writer_state() {
                                  std::make_move_iterator(pending.end()));
   if (spool) {
     if (auto ok = spool->append(rest); ok) {
-      log::info(name, "records not yet committed moved to the spool",
-                {{"records", std::to_string(rest.size())},
-                 {"path", spool->path()}});
+      log::info(
+          name, "records not yet committed moved to the spool",
+          {{"records", std::to_string(rest.size())}, {"path", spool->path()}});
       return;
     }
   }
@@ -303,41 +304,41 @@ comms_log_writer_state::~comms_log_writer_state() {
              {{"records", std::to_string(rest.size())}});
 }
 
-comms_log_writer_actor::behavior_type
-comms_log_writer(comms_log_writer_actor::stateful_pointer<comms_log_writer_state>
-                   self,
-                 db_config cfg) {
+comms_log_writer_actor::behavior_type comms_log_writer(
+    comms_log_writer_actor::stateful_pointer<comms_log_writer_state> self,
+    db_config cfg) {
   auto& st = self->state;
   st.config = std::move(cfg);
   auto& reg = metrics::global();
   st.write_seconds = &reg.get_histogram(
-    "switchboard_db_write_seconds",
-    "Time to commit one transaction of comms-log records.");
+      "switchboard_db_write_seconds",
+      "Time to commit one transaction of comms-log records.");
   st.batch_size = &reg.get_histogram("switchboard_db_batch_size",
                                      "Records per comms-log transaction.", {},
                                      batch_size_buckets());
   st.pending_gauge = &reg.get_gauge(
-    "switchboard_writer_pending",
-    "Records held in memory by the comms-log writer, not yet committed.");
+      "switchboard_writer_pending",
+      "Records held in memory by the comms-log writer, not yet committed.");
   st.spool_gauge = &reg.get_gauge(
-    "switchboard_writer_spool_depth",
-    "Records in the comms-log writer's spool file, not yet committed.");
+      "switchboard_writer_spool_depth",
+      "Records in the comms-log writer's spool file, not yet committed.");
   const char* errors_help
-    = "Failed comms-log writes: unavailable (retried) or rejected (data).";
-  st.errors_unavailable = &reg.get_counter("switchboard_writer_db_errors_total",
-                                           errors_help,
-                                           {{"kind", "unavailable"}});
+      = "Failed comms-log writes: unavailable (retried) or rejected (data).";
+  st.errors_unavailable
+      = &reg.get_counter("switchboard_writer_db_errors_total", errors_help,
+                         {{"kind", "unavailable"}});
   st.errors_rejected = &reg.get_counter("switchboard_writer_db_errors_total",
                                         errors_help, {{"kind", "rejected"}});
   st.rejected = &reg.get_counter(
-    "switchboard_writer_rejected_total",
-    "Call records the database refused (logged with their identity).");
+      "switchboard_writer_rejected_total",
+      "Call records the database refused (logged with their identity).");
   if (!st.config.spool_path.empty()) {
     if (auto spool = store::spool::open(st.config.spool_path))
       st.spool = std::move(*spool);
     else
-      log::error(actor_name, "cannot open the spool; records beyond "
-                             "max_pending stay in memory",
+      log::error(actor_name,
+                 "cannot open the spool; records beyond "
+                 "max_pending stay in memory",
                  {{"error", describe(spool.error())}});
   }
   auto ops = std::make_shared<writer_ops>(writer_ops{self, {}});
@@ -351,80 +352,82 @@ comms_log_writer(comms_log_writer_actor::stateful_pointer<comms_log_writer_state
   }
   update_gauges(st);
   return {
-    [self, ops](std::vector<matched_call>& calls) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto& s = self->state;
-      ops->accept(std::move(calls));
-      // A full batch gains nothing by waiting for the mailbox to drain.
-      while (!s.down && s.pending.size() >= std::max<size_t>(1, s.config.batch_size))
-        if (!ops->write_batch())
-          break;
-      ops->schedule_flush();
-      update_gauges(s);
-    },
-    [self, ops](write_atom, comms_entry& entry,
-                std::string& idempotency_key) -> caf::result<comms_entry> {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto& s = self->state;
-      if (s.down || !ops->ensure_db())
-        return unavailable_error(s, ops->last_error);
-      bool replayed = false;
-      auto stored = s.db->insert_manual(std::move(entry), idempotency_key,
-                                        &replayed);
-      if (!stored) {
-        if (store::is_unavailable(stored.error())) {
-          ops->mark_down(stored.error());
-          return unavailable_error(s, ops->last_error);
-        }
-        return std::move(stored.error());
-      }
-      if (!replayed)
-        count_logged(s, stored->source, stored->direction,
-                     stored->disposition);
-      return std::move(*stored);
-    },
-    [self, ops](customer_atom, customer& c) -> caf::result<customer> {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto& s = self->state;
-      if (s.down || !ops->ensure_db())
-        return unavailable_error(s, ops->last_error);
-      auto added = s.db->add_customer(std::move(c));
-      if (!added) {
-        if (store::is_unavailable(added.error())) {
-          ops->mark_down(added.error());
-          return unavailable_error(s, ops->last_error);
-        }
-        return std::move(added.error());
-      }
-      return std::move(*added);
-    },
-    [self, ops](retry_atom) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto& s = self->state;
-      s.flush_scheduled = false;
-      // While down only the delayed retry counts; a flush queued before the
-      // failure must not cut the backoff short.
-      if (s.down
-          && clock_type::now() + std::chrono::milliseconds{1} < s.next_attempt)
-        return;
-      if (s.held() == 0) {
-        if (s.down)
-          ops->probe_recovery();
-        return;
-      }
-      if (ops->write_batch() && s.held() > 0)
+      [self, ops](std::vector<matched_call>& calls) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& s = self->state;
+        ops->accept(std::move(calls));
+        // A full batch gains nothing by waiting for the mailbox to drain.
+        while (!s.down
+               && s.pending.size() >= std::max<size_t>(1, s.config.batch_size))
+          if (!ops->write_batch())
+            break;
         ops->schedule_flush();
-      update_gauges(s);
-    },
-    [self](status_atom) -> int64_t {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      return static_cast<int64_t>(self->state.held());
-    },
+        update_gauges(s);
+      },
+      [self, ops](write_atom, comms_entry& entry,
+                  std::string& idempotency_key) -> caf::result<comms_entry> {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& s = self->state;
+        if (s.down || !ops->ensure_db())
+          return unavailable_error(s, ops->last_error);
+        bool replayed = false;
+        auto stored
+            = s.db->insert_manual(std::move(entry), idempotency_key, &replayed);
+        if (!stored) {
+          if (store::is_unavailable(stored.error())) {
+            ops->mark_down(stored.error());
+            return unavailable_error(s, ops->last_error);
+          }
+          return std::move(stored.error());
+        }
+        if (!replayed)
+          count_logged(s, stored->source, stored->direction,
+                       stored->disposition);
+        return std::move(*stored);
+      },
+      [self, ops](customer_atom, customer& c) -> caf::result<customer> {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& s = self->state;
+        if (s.down || !ops->ensure_db())
+          return unavailable_error(s, ops->last_error);
+        auto added = s.db->add_customer(std::move(c));
+        if (!added) {
+          if (store::is_unavailable(added.error())) {
+            ops->mark_down(added.error());
+            return unavailable_error(s, ops->last_error);
+          }
+          return std::move(added.error());
+        }
+        return std::move(*added);
+      },
+      [self, ops](retry_atom) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& s = self->state;
+        s.flush_scheduled = false;
+        // While down only the delayed retry counts; a flush queued before the
+        // failure must not cut the backoff short.
+        if (s.down
+            && clock_type::now() + std::chrono::milliseconds{1}
+                   < s.next_attempt)
+          return;
+        if (s.held() == 0) {
+          if (s.down)
+            ops->probe_recovery();
+          return;
+        }
+        if (ops->write_batch() && s.held() > 0)
+          ops->schedule_flush();
+        update_gauges(s);
+      },
+      [self](status_atom) -> int64_t {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        return static_cast<int64_t>(self->state.held());
+      },
   };
 }
 

@@ -95,9 +95,8 @@ struct comms_log_writer_state {
   metrics::counter* errors_rejected = nullptr;
   metrics::counter* rejected = nullptr;
   /// switchboard_calls_logged_total by (source, direction, disposition).
-  std::map<std::tuple<std::string, std::string, std::string>,
-           metrics::counter*>
-    logged;
+  std::map<std::tuple<std::string, std::string, std::string>, metrics::counter*>
+      logged;
 
   /// Records still queued go to the spool, so a restart sends them.
   ~comms_log_writer_state();
@@ -109,9 +108,8 @@ struct comms_log_writer_state {
 
 /// `cfg.url` is opened at start (a failure is an outage: retried with
 /// backoff); `cfg.spool_path` is opened (created) at start.
-comms_log_writer_actor::behavior_type
-comms_log_writer(comms_log_writer_actor::stateful_pointer<comms_log_writer_state>
-                   self,
-                 db_config cfg);
+comms_log_writer_actor::behavior_type comms_log_writer(
+    comms_log_writer_actor::stateful_pointer<comms_log_writer_state> self,
+    db_config cfg);
 
 } // namespace sb

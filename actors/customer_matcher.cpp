@@ -13,7 +13,7 @@ namespace sb {
 namespace {
 
 using self_ptr
-  = customer_matcher_actor::stateful_pointer<customer_matcher_state>;
+    = customer_matcher_actor::stateful_pointer<customer_matcher_state>;
 
 constexpr const char* actor_name = "customer_matcher";
 
@@ -126,57 +126,56 @@ customer_matcher_state::match(std::vector<completed_call> calls) {
   return out;
 }
 
-customer_matcher_actor::behavior_type
-customer_matcher(customer_matcher_actor::stateful_pointer<customer_matcher_state>
-                   self,
-                 phone_config phone, std::string db_url,
-                 comms_log_writer_actor writer) {
+customer_matcher_actor::behavior_type customer_matcher(
+    customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
+    phone_config phone, std::string db_url, comms_log_writer_actor writer) {
   auto& st = self->state;
   st.normalizer = std::make_unique<phone::normalizer>(phone.default_region);
   st.db_url = std::move(db_url);
   st.writer = std::move(writer);
   auto& reg = metrics::global();
   st.matched = &reg.get_counter(
-    "switchboard_calls_matched_total",
-    "Completed outside calls attached to a customer by their number.");
+      "switchboard_calls_matched_total",
+      "Completed outside calls attached to a customer by their number.");
   st.unmatched = &reg.get_counter(
-    "switchboard_calls_unmatched_total",
-    "Completed outside calls whose number matches no customer (anonymous, "
-    "unknown or not a customer).");
+      "switchboard_calls_unmatched_total",
+      "Completed outside calls whose number matches no customer (anonymous, "
+      "unknown or not a customer).");
   load(self);
   return {
-    [self](std::vector<completed_call>& calls) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto& s = self->state;
-      if (s.loaded) {
-        forward(self, std::move(calls));
-        return;
-      }
-      std::move(calls.begin(), calls.end(), std::back_inserter(s.held));
-      if (s.held.size() > customer_matcher_state::max_held) {
-        log::warning(actor_name, "customer index still not loaded; writing "
-                                 "held calls without customers",
-                     {{"calls", std::to_string(s.held.size())}});
-        auto overflow = std::move(s.held);
-        s.held.clear();
-        forward(self, std::move(overflow));
-      }
-    },
-    [self](customer_atom, customer& c) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto& s = self->state;
-      auto e164 = c.phone_e164.empty() ? s.normalizer->to_e164(c.phone)
-                                       : c.phone_e164;
-      s.index(c.id, e164);
-    },
-    [self](reload_atom) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      self->state.reload_scheduled = false;
-      load(self);
-    },
+      [self](std::vector<completed_call>& calls) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& s = self->state;
+        if (s.loaded) {
+          forward(self, std::move(calls));
+          return;
+        }
+        std::move(calls.begin(), calls.end(), std::back_inserter(s.held));
+        if (s.held.size() > customer_matcher_state::max_held) {
+          log::warning(actor_name,
+                       "customer index still not loaded; writing "
+                       "held calls without customers",
+                       {{"calls", std::to_string(s.held.size())}});
+          auto overflow = std::move(s.held);
+          s.held.clear();
+          forward(self, std::move(overflow));
+        }
+      },
+      [self](customer_atom, customer& c) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& s = self->state;
+        auto e164 = c.phone_e164.empty() ? s.normalizer->to_e164(c.phone)
+                                         : c.phone_e164;
+        s.index(c.id, e164);
+      },
+      [self](reload_atom) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        self->state.reload_scheduled = false;
+        load(self);
+      },
   };
 }
 

@@ -76,10 +76,8 @@ struct customer_matcher_state {
   std::vector<matched_call> match(std::vector<completed_call> calls);
 };
 
-customer_matcher_actor::behavior_type
-customer_matcher(customer_matcher_actor::stateful_pointer<customer_matcher_state>
-                   self,
-                 phone_config phone, std::string db_url,
-                 comms_log_writer_actor writer);
+customer_matcher_actor::behavior_type customer_matcher(
+    customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
+    phone_config phone, std::string db_url, comms_log_writer_actor writer);
 
 } // namespace sb

@@ -41,7 +41,8 @@ constexpr int runs = 3;
 double cpu_seconds() {
   timespec ts{};
   ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  return static_cast<double>(ts.tv_sec)
+         + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 struct rate {
@@ -105,8 +106,8 @@ sb::matched_call call(size_t i) {
   c.source = "ami";
   c.ext_message_id = "1795299069." + std::to_string(i);
   c.origin = "bench";
-  c.direction = i % 3 == 0 ? sb::call_direction::outbound
-                           : sb::call_direction::inbound;
+  c.direction
+      = i % 3 == 0 ? sb::call_direction::outbound : sb::call_direction::inbound;
   c.external_number = "+4420794" + std::to_string(60000 + i % 40000);
   c.extension = "100" + std::to_string(1 + i % 3);
   c.disposition = i % 4 == 0 ? sb::call_disposition::no_answer
@@ -145,7 +146,8 @@ rate write_rate(sb::store::database& db, size_t rows, size_t batch,
           static_cast<double>(rows) / (cpu_seconds() - c0)};
 }
 
-void bench_backend(const char* label, const std::function<std::string(int)>& url_for) {
+void bench_backend(const char* label,
+                   const std::function<std::string(int)>& url_for) {
   struct shape {
     size_t batch;
     size_t rows;
@@ -177,9 +179,11 @@ SB_BENCH("store: write_calls rows/s (SQLite WAL, PostgreSQL)") {
   {
     scratch_dir dir;
     bench_backend("sqlite", [&](int run) {
-      return "sqlite:" + (dir.path / ("bench-" + std::to_string(run) + "-"
-                                      + std::to_string(std::rand()) + ".db"))
-                           .string();
+      return "sqlite:"
+             + (dir.path
+                / ("bench-" + std::to_string(run) + "-"
+                   + std::to_string(std::rand()) + ".db"))
+                   .string();
     });
   }
   if (std::getenv("SB_TEST_PG_URL") == nullptr) {
@@ -210,7 +214,7 @@ rate writer_rate(const std::string& url, const std::string& spool,
   auto writer = sys.spawn<caf::detached>(sb::comms_log_writer, db);
   // Wait until it has opened the database.
   self->request(writer, std::chrono::seconds{30}, sb::status_atom_v)
-    .receive([](int64_t) {}, [](caf::error&) {});
+      .receive([](int64_t) {}, [](caf::error&) {});
   auto t0 = std::chrono::steady_clock::now();
   auto c0 = cpu_seconds();
   for (size_t i = 0; i < total; ++i)
@@ -218,7 +222,7 @@ rate writer_rate(const std::string& url, const std::string& spool,
   int64_t held = 1;
   while (held != 0) {
     self->request(writer, std::chrono::seconds{30}, sb::status_atom_v)
-      .receive([&](int64_t n) { held = n; }, [&](caf::error&) { held = 0; });
+        .receive([&](int64_t n) { held = n; }, [&](caf::error&) { held = 0; });
     if (held != 0)
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
   }
@@ -237,8 +241,9 @@ SB_BENCH("store: comms_log_writer actor matched calls/s") {
     std::vector<rate> rates;
     for (int run = 0; run < runs; ++run)
       rates.push_back(writer_rate(
-        "sqlite:" + (dir.path / ("writer-" + std::to_string(run) + ".db")).string(),
-        (dir.path / ("spool-" + std::to_string(run))).string(), total));
+          "sqlite:"
+              + (dir.path / ("writer-" + std::to_string(run) + ".db")).string(),
+          (dir.path / ("spool-" + std::to_string(run))).string(), total));
     std::printf("  %-10s %9.0f matched calls/s wall, %9.0f per CPU second "
                 "(medians of %d x %zu, one call per message)\n",
                 "sqlite", median(walls(rates)), median(cpus(rates)), runs,
@@ -253,9 +258,8 @@ SB_BENCH("store: comms_log_writer actor matched calls/s") {
   std::vector<rate> rates;
   for (int run = 0; run < runs; ++run) {
     pg_scratch pg{run};
-    rates.push_back(
-      writer_rate(pg.url, (dir.path / ("spool-" + std::to_string(run))).string(),
-                  total));
+    rates.push_back(writer_rate(
+        pg.url, (dir.path / ("spool-" + std::to_string(run))).string(), total));
   }
   std::printf("  %-10s %9.0f matched calls/s wall, %9.0f per CPU second "
               "(medians of %d x %zu, one call per message)\n",

@@ -81,7 +81,7 @@ std::string e164(const PhoneNumberUtil& util, const PhoneNumber& number) {
 } // namespace
 
 normalizer::normalizer(std::string default_region)
-  : region_(std::move(default_region)) {
+    : region_(std::move(default_region)) {
   for (auto& c : region_)
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
 }
@@ -108,7 +108,7 @@ std::string normalizer::to_e164(std::string_view raw) const {
   if (input.front() != '+') {
     PhoneNumber international;
     if (util.Parse("+" + input, "ZZ", &international)
-          == PhoneNumberUtil::NO_PARSING_ERROR
+            == PhoneNumberUtil::NO_PARSING_ERROR
         && util.IsValidNumber(international))
       return e164(util, international);
   }

@@ -49,15 +49,15 @@ bool is_leap(int64_t y) {
 }
 
 unsigned days_in_month(int64_t y, unsigned m) {
-  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30,
-                                      31, 31, 30, 31, 30, 31};
+  static constexpr unsigned days[]
+      = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
 unix_micros now_micros() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch())
-    .count();
+      .count();
 }
 
 // Reads exactly `n` digits at `pos`.
@@ -301,51 +301,51 @@ struct migration {
 // auto-assigned 64-bit primary key.
 const std::vector<migration>& migrations() {
   static const std::vector<migration> all = {
-    {1,
-     "customers and comms log",
-     {
-       "CREATE TABLE customers ("
-       " id {ID},"
-       " name TEXT NOT NULL DEFAULT '',"
-       " phone TEXT NOT NULL DEFAULT '',"
-       " phone_e164 TEXT NOT NULL DEFAULT '',"
-       " created_at TEXT NOT NULL)",
-       "CREATE INDEX customers_phone_e164 ON customers (phone_e164)",
-       "CREATE TABLE crm_comms_log ("
-       " id {ID},"
-       " customer_id BIGINT NULL,"
-       " type TEXT NOT NULL DEFAULT 'call',"
-       // The CHECKs are OR chains, not IN lists: SQLite builds an ephemeral
-       // index for every IN list on every insert, which halves write speed.
-       " direction TEXT NOT NULL CHECK (direction = 'inbound'"
-       "   OR direction = 'outbound' OR direction = 'internal'),"
-       " body TEXT NOT NULL DEFAULT '',"
-       " source TEXT NOT NULL CHECK (source = 'ami' OR source = 'ozonetel'"
-       "   OR source = 'manual'),"
-       // NULL for manual entries: several NULLs never collide in UNIQUE.
-       " ext_message_id TEXT NULL,"
-       " external_number TEXT NOT NULL DEFAULT '',"
-       " extension TEXT NOT NULL DEFAULT '',"
-       " disposition TEXT NOT NULL DEFAULT '' CHECK (disposition = ''"
-       "   OR disposition = 'answered' OR disposition = 'no_answer'"
-       "   OR disposition = 'busy' OR disposition = 'failed'),"
-       " duration_seconds BIGINT NOT NULL DEFAULT 0,"
-       " billsec BIGINT NOT NULL DEFAULT 0,"
-       " talk_seconds BIGINT NOT NULL DEFAULT 0,"
-       " ucid TEXT NOT NULL DEFAULT '',"
-       // UTC ISO-8601 with a Z, fixed width: text order is time order.
-       " occurred_at TEXT NOT NULL,"
-       " created_at TEXT NOT NULL,"
-       " UNIQUE (source, ext_message_id))",
-       "CREATE INDEX crm_comms_log_occurred"
-       " ON crm_comms_log (occurred_at DESC, id DESC)",
-       "CREATE INDEX crm_comms_log_customer"
-       " ON crm_comms_log (customer_id, occurred_at DESC, id DESC)",
-       "CREATE TABLE manual_idempotency ("
-       " key TEXT PRIMARY KEY,"
-       " comms_id BIGINT NOT NULL,"
-       " created_at TEXT NOT NULL)",
-     }},
+      {1,
+       "customers and comms log",
+       {
+           "CREATE TABLE customers ("
+           " id {ID},"
+           " name TEXT NOT NULL DEFAULT '',"
+           " phone TEXT NOT NULL DEFAULT '',"
+           " phone_e164 TEXT NOT NULL DEFAULT '',"
+           " created_at TEXT NOT NULL)",
+           "CREATE INDEX customers_phone_e164 ON customers (phone_e164)",
+           "CREATE TABLE crm_comms_log ("
+           " id {ID},"
+           " customer_id BIGINT NULL,"
+           " type TEXT NOT NULL DEFAULT 'call',"
+           // The CHECKs are OR chains, not IN lists: SQLite builds an ephemeral
+           // index for every IN list on every insert, which halves write speed.
+           " direction TEXT NOT NULL CHECK (direction = 'inbound'"
+           "   OR direction = 'outbound' OR direction = 'internal'),"
+           " body TEXT NOT NULL DEFAULT '',"
+           " source TEXT NOT NULL CHECK (source = 'ami' OR source = 'ozonetel'"
+           "   OR source = 'manual'),"
+           // NULL for manual entries: several NULLs never collide in UNIQUE.
+           " ext_message_id TEXT NULL,"
+           " external_number TEXT NOT NULL DEFAULT '',"
+           " extension TEXT NOT NULL DEFAULT '',"
+           " disposition TEXT NOT NULL DEFAULT '' CHECK (disposition = ''"
+           "   OR disposition = 'answered' OR disposition = 'no_answer'"
+           "   OR disposition = 'busy' OR disposition = 'failed'),"
+           " duration_seconds BIGINT NOT NULL DEFAULT 0,"
+           " billsec BIGINT NOT NULL DEFAULT 0,"
+           " talk_seconds BIGINT NOT NULL DEFAULT 0,"
+           " ucid TEXT NOT NULL DEFAULT '',"
+           // UTC ISO-8601 with a Z, fixed width: text order is time order.
+           " occurred_at TEXT NOT NULL,"
+           " created_at TEXT NOT NULL,"
+           " UNIQUE (source, ext_message_id))",
+           "CREATE INDEX crm_comms_log_occurred"
+           " ON crm_comms_log (occurred_at DESC, id DESC)",
+           "CREATE INDEX crm_comms_log_customer"
+           " ON crm_comms_log (customer_id, occurred_at DESC, id DESC)",
+           "CREATE TABLE manual_idempotency ("
+           " key TEXT PRIMARY KEY,"
+           " comms_id BIGINT NOT NULL,"
+           " created_at TEXT NOT NULL)",
+       }},
   };
   return all;
 }
@@ -355,10 +355,11 @@ int latest_version() {
 }
 
 std::string dialect(std::string sql, backend kind) {
-  return replace_all(std::move(sql), "{ID}",
-                     kind == backend::sqlite
-                       ? "INTEGER PRIMARY KEY"
-                       : "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+  return replace_all(
+      std::move(sql), "{ID}",
+      kind == backend::sqlite
+          ? "INTEGER PRIMARY KEY"
+          : "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
 }
 
 // Serializes concurrent migrations of several switchboard instances sharing
@@ -366,18 +367,18 @@ std::string dialect(std::string sql, backend kind) {
 constexpr long long migration_lock_key = 0x5357424431; // "SWBD1"
 
 constexpr const char* comms_columns
-  = "id, customer_id, type, direction, body, source, ext_message_id,"
-    " external_number, extension, disposition, duration_seconds, billsec,"
-    " talk_seconds, ucid, occurred_at, created_at";
+    = "id, customer_id, type, direction, body, source, ext_message_id,"
+      " external_number, extension, disposition, duration_seconds, billsec,"
+      " talk_seconds, ucid, occurred_at, created_at";
 
 constexpr const char* insert_comms_sql
-  = "INSERT INTO crm_comms_log (customer_id, type, direction, body, source,"
-    " ext_message_id, external_number, extension, disposition,"
-    " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at)"
-    " VALUES (:customer_id, :type, :direction, :body, :source,"
-    " :ext_message_id, :external_number, :extension, :disposition,"
-    " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
-    " :created_at)";
+    = "INSERT INTO crm_comms_log (customer_id, type, direction, body, source,"
+      " ext_message_id, external_number, extension, disposition,"
+      " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at)"
+      " VALUES (:customer_id, :type, :direction, :body, :source,"
+      " :ext_message_id, :external_number, :extension, :disposition,"
+      " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
+      " :created_at)";
 
 // Bound parameters of one comms-log row (SOCI binds by reference: fill, then
 // execute).
@@ -448,7 +449,7 @@ void assign_call(comms_params& p, const matched_call& m,
   p.talk_seconds = c.talk_seconds;
   p.ucid = c.ucid;
   p.occurred_at = iso8601_utc(
-    c.started_at != 0 ? c.started_at : (c.ended_at != 0 ? c.ended_at : now));
+      c.started_at != 0 ? c.started_at : (c.ended_at != 0 ? c.ended_at : now));
   p.created_at = created_at;
 }
 
@@ -484,7 +485,7 @@ struct multi_insert {
   soci::statement st;
 
   multi_insert(soci::session& sql, backend kind, size_t n)
-    : rows(n), returned(n + 1), st(sql) {
+      : rows(n), returned(n + 1), st(sql) {
     for (auto& p : rows)
       bind_params(st, p);
     st.exchange(soci::into(returned));
@@ -492,10 +493,10 @@ struct multi_insert {
     // more than the insert for 1,500 of them); SOCI turns unique `:names`
     // into PostgreSQL's `$n`.
     std::string q
-      = "INSERT INTO crm_comms_log (customer_id, type, direction, body,"
-        " source, ext_message_id, external_number, extension, disposition,"
-        " duration_seconds, billsec, talk_seconds, ucid, occurred_at,"
-        " created_at) VALUES ";
+        = "INSERT INTO crm_comms_log (customer_id, type, direction, body,"
+          " source, ext_message_id, external_number, extension, disposition,"
+          " duration_seconds, billsec, talk_seconds, ucid, occurred_at,"
+          " created_at) VALUES ";
     size_t v = 0;
     for (size_t r = 0; r < n; ++r) {
       q += r == 0 ? "(" : ", (";
@@ -637,8 +638,8 @@ comms_entry to_entry(const matched_call& m, const std::string& created_at,
   e.billsec = c.billsec;
   e.talk_seconds = c.talk_seconds;
   e.ucid = c.ucid;
-  auto when = c.started_at != 0 ? c.started_at
-                                : (c.ended_at != 0 ? c.ended_at : now);
+  auto when
+      = c.started_at != 0 ? c.started_at : (c.ended_at != 0 ? c.ended_at : now);
   e.occurred_at = iso8601_utc(when);
   e.created_at = created_at;
   return e;
@@ -678,7 +679,7 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
   take_text(merged.extension, incoming.extension);
   take_text(merged.ucid, incoming.ucid);
   if (disposition_rank(incoming.disposition)
-      >= disposition_rank(merged.disposition)
+          >= disposition_rank(merged.disposition)
       && !(merged.disposition == "answered"
            && incoming.disposition != "answered"))
     take_text(merged.disposition, incoming.disposition);
@@ -694,23 +695,24 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
   if (!new_notes.empty() && notes.find(new_notes) == std::string::npos)
     notes = notes.empty() ? new_notes : notes + "\n" + new_notes;
   merged.body = call_body(merged.duration_seconds, notes);
-  bool changed
-    = merged.customer_id != old.customer_id
-      || merged.direction != old.direction
-      || merged.external_number != old.external_number
-      || merged.extension != old.extension || merged.ucid != old.ucid
-      || merged.disposition != old.disposition
-      || merged.duration_seconds != old.duration_seconds
-      || merged.billsec != old.billsec
-      || merged.talk_seconds != old.talk_seconds
-      || merged.occurred_at != old.occurred_at || merged.body != old.body;
+  bool changed = merged.customer_id != old.customer_id
+                 || merged.direction != old.direction
+                 || merged.external_number != old.external_number
+                 || merged.extension != old.extension || merged.ucid != old.ucid
+                 || merged.disposition != old.disposition
+                 || merged.duration_seconds != old.duration_seconds
+                 || merged.billsec != old.billsec
+                 || merged.talk_seconds != old.talk_seconds
+                 || merged.occurred_at != old.occurred_at
+                 || merged.body != old.body;
   old = std::move(merged);
   return changed;
 }
 
 } // namespace
 
-// -- database -------------------------------------------------------------------
+// -- database
+// -------------------------------------------------------------------
 
 struct database::impl {
   backend kind = backend::sqlite;
@@ -739,8 +741,8 @@ struct database::impl {
   multi_insert& insert_statement(size_t n,
                                  std::unique_ptr<multi_insert>& partial) {
     auto& cached = n == multi_insert::max_rows
-                     ? full_insert
-                     : (n == 1 ? single_insert : partial);
+                       ? full_insert
+                       : (n == 1 ? single_insert : partial);
     if (!cached)
       cached = std::make_unique<multi_insert>(sql, kind, n);
     return *cached;
@@ -817,7 +819,7 @@ struct database::impl {
   // connection was re-established: they have no effect to duplicate.
   template <class F>
   auto run(const char* what, bool retry_read, F&& f)
-    -> caf::expected<std::invoke_result_t<F&>> {
+      -> caf::expected<std::invoke_result_t<F&>> {
     for (int attempt = 0;; ++attempt) {
       try {
         ensure_connected();
@@ -873,11 +875,11 @@ struct database::impl {
     if (kind == backend::sqlite)
       sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
              "name = :name",
-        soci::use(name), soci::into(n);
+          soci::use(name), soci::into(n);
     else
       sql << "SELECT COUNT(*) FROM information_schema.tables WHERE "
              "table_schema = current_schema() AND table_name = :name",
-        soci::use(name), soci::into(n);
+          soci::use(name), soci::into(n);
     return n > 0;
   }
 
@@ -886,8 +888,8 @@ struct database::impl {
       return 0;
     int version = 0;
     soci::indicator ind = soci::i_null;
-    sql << "SELECT MAX(version) FROM schema_migrations", soci::into(version,
-                                                                    ind);
+    sql << "SELECT MAX(version) FROM schema_migrations",
+        soci::into(version, ind);
     return ind == soci::i_ok ? version : 0;
   }
 
@@ -913,7 +915,7 @@ struct database::impl {
       int v = m.version;
       sql << "INSERT INTO schema_migrations (version, name, applied_at) "
              "VALUES (:v, :name, :at)",
-        soci::use(v), soci::use(name), soci::use(applied_at);
+          soci::use(v), soci::use(name), soci::use(applied_at);
     }
     tx.commit();
   }
@@ -1121,12 +1123,12 @@ database::write_calls(const std::vector<matched_call>& calls,
                " duration_seconds = :duration_seconds, billsec = :billsec,"
                " talk_seconds = :talk_seconds, ucid = :ucid,"
                " occurred_at = :occurred_at WHERE id = :id",
-        soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
-        soci::use(p.body), soci::use(p.external_number),
-        soci::use(p.extension), soci::use(p.disposition),
-        soci::use(p.duration_seconds), soci::use(p.billsec),
-        soci::use(p.talk_seconds), soci::use(p.ucid),
-        soci::use(p.occurred_at), soci::use(id);
+          soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
+          soci::use(p.body), soci::use(p.external_number),
+          soci::use(p.extension), soci::use(p.disposition),
+          soci::use(p.duration_seconds), soci::use(p.billsec),
+          soci::use(p.talk_seconds), soci::use(p.ucid),
+          soci::use(p.occurred_at), soci::use(id);
       if (outcomes != nullptr)
         (*outcomes)[i] = write_outcome::merged;
     }
@@ -1165,7 +1167,7 @@ database::insert_manual(comms_entry entry, const std::string& idempotency_key,
     long long comms_id = 0;
     soci::indicator ind = soci::i_null;
     d.sql << "SELECT comms_id FROM manual_idempotency WHERE key = :key",
-      soci::use(idempotency_key), soci::into(comms_id, ind);
+        soci::use(idempotency_key), soci::into(comms_id, ind);
     if (ind != soci::i_ok)
       return caf::none;
     return d.load_comms("id = :id", comms_id);
@@ -1197,11 +1199,11 @@ database::insert_manual(comms_entry entry, const std::string& idempotency_key,
       // Two instances on one PostgreSQL may race on the same key: the second
       // waits for the first to commit and then inserts nothing.
       soci::statement claim
-        = (d.sql.prepare << "INSERT INTO manual_idempotency (key, comms_id,"
-                            " created_at) VALUES (:key, :id, :at)"
-                            " ON CONFLICT (key) DO NOTHING",
-           soci::use(idempotency_key), soci::use(id),
-           soci::use(entry.created_at));
+          = (d.sql.prepare << "INSERT INTO manual_idempotency (key, comms_id,"
+                              " created_at) VALUES (:key, :id, :at)"
+                              " ON CONFLICT (key) DO NOTHING",
+             soci::use(idempotency_key), soci::use(id),
+             soci::use(entry.created_at));
       claim.execute(true);
       if (claim.get_affected_rows() == 0) {
         tx.rollback();
@@ -1234,17 +1236,15 @@ database::query_comms(const comms_query& q) {
     auto* ref = &texts.back();
     where += (where.empty() ? " WHERE " : " AND ") + column_op + " "
              + placeholder();
-    binders.emplace_back([ref](soci::statement& st) {
-      st.exchange(soci::use(*ref));
-    });
+    binders.emplace_back(
+        [ref](soci::statement& st) { st.exchange(soci::use(*ref)); });
   };
   auto normalized_time = [](const std::string& text,
                             const char* field) -> caf::expected<std::string> {
     auto t = parse_iso8601(text);
     if (!t)
       return caf::make_error(caf::sec::invalid_argument,
-                             std::string{field}
-                               + " is not an ISO-8601 time");
+                             std::string{field} + " is not an ISO-8601 time");
     return iso8601_utc(*t);
   };
   if (!q.type.empty())
@@ -1252,11 +1252,10 @@ database::query_comms(const comms_query& q) {
   if (q.customer_id) {
     numbers.push_back(*q.customer_id);
     auto* ref = &numbers.back();
-    where += (where.empty() ? " WHERE " : " AND ") + std::string{"customer_id = "}
-             + placeholder();
-    binders.emplace_back([ref](soci::statement& st) {
-      st.exchange(soci::use(*ref));
-    });
+    where += (where.empty() ? " WHERE " : " AND ")
+             + std::string{"customer_id = "} + placeholder();
+    binders.emplace_back(
+        [ref](soci::statement& st) { st.exchange(soci::use(*ref)); });
   }
   if (!q.direction.empty())
     add_text("direction =", q.direction);
@@ -1287,8 +1286,9 @@ database::query_comms(const comms_query& q) {
     auto p1 = placeholder();
     auto p2 = placeholder();
     auto p3 = placeholder();
-    where += (where.empty() ? " WHERE " : " AND ") + std::string{"(occurred_at < "}
-             + p1 + " OR (occurred_at = " + p2 + " AND id < " + p3 + "))";
+    where += (where.empty() ? " WHERE " : " AND ")
+             + std::string{"(occurred_at < "} + p1 + " OR (occurred_at = " + p2
+             + " AND id < " + p3 + "))";
     binders.emplace_back([before, same, id](soci::statement& st) {
       st.exchange(soci::use(*before));
       st.exchange(soci::use(*same));

@@ -44,16 +44,16 @@ uint32_t get_u32(const char* p) {
 }
 
 caf::error io_error(const std::string& what, const std::string& path) {
-  return caf::make_error(caf::sec::runtime_error,
-                         "spool " + path + ": " + what + ": "
-                           + std::strerror(errno));
+  return caf::make_error(caf::sec::runtime_error, "spool " + path + ": " + what
+                                                      + ": "
+                                                      + std::strerror(errno));
 }
 
 bool read_exact(int fd, size_t offset, char* buf, size_t n) {
   size_t done = 0;
   while (done < n) {
-    auto got = ::pread(fd, buf + done, n - done,
-                       static_cast<off_t>(offset + done));
+    auto got
+        = ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR)
       continue;
     if (got <= 0)
@@ -173,13 +173,13 @@ caf::expected<std::vector<matched_call>> spool::peek(size_t max) {
     if (next == 0)
       return caf::make_error(caf::sec::runtime_error,
                              "spool " + path_ + ": unreadable record at byte "
-                               + std::to_string(offset));
+                                 + std::to_string(offset));
     matched_call record;
     caf::binary_deserializer source{nullptr, payload.data(), payload.size()};
     if (auto err = source(record))
       return caf::make_error(caf::sec::runtime_error,
                              "spool " + path_ + ": undecodable record at byte "
-                               + std::to_string(offset));
+                                 + std::to_string(offset));
     out.push_back(std::move(record));
     peeked_ends_.push_back(next);
     offset = next;

@@ -80,7 +80,7 @@ comms_entry manual_entry() {
 class sqlite_lock {
 public:
   explicit sqlite_lock(const std::string& path)
-    : session_(soci::sqlite3, path) {
+      : session_(soci::sqlite3, path) {
     session_ << "BEGIN EXCLUSIVE";
     held_ = true;
   }
@@ -114,13 +114,14 @@ TEST_CASE("the writer batches calls, stores each once, and answers requests") {
   actor_env env;
   auto writer = spawn_writer(env, writer_config(url, dir.file("spool"), 100));
   auto& batches = metrics::global().get_histogram(
-    "switchboard_db_batch_size", "", {},
-    {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000});
+      "switchboard_db_batch_size", "", {},
+      {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000});
   auto records_before = batches.sum();
   auto transactions_before = batches.count();
-  auto logged_before = metric_value(
-    "switchboard_calls_logged_total",
-    {{"source", "ami"}, {"direction", "inbound"}, {"disposition", "answered"}});
+  auto logged_before = metric_value("switchboard_calls_logged_total",
+                                    {{"source", "ami"},
+                                     {"direction", "inbound"},
+                                     {"disposition", "answered"}});
 
   // A burst of single-call messages and one large vector.
   for (int i = 0; i < 300; ++i)
@@ -138,7 +139,7 @@ TEST_CASE("the writer batches calls, stores each once, and answers requests") {
                      {{"source", "ami"},
                       {"direction", "inbound"},
                       {"disposition", "answered"}})
-          - logged_before
+            - logged_before
         == Approx(1000));
 
   // Re-sending (a replayed capture, a reconnect) adds nothing.
@@ -148,31 +149,36 @@ TEST_CASE("the writer batches calls, stores each once, and answers requests") {
 
   // Manual entries and customers are request / response.
   comms_entry stored;
-  env.self->request(writer, 10s, write_atom_v, manual_entry(),
-                    std::string{"idem-1"})
-    .receive([&](comms_entry& e) { stored = e; },
-             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  env.self
+      ->request(writer, 10s, write_atom_v, manual_entry(),
+                std::string{"idem-1"})
+      .receive([&](comms_entry& e) { stored = e; },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
   CHECK(stored.id > 0);
   CHECK(stored.source == "manual");
-  env.self->request(writer, 10s, write_atom_v, manual_entry(),
-                    std::string{"idem-1"})
-    .receive([&](comms_entry& e) { CHECK(e.id == stored.id); },
-             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  env.self
+      ->request(writer, 10s, write_atom_v, manual_entry(),
+                std::string{"idem-1"})
+      .receive([&](comms_entry& e) { CHECK(e.id == stored.id); },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
   CHECK(count_in(url) == 1001);
-  env.self->request(writer, 10s, customer_atom_v,
-                    customer{0, "Alice", "+44 20 7946 0123", "+442079460123",
-                             ""})
-    .receive([&](customer& c) {
-      CHECK(c.id > 0);
-      CHECK(c.name == "Alice");
-    }, [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  env.self
+      ->request(writer, 10s, customer_atom_v,
+                customer{0, "Alice", "+44 20 7946 0123", "+442079460123", ""})
+      .receive(
+          [&](customer& c) {
+            CHECK(c.id > 0);
+            CHECK(c.name == "Alice");
+          },
+          [&](caf::error& err) { FAIL(caf::to_string(err)); });
 
   // Data the database refuses is an error of its own kind (HTTP: 422).
   auto bad = manual_entry();
   bad.direction = "sideways";
   env.self->request(writer, 10s, write_atom_v, bad, std::string{})
-    .receive([&](comms_entry&) { FAIL("a bad direction was stored"); },
-             [&](caf::error& err) { CHECK_FALSE(store::is_unavailable(err)); });
+      .receive(
+          [&](comms_entry&) { FAIL("a bad direction was stored"); },
+          [&](caf::error& err) { CHECK_FALSE(store::is_unavailable(err)); });
   CHECK(held_by(env.self, writer) == 0);
 }
 
@@ -208,11 +214,11 @@ TEST_CASE("SQLite locked by another connection: records wait, then land "
   CHECK(held_by(env.self, writer) == 50);
   // Manual entries fail fast while the database is unusable: HTTP says 503.
   env.self->request(writer, 10s, write_atom_v, manual_entry(), std::string{})
-    .receive([&](comms_entry&) { FAIL("stored while locked"); },
-             [&](caf::error& err) { CHECK(store::is_unavailable(err)); });
+      .receive([&](comms_entry&) { FAIL("stored while locked"); },
+               [&](caf::error& err) { CHECK(store::is_unavailable(err)); });
   env.self->request(writer, 10s, customer_atom_v, customer{})
-    .receive([&](customer&) { FAIL("stored while locked"); },
-             [&](caf::error& err) { CHECK(store::is_unavailable(err)); });
+      .receive([&](customer&) { FAIL("stored while locked"); },
+               [&](caf::error& err) { CHECK(store::is_unavailable(err)); });
   CHECK(held_by(env.self, writer) == 50);
   // Readers are not blocked by the writer's outage (WAL).
   CHECK(count_in(url) == 20);
@@ -229,8 +235,8 @@ TEST_CASE("SQLite locked by another connection: records wait, then land "
   check_exactly(url, expected);
   // Requests work again once the writer has seen the database back.
   env.self->request(writer, 10s, write_atom_v, manual_entry(), std::string{})
-    .receive([&](comms_entry& e) { CHECK(e.id > 0); },
-             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+      .receive([&](comms_entry& e) { CHECK(e.id > 0); },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
 }
 
 TEST_CASE("beyond max_pending records go to the spool and come back") {
@@ -303,9 +309,9 @@ namespace {
 class pg_server {
 public:
   pg_server()
-    : bin_(env("SB_TEST_PG_BIN") ? env("SB_TEST_PG_BIN") : ""),
-      datadir_(env("SB_TEST_PG_DATADIR") ? env("SB_TEST_PG_DATADIR") : ""),
-      port_(env("SB_TEST_PG_PORT") ? env("SB_TEST_PG_PORT") : "") {
+      : bin_(env("SB_TEST_PG_BIN") ? env("SB_TEST_PG_BIN") : ""),
+        datadir_(env("SB_TEST_PG_DATADIR") ? env("SB_TEST_PG_DATADIR") : ""),
+        port_(env("SB_TEST_PG_PORT") ? env("SB_TEST_PG_PORT") : "") {
     // nop
   }
   ~pg_server() {
@@ -333,8 +339,8 @@ public:
 private:
   int pg_ctl(const std::string& args) {
     // with-postgres.sh runs as root and the server as user postgres.
-    std::string cmd = (::getuid() == 0 ? "runuser -u postgres -- " : "")
-                      + bin_ + "/pg_ctl -D " + datadir_ + " " + args
+    std::string cmd = (::getuid() == 0 ? "runuser -u postgres -- " : "") + bin_
+                      + "/pg_ctl -D " + datadir_ + " " + args
                       + " >/dev/null 2>&1";
     return std::system(cmd.c_str());
   }
@@ -366,8 +372,8 @@ TEST_CASE("PostgreSQL stopped and restarted: nothing lost, nothing doubled") {
   REQUIRE(server.stop());
   env.self->send(writer, calls("pg.during.", 0, 15));
   env.self->request(writer, 10s, write_atom_v, manual_entry(), std::string{})
-    .receive([&](comms_entry&) { FAIL("stored while the server was down"); },
-             [&](caf::error& err) { CHECK(store::is_unavailable(err)); });
+      .receive([&](comms_entry&) { FAIL("stored while the server was down"); },
+               [&](caf::error& err) { CHECK(store::is_unavailable(err)); });
   CHECK(held_by(env.self, writer) == 15);
   CHECK(count_in(url) == -1); // really down
 
@@ -392,8 +398,8 @@ TEST_CASE("the writer spools and drains on PostgreSQL too") {
   temp_dir dir;
   pg_database pg;
   actor_env env;
-  auto writer = spawn_writer(env, writer_config(pg.url(), dir.file("spool"),
-                                                50));
+  auto writer
+      = spawn_writer(env, writer_config(pg.url(), dir.file("spool"), 50));
   for (int i = 0; i < 500; i += 25)
     env.self->send(writer, calls("pgw.", i, i + 25));
   env.self->send(writer, calls("pgw.", 0, 500)); // all again

@@ -18,17 +18,17 @@ namespace {
 comms_log_writer_actor::behavior_type
 relay_writer(comms_log_writer_actor::pointer self, caf::actor sink) {
   return {
-    [self, sink](std::vector<matched_call>& calls) {
-      caf::anon_send(sink, std::move(calls));
-    },
-    [](write_atom, comms_entry&, std::string&) -> caf::result<comms_entry> {
-      return caf::make_error(caf::sec::unexpected_message);
-    },
-    [](customer_atom, customer&) -> caf::result<customer> {
-      return caf::make_error(caf::sec::unexpected_message);
-    },
-    [](retry_atom) {},
-    [](status_atom) -> int64_t { return 0; },
+      [self, sink](std::vector<matched_call>& calls) {
+        caf::anon_send(sink, std::move(calls));
+      },
+      [](write_atom, comms_entry&, std::string&) -> caf::result<comms_entry> {
+        return caf::make_error(caf::sec::unexpected_message);
+      },
+      [](customer_atom, customer&) -> caf::result<customer> {
+        return caf::make_error(caf::sec::unexpected_message);
+      },
+      [](retry_atom) {},
+      [](status_atom) -> int64_t { return 0; },
   };
 }
 
@@ -48,8 +48,9 @@ completed_call outside_call(const std::string& id, const std::string& number,
 
 std::vector<matched_call> next_matched(caf::scoped_actor& self) {
   std::vector<matched_call> out;
-  self->receive([&](std::vector<matched_call>& calls) { out = std::move(calls); },
-                caf::after(10s) >> [] { FAIL("the matcher forwarded nothing"); });
+  self->receive(
+      [&](std::vector<matched_call>& calls) { out = std::move(calls); },
+      caf::after(10s) >> [] { FAIL("the matcher forwarded nothing"); });
   return out;
 }
 
@@ -70,7 +71,7 @@ struct matcher_env {
   std::string url = "sqlite:" + dir.file("crm.db");
   actor_env env;
   comms_log_writer_actor relay
-    = env.sys.spawn(relay_writer, caf::actor_cast<caf::actor>(env.self));
+      = env.sys.spawn(relay_writer, caf::actor_cast<caf::actor>(env.self));
 
   customer_matcher_actor spawn() {
     phone_config phone;
@@ -95,23 +96,25 @@ TEST_CASE("the matcher finds customers by any spelling of their number") {
 
   auto unmatched_before = counter("switchboard_calls_unmatched_total");
   auto matched_before = counter("switchboard_calls_matched_total");
-  m.env.self->send(matcher, std::vector<completed_call>{
-    outside_call("a1", "+442079460123"),
-    outside_call("a2", "00442079460123"),
-    outside_call("a3", "02079460123"),
-    outside_call("a4", "2079460123"),
-    outside_call("a5", "+44 (0)20 7946 0123"),
-    outside_call("b1", "07700900123"),
-    outside_call("b2", "447700900123"),
-    outside_call("c1", "+1-555-010-0199"),
-    outside_call("c2", "0015550100199", call_direction::outbound),
-    outside_call("n1", "anonymous"),
-    outside_call("n2", "<unknown>"),
-    outside_call("n3", ""),
-    outside_call("n4", "1001"),
-    outside_call("n5", "+442079460999"), // a number, but nobody's
-    outside_call("i1", "1002", call_direction::internal),
-  });
+  m.env.self->send(
+      matcher,
+      std::vector<completed_call>{
+          outside_call("a1", "+442079460123"),
+          outside_call("a2", "00442079460123"),
+          outside_call("a3", "02079460123"),
+          outside_call("a4", "2079460123"),
+          outside_call("a5", "+44 (0)20 7946 0123"),
+          outside_call("b1", "07700900123"),
+          outside_call("b2", "447700900123"),
+          outside_call("c1", "+1-555-010-0199"),
+          outside_call("c2", "0015550100199", call_direction::outbound),
+          outside_call("n1", "anonymous"),
+          outside_call("n2", "<unknown>"),
+          outside_call("n3", ""),
+          outside_call("n4", "1001"),
+          outside_call("n5", "+442079460999"), // a number, but nobody's
+          outside_call("i1", "1002", call_direction::internal),
+      });
   auto out = next_matched(m.env.self);
   REQUIRE(out.size() == 15);
   std::map<std::string, matched_call> by_id;
@@ -150,15 +153,15 @@ TEST_CASE("customers added or changed later are matched at once") {
   auto bob = seed(*db, "Bob", "07700 900123");
   auto matcher = m.spawn();
 
-  m.env.self->send(matcher, std::vector<completed_call>{
-    outside_call("x1", "07700 900999")});
+  m.env.self->send(
+      matcher, std::vector<completed_call>{outside_call("x1", "07700 900999")});
   CHECK_FALSE(next_matched(m.env.self).at(0).customer_id);
 
   // As HTTP does after the writer stored the customer.
   auto dave = seed(*db, "Dave", "+44 7700 900999");
   m.env.self->send(matcher, customer_atom_v, dave);
-  m.env.self->send(matcher, std::vector<completed_call>{
-    outside_call("x2", "07700 900999")});
+  m.env.self->send(
+      matcher, std::vector<completed_call>{outside_call("x2", "07700 900999")});
   CHECK(next_matched(m.env.self).at(0).customer_id == dave.id);
 
   // Bob changes his number: the old one no longer finds him.
@@ -166,8 +169,9 @@ TEST_CASE("customers added or changed later are matched at once") {
   moved.phone = "020 7946 0555";
   moved.phone_e164.clear(); // the matcher normalizes it itself
   m.env.self->send(matcher, customer_atom_v, moved);
-  m.env.self->send(matcher, std::vector<completed_call>{
-    outside_call("x3", "07700900123"), outside_call("x4", "02079460555")});
+  m.env.self->send(
+      matcher, std::vector<completed_call>{outside_call("x3", "07700900123"),
+                                           outside_call("x4", "02079460555")});
   auto out = next_matched(m.env.self);
   REQUIRE(out.size() == 2);
   CHECK_FALSE(out[0].customer_id);
@@ -177,7 +181,7 @@ TEST_CASE("customers added or changed later are matched at once") {
   auto erin = seed(*db, "Erin", "01184960630");
   m.env.self->send(matcher, reload_atom_v);
   m.env.self->send(matcher, std::vector<completed_call>{
-    outside_call("x5", "+441184960630")});
+                                outside_call("x5", "+441184960630")});
   CHECK(next_matched(m.env.self).at(0).customer_id == erin.id);
 }
 
@@ -187,7 +191,7 @@ TEST_CASE("calls wait for the customer index when the database is not "
   m.url = "sqlite:" + m.dir.file("later/crm.db");
   auto matcher = m.spawn();
   m.env.self->send(matcher, std::vector<completed_call>{
-    outside_call("h1", "+442079460123")});
+                                outside_call("h1", "+442079460123")});
   // Held, not written without its customer.
   bool forwarded = false;
   m.env.self->receive([&](std::vector<matched_call>&) { forwarded = true; },
@@ -219,14 +223,16 @@ TEST_CASE("matcher and writer together store each call under its "
 
   // A customer added through the writer, announced as HTTP does.
   customer bob;
-  env.self->request(writer, 10s, customer_atom_v,
-                    customer{0, "Bob", "07700 900123", "+447700900123", ""})
-    .receive([&](customer& c) { bob = c; },
-             [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  env.self
+      ->request(writer, 10s, customer_atom_v,
+                customer{0, "Bob", "07700 900123", "+447700900123", ""})
+      .receive([&](customer& c) { bob = c; },
+               [&](caf::error& err) { FAIL(caf::to_string(err)); });
   env.self->send(matcher, customer_atom_v, bob);
-  env.self->send(matcher, std::vector<completed_call>{
-    outside_call("e1", "020 7946 0123"), outside_call("e2", "07700900123"),
-    outside_call("e3", "anonymous")});
+  env.self->send(
+      matcher, std::vector<completed_call>{outside_call("e1", "020 7946 0123"),
+                                           outside_call("e2", "07700900123"),
+                                           outside_call("e3", "anonymous")});
   REQUIRE(eventually([&] {
     auto n = db->count_comms();
     return n && *n == 3;

@@ -46,15 +46,15 @@ TEST_CASE("ISO-8601 times format and parse as UTC") {
     const char* text;
     int64_t unix_seconds;
   };
-  for (auto r : {row{"2026-11-21T22:09:58Z", 1795298998},
-                 row{"2026-11-21 22:09:58", 1795298998},
-                 row{"2026-11-21T22:09:58.750Z", 1795298998},
-                 row{"2026-11-21T23:09:58+01:00", 1795298998},
-                 row{"2026-11-22T03:39:58+0530", 1795298998},
-                 row{"2026-11-21T17:09:58-05", 1795298998},
-                 row{"2026-11-21T22:09Z", 1795298940},
-                 row{"2026-11-21", 1795219200},
-                 row{"2000-02-29T12:00:00Z", 951825600}}) {
+  for (auto r :
+       {row{"2026-11-21T22:09:58Z", 1795298998},
+        row{"2026-11-21 22:09:58", 1795298998},
+        row{"2026-11-21T22:09:58.750Z", 1795298998},
+        row{"2026-11-21T23:09:58+01:00", 1795298998},
+        row{"2026-11-22T03:39:58+0530", 1795298998},
+        row{"2026-11-21T17:09:58-05", 1795298998},
+        row{"2026-11-21T22:09Z", 1795298940}, row{"2026-11-21", 1795219200},
+        row{"2000-02-29T12:00:00Z", 951825600}}) {
     INFO(r.text);
     auto t = store::parse_iso8601(r.text);
     REQUIRE(t);
@@ -62,8 +62,8 @@ TEST_CASE("ISO-8601 times format and parse as UTC") {
   }
   CHECK(*store::parse_iso8601("2026-11-21T22:09:58.750Z") % 1000000 == 750000);
   for (auto bad : {"", "yesterday", "2026-13-01", "2026-02-29T00:00:00Z",
-                   "2026-11-21T24:00:00Z", "2026-11-21T22:09:58Q",
-                   "2026/11/21", "2026-11-21T22", "2026-11-21T22:09:58+25:00",
+                   "2026-11-21T24:00:00Z", "2026-11-21T22:09:58Q", "2026/11/21",
+                   "2026-11-21T22", "2026-11-21T22:09:58+25:00",
                    "2026-11-21T22:09:58Z trailing"}) {
     INFO(bad);
     CHECK_FALSE(store::parse_iso8601(bad));
@@ -92,7 +92,7 @@ TEST_CASE("bad URLs and unreachable servers are errors, without secrets") {
   CHECK_FALSE(database::open("sqlite:"));
   // A port nothing listens on: connection refused at once.
   auto down = database::open(
-    "postgresql://sb:topsecretpw@127.0.0.1:1/crm?connect_timeout=2");
+      "postgresql://sb:topsecretpw@127.0.0.1:1/crm?connect_timeout=2");
   REQUIRE_FALSE(down);
   CHECK(store::is_unavailable(down.error()));
   auto text = caf::to_string(down.error());
@@ -127,8 +127,8 @@ TEST_CASE("migrations are applied once and opening twice is harmless") {
 TEST_CASE("write_calls stores every field and is idempotent per source") {
   for_each_backend("write_calls", [](const backend_case& b) {
     auto db = open_or_fail(b.url);
-    auto alice = db->add_customer({0, "Alice", "+44 20 7946 0123",
-                                   "+442079460123", ""});
+    auto alice = db->add_customer(
+        {0, "Alice", "+44 20 7946 0123", "+442079460123", ""});
     REQUIRE(alice);
     std::vector<matched_call> batch;
     batch.push_back(make_call("1795299069.10", 1795299069, alice->id));
@@ -200,8 +200,8 @@ TEST_CASE("write_calls stores every field and is idempotent per source") {
     CHECK(count_rows(*db) == 4);
 
     // Duplicates inside one batch collapse too.
-    auto dup = db->write_calls({make_call("dup.1"), make_call("dup.1")},
-                               &outcomes);
+    auto dup
+        = db->write_calls({make_call("dup.1"), make_call("dup.1")}, &outcomes);
     REQUIRE(dup);
     CHECK(*dup == 1);
     CHECK(count_rows(*db) == 5);
@@ -227,8 +227,8 @@ TEST_CASE("Ozonetel reports of one call merge into one complete row in "
           "either order") {
   for_each_backend("ozonetel merge", [](const backend_case& b) {
     auto db = open_or_fail(b.url);
-    auto cust = db->add_customer({0, "Priya", "+91 98765 43210",
-                                  "+919876543210", ""});
+    auto cust = db->add_customer(
+        {0, "Priya", "+91 98765 43210", "+919876543210", ""});
     REQUIRE(cust);
     // The call-details callback knows the number, times and durations.
     auto callback = make_call("UCID-1", 1795299100, cust->id, "ozonetel");
@@ -291,8 +291,8 @@ TEST_CASE("Ozonetel reports of one call merge into one complete row in "
 TEST_CASE("manual entries honour the idempotency key") {
   for_each_backend("manual idempotency", [](const backend_case& b) {
     auto db = open_or_fail(b.url);
-    auto cust = db->add_customer({0, "Bob", "07700 900123", "+447700900123",
-                                  ""});
+    auto cust
+        = db->add_customer({0, "Bob", "07700 900123", "+447700900123", ""});
     REQUIRE(cust);
     comms_entry entry;
     entry.customer_id = cust->id;
@@ -364,12 +364,13 @@ TEST_CASE("query_comms filters, orders newest first and pages by cursor") {
     // occurred_at must be broken by id.
     std::vector<matched_call> calls;
     for (int i = 0; i < 30; ++i) {
-      auto c = make_call("q." + std::to_string(i), 1795299000 + (i / 2) * 60,
-                         i % 3 == 0 ? alice->id
-                                    : (i % 3 == 1 ? caf::optional<int64_t>{bob->id}
-                                                  : caf::none));
-      c.call.direction = i % 2 == 0 ? call_direction::inbound
-                                    : call_direction::outbound;
+      auto c
+          = make_call("q." + std::to_string(i), 1795299000 + (i / 2) * 60,
+                      i % 3 == 0 ? alice->id
+                                 : (i % 3 == 1 ? caf::optional<int64_t>{bob->id}
+                                               : caf::none));
+      c.call.direction
+          = i % 2 == 0 ? call_direction::inbound : call_direction::outbound;
       calls.push_back(c);
     }
     REQUIRE(db->write_calls(calls));
@@ -388,9 +389,9 @@ TEST_CASE("query_comms filters, orders newest first and pages by cursor") {
     for (size_t i = 1; i < everything.size(); ++i) {
       auto& newer = everything[i - 1];
       auto& older = everything[i];
-      bool ordered = newer.occurred_at > older.occurred_at
-                     || (newer.occurred_at == older.occurred_at
-                         && newer.id > older.id);
+      bool ordered
+          = newer.occurred_at > older.occurred_at
+            || (newer.occurred_at == older.occurred_at && newer.id > older.id);
       CHECK(ordered);
     }
     CHECK(everything.front().source == "manual");
@@ -464,16 +465,16 @@ TEST_CASE("query_comms filters, orders newest first and pages by cursor") {
 TEST_CASE("customers: add, look up by number, list for the matcher") {
   for_each_backend("customers", [](const backend_case& b) {
     auto db = open_or_fail(b.url);
-    auto a = db->add_customer({0, "Alice", "+44 20 7946 0123", "+442079460123",
-                               ""});
+    auto a = db->add_customer(
+        {0, "Alice", "+44 20 7946 0123", "+442079460123", ""});
     REQUIRE(a);
     CHECK(a->id > 0);
     CHECK(a->name == "Alice");
     CHECK(store::parse_iso8601(a->created_at));
     auto many = db->add_customers(
-      {{0, "Alice's office", "020 7946 0123", "+442079460123", ""},
-       {0, "Nobody", "anonymous", "", ""},
-       {0, "Raj", "+91 98765 43210", "+919876543210", ""}});
+        {{0, "Alice's office", "020 7946 0123", "+442079460123", ""},
+         {0, "Nobody", "anonymous", "", ""},
+         {0, "Raj", "+91 98765 43210", "+919876543210", ""}});
     REQUIRE(many);
     REQUIRE(many->size() == 3);
     CHECK((*many)[0].id > a->id);

@@ -125,8 +125,9 @@ struct backend_case {
 
 /// Calls `body` once for a SQLite file and once for PostgreSQL (or warns
 /// that PostgreSQL is skipped).
-inline void for_each_backend(const char* what,
-                             const std::function<void(const backend_case&)>& body) {
+inline void
+for_each_backend(const char* what,
+                 const std::function<void(const backend_case&)>& body) {
   {
     temp_dir dir;
     backend_case sqlite{"sqlite", "sqlite:" + dir.file("store.db")};
@@ -207,10 +208,10 @@ inline int64_t held_by(caf::scoped_actor& self,
                        const comms_log_writer_actor& writer) {
   int64_t held = -1;
   self->request(writer, std::chrono::seconds{10}, status_atom_v)
-    .receive([&](int64_t n) { held = n; },
-             [&](caf::error& err) {
-               FAIL("status request failed: " << caf::to_string(err));
-             });
+      .receive([&](int64_t n) { held = n; },
+               [&](caf::error& err) {
+                 FAIL("status request failed: " << caf::to_string(err));
+               });
   return held;
 }
 
