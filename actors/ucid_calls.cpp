@@ -752,6 +752,24 @@ ozonetel_agent_view agent_view(calls_ptr self) {
   return view;
 }
 
+/// Sets the live-calls gauge when a handler is done, whatever it changed.
+class live_calls_refresh {
+public:
+  explicit live_calls_refresh(calls_ptr self) noexcept : self_(self) {
+  }
+  ~live_calls_refresh() {
+    auto& calls = self_->state.calls;
+    auto n = std::count_if(calls.begin(), calls.end(),
+                           [](const auto& kv) { return live(kv.second.phase); });
+    self_->state.live_calls->set(static_cast<double>(n));
+  }
+  live_calls_refresh(const live_calls_refresh&) = delete;
+  live_calls_refresh& operator=(const live_calls_refresh&) = delete;
+
+private:
+  calls_ptr self_;
+};
+
 void sweep(calls_ptr self) {
   auto& st = self->state;
   auto now = now_micros();
@@ -813,27 +831,32 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
     [=](dial_atom, const ozonetel_dial_request& req) -> caf::result<ucid_reply> {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       return handle_dial(self, req);
     },
     [=](browser_atom, const browser_call_event& ev) -> ucid_reply {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       return handle_browser(self, ev);
     },
     [=](dispose_atom,
         const ozonetel_dispose_request& req) -> caf::result<ucid_reply> {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       return handle_dispose(self, req);
     },
     [=](callback_atom, const ozonetel_call_details& d) -> ucid_reply {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       return handle_callback(self, d);
     },
     [=](agent_state_atom) -> caf::result<ozonetel_agent_view> {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       auto& st = self->state;
       if (!st.session) {
         auto view = agent_view(self);
@@ -868,6 +891,7 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
         const std::string& pause_reason) -> caf::result<ucid_reply> {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       auto& st = self->state;
       auto wanted = lower(state);
       if (wanted != "ready" && wanted != "pause")
@@ -919,6 +943,7 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
     [=](active_atom) -> std::vector<live_call> {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       std::vector<live_call> out;
       // After-call work is over for the line: only calls still up count.
       for (auto& [ucid, call] : self->state.calls)
@@ -933,6 +958,7 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
     [=](expire_atom, const std::string& ucid, uint64_t generation) {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       auto& st = self->state;
       if (st.pending && st.pending->ucid == ucid
           && st.pending->generation == generation) {
@@ -943,6 +969,7 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
     [=](acw_atom, const std::string& ucid, uint64_t generation) {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       auto* call = find_call(self, ucid);
       if (!call || call->acw_generation != generation
           || call->phase != ucid_call_phase::acw
@@ -968,6 +995,7 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
     [=](retry_atom, const std::string& ucid) {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       auto* call = find_call(self, ucid);
       if (call && call->progress == disposition_progress::retrying)
         send_disposition(self, ucid, caf::none);
@@ -975,12 +1003,14 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
     [=](restart_atom) {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       if (!self->state.session)
         spawn_session(self);
     },
     [=](sweep_atom) {
       sb::metrics::message_probe probe{*self->state.metrics,
                                        self->mailbox().size()};
+      live_calls_refresh refresh{self};
       sweep(self);
       self->delayed_send(self, self->state.opts.sweep_interval, sweep_atom_v);
     },

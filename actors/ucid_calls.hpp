@@ -106,6 +106,12 @@ struct ucid_call {
 struct ucid_calls_state {
   static inline const char* name = "ucid_calls";
   sb::metrics::actor_metrics* metrics = &sb::metrics::global().actor(name);
+  /// switchboard_calls_live{source="ozonetel"}, refreshed after every
+  /// handled message.
+  sb::metrics::gauge* live_calls
+    = &sb::metrics::global().get_gauge("switchboard_calls_live",
+                                       "Calls in progress, by source.",
+                                       {{"source", "ozonetel"}});
 
   using session_factory
     = std::function<ozonetel_session_actor(caf::actor_system&)>;

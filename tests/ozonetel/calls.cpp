@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "adapters/log/log.hpp"
+#include "adapters/metrics/registry.hpp"
 #include "adapters/store/database.hpp"
 #include "tests/ozonetel/support.hpp"
 
@@ -28,6 +29,13 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
     std::this_thread::sleep_for(10ms);
   }
   return pred();
+}
+
+double live_gauge() {
+  return metrics::global()
+    .get_gauge("switchboard_calls_live", "Calls in progress, by source.",
+               {{"source", "ozonetel"}})
+    .value();
 }
 
 ozonetel_agent_view view_of(calls_env& t) {
@@ -79,8 +87,10 @@ TEST_CASE("calls: dial -> answered -> ended -> dispose: one disposition, one ent
 
   CHECK(t.event(ucid, "ringing").state == "ringing");
   CHECK(t.event(ucid, "answered").state == "answered");
+  CHECK(live_gauge() == 1);
   fake.end_call(ucid);
   CHECK(t.event(ucid, "ended").state == "acw");
+  CHECK(live_gauge() == 0);
   CHECK(fake.agent_state() == "ACW");
 
   auto disposed = t.dispose(ucid, "APPOINTMENT_BOOKED", "Tuesday 10:00");
