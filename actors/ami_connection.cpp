@@ -11,6 +11,18 @@
 
 namespace sb {
 
+namespace {
+
+void report_state(
+  ami_connection_actor::stateful_pointer<ami_connection_state> self,
+  const char* state) {
+  if (auto strong = self->state.supervisor.lock())
+    self->send(caf::actor_cast<supervisor_actor>(strong), connected_atom::value,
+               self->state.pbx.name, std::string{state});
+}
+
+} // namespace
+
 ami_connection_actor::behavior_type ami_connection(
   ami_connection_actor::stateful_pointer<ami_connection_state> self,
   pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
@@ -19,7 +31,8 @@ ami_connection_actor::behavior_type ami_connection(
   st.pbx = std::move(pbx);
   st.parser = std::move(parser);
   st.tracker = std::move(tracker);
-  st.supervisor = std::move(supervisor);
+  if (supervisor)
+    st.supervisor = caf::actor_cast<caf::weak_actor_ptr>(supervisor);
   auto* oversized = &metrics::global().get_counter(
     "switchboard_ami_frames_rejected_total",
     "AMI frames dropped: malformed, oversized, or not an event.",
@@ -51,9 +64,7 @@ ami_connection_actor::behavior_type ami_connection(
              {"host", st.pbx.host},
              {"port", std::to_string(st.pbx.port)},
              {"auth", st.pbx.auth == ami_auth::md5 ? "md5" : "plain"}});
-  if (st.supervisor)
-    self->send(st.supervisor, connected_atom::value, st.pbx.name,
-               std::string{"connecting"});
+  report_state(self, "connecting");
   st.client = std::make_unique<ami::client>(st.pbx, std::move(callbacks));
   st.client->start();
   return {
@@ -64,9 +75,7 @@ ami_connection_actor::behavior_type ami_connection(
       st.logged_in = true;
       log::info(ami_connection_state::name, "logged in",
                 {{"pbx", st.pbx.name}, {"events", st.pbx.events}});
-      if (st.supervisor)
-        self->send(st.supervisor, connected_atom::value, st.pbx.name,
-                   std::string{"logged_in"});
+      report_state(self, "logged_in");
     },
     [self](connection_lost_atom, std::string& reason) {
       metrics::message_probe probe{*self->state.metrics,

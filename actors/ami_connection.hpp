@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include <caf/actor_control_block.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -20,7 +21,9 @@ struct ami_connection_state {
   pbx_config pbx;
   ami_parser_actor parser;
   call_tracker_actor tracker;
-  supervisor_actor supervisor;
+  /// Weak: the supervisor holds this actor's handle, and a cycle of strong
+  /// references would keep both alive forever.
+  caf::weak_actor_ptr supervisor;
   /// The session; its own thread reads the socket. Destroyed (thread
   /// joined) when the actor exits.
   std::unique_ptr<ami::client> client;

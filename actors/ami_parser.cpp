@@ -17,20 +17,44 @@ constexpr const char* rejected_help
 
 } // namespace
 
-metrics::counter& ami_parser_state::event_counter(std::string_view event_name) {
-  if (auto i = event_counters.find(event_name); i != event_counters.end())
-    return *i->second;
-  if (event_counters.size() >= max_event_names) {
-    if (other_events == nullptr)
-      other_events = &metrics::global().get_counter(
+ami_parser_state::event_slot&
+ami_parser_state::slot_for(std::string_view event_name) {
+  auto n = event_name.size();
+  auto hash = (n * 131 + static_cast<unsigned char>(event_name[0]) * 7
+               + static_cast<unsigned char>(event_name[n / 2]) * 3
+               + static_cast<unsigned char>(event_name[n - 1]))
+              & 255;
+  if (auto* hit = recent[hash]; hit != nullptr && hit->name == event_name)
+    return *hit;
+  event_slot* slot;
+  if (auto i = slot_index.find(event_name); i != slot_index.end()) {
+    slot = i->second;
+  } else if (slots.size() >= max_event_names) {
+    if (other_slot == nullptr) {
+      other_slot = &slots.emplace_back();
+      other_slot->name = "other";
+      other_slot->counter = &metrics::global().get_counter(
         events_metric, events_help, {{"pbx", pbx}, {"event", "other"}});
-    return *other_events;
+    }
+    return *other_slot;
+  } else {
+    slot = &slots.emplace_back();
+    slot->name = std::string{event_name};
+    slot->counter = &metrics::global().get_counter(
+      events_metric, events_help, {{"pbx", pbx}, {"event", slot->name}});
+    slot_index.emplace(std::string_view{slot->name}, slot);
   }
-  auto& stored = event_names.emplace_back(event_name);
-  auto& c = metrics::global().get_counter(events_metric, events_help,
-                                          {{"pbx", pbx}, {"event", stored}});
-  event_counters.emplace(std::string_view{stored}, &c);
-  return c;
+  recent[hash] = slot;
+  return *slot;
+}
+
+void ami_parser_state::flush_counts() {
+  for (auto& slot : slots) {
+    if (slot.pending > 0) {
+      slot.counter->inc(static_cast<double>(slot.pending));
+      slot.pending = 0;
+    }
+  }
 }
 
 ami_parser_actor::behavior_type
@@ -68,10 +92,11 @@ ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
           ++not_event;
           continue;
         }
-        st.event_counter(event_name).inc();
+        ++st.slot_for(event_name).pending;
         ev.pbx = st.pbx;
         ev.received = batch.received;
       }
+      st.flush_counts();
       if (malformed > 0) {
         st.rejected_malformed->inc(static_cast<double>(malformed));
         if (st.rejected == 0)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -26,18 +27,31 @@ struct ami_parser_state {
   std::string pbx;
   call_tracker_actor tracker;
 
-  /// switchboard_ami_events_total{pbx,event} by event name, looked up once
-  /// per name: the keys view into `event_names`.
-  std::unordered_map<std::string_view, metrics::counter*> event_counters;
-  std::deque<std::string> event_names;
-  metrics::counter* other_events = nullptr;
+  /// switchboard_ami_events_total{pbx,event} for one event name, with the
+  /// count of the batch being parsed (added to the counter once per batch).
+  struct event_slot {
+    std::string name;
+    metrics::counter* counter = nullptr;
+    uint64_t pending = 0;
+  };
+  std::deque<event_slot> slots;
+  /// Event name -> slot; the keys view into the slots' names.
+  std::unordered_map<std::string_view, event_slot*> slot_index;
+  /// Direct-mapped cache in front of slot_index: a few dozen names make up
+  /// nearly all traffic, so most lookups are one compare.
+  std::array<event_slot*, 256> recent{};
+  event_slot* other_slot = nullptr;
   metrics::counter* rejected_malformed = nullptr;
   metrics::counter* rejected_not_event = nullptr;
 
   uint64_t events = 0;
   uint64_t rejected = 0;
 
-  metrics::counter& event_counter(std::string_view event_name);
+  /// The slot counting events named `event_name`.
+  event_slot& slot_for(std::string_view event_name);
+
+  /// Adds the pending counts to the counters.
+  void flush_counts();
 };
 
 ami_parser_actor::behavior_type

@@ -51,22 +51,19 @@ public:
 
 private:
   // Implementation detail exposed for the template; see codec_impl.hpp.
-  /// The unfinished tail of earlier feeds: an open frame or a partial line.
+  /// The unfinished tail of earlier feeds: the open frame, or while
+  /// discarding the last two bytes seen.
   std::string buffer_;
-  /// Where the current line starts in buffer_, and where the search for the
-  /// next '\n' resumes (everything before it was scanned).
-  size_t line_ = 0;
+  /// How much of buffer_ was already searched for terminators.
   size_t resume_ = 0;
   size_t max_frame_bytes_;
   bool banner_pending_ = true;
-  /// A frame is open (it starts at buffer_[0] unless discarding_).
-  bool in_frame_ = false;
   bool discarding_ = false;
   codec_errors errors_;
 
-  /// Index in `bytes` just past the first empty line, given the partial line
+  /// Index in `bytes` just past the first frame terminator, given the tail
   /// in buffer_; bytes.size() when there is none.
-  size_t until_empty_line(std::string_view bytes) const noexcept;
+  size_t until_terminator(std::string_view bytes) const noexcept;
 
   /// Splits data[0, size), which starts with the kept tail; returns how many
   /// bytes at its end must be kept for the next feed.

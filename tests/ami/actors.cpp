@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -354,4 +355,41 @@ TEST_CASE_METHOD(actor_fixture,
   REQUIRE(!seen.frames.empty());
   CHECK(seen.frames.front().rfind("Event: FullyBooted", 0) == 0);
   (*self)->send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture,
+                 "a healthy session resets the backoff, a short one doubles it",
+                 "[ami][actors]") {
+  replay_options options;
+  options.capture_path = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
+  options.close_after_events = 5;
+  options.max_drops = 4;
+  auto gaps_with = [&](std::chrono::milliseconds healthy) {
+    auto server = sb::test::start_replay(options);
+    auto policy = fast_backoff();
+    policy.initial = 25ms;
+    policy.healthy = healthy;
+    auto sup = sys->spawn(
+      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+      as_tracker(), policy);
+    CHECK(server->wait_for_actions("Login", 5, 10s));
+    auto times = server->login_times();
+    (*self)->send_exit(sup, caf::exit_reason::user_shutdown);
+    std::vector<double> gaps;
+    for (size_t i = 1; i < times.size(); ++i)
+      gaps.push_back(
+        std::chrono::duration<double, std::milli>(times[i] - times[i - 1])
+          .count());
+    return gaps;
+  };
+  // Every session counts as healthy: each retry starts from 25 ms again.
+  auto reset = gaps_with(0ms);
+  REQUIRE(reset.size() >= 4);
+  // Doubling would make the fourth wait at least 25 * 8 * 0.75 = 150 ms.
+  CHECK(*std::max_element(reset.begin(), reset.end()) < 140);
+  // A session must last a minute to count: the waits double.
+  auto doubling = gaps_with(60s);
+  REQUIRE(doubling.size() >= 4);
+  CHECK(doubling[3] >= 150);
+  CHECK(doubling[3] > doubling[1]);
 }

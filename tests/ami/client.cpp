@@ -320,3 +320,31 @@ TEST_CASE("client times out a server that never sends a banner",
   std::lock_guard<std::mutex> guard{got.mtx};
   CHECK(got.failures.front() == "pbx main: no AMI banner within 0.2 s");
 }
+
+TEST_CASE("replay server paces and loops the capture", "[ami][client]") {
+  replay_options options;
+  options.capture_path = sb::test::ami_capture("dev-04-inbound-busy");
+  options.events_per_second = 1000;
+  options.loop = true;
+  auto server = sb::test::start_replay(options);
+  auto per_replay = server->capture_events();
+  REQUIRE(per_replay == 59);
+  collector got;
+  sb::ami::client client{sb::test::local_pbx(*server), got.callbacks()};
+  auto t0 = std::chrono::steady_clock::now();
+  client.start();
+  REQUIRE(got.wait([&](collector& c) {
+    return c.frames.size() >= per_replay + 10;
+  }));
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  client.stop();
+  // 69 events at 1000/s cannot arrive in much less than 68 ms.
+  CHECK(elapsed >= 60ms);
+  std::lock_guard<std::mutex> guard{got.mtx};
+  // After the last event the capture starts again.
+  auto& capture = server->capture_frames();
+  CHECK(std::equal(capture.begin(), capture.end(), got.frames.begin()));
+  CHECK(got.frames[per_replay] == capture[0]);
+  // Paced: many small reads, not one big one.
+  CHECK(got.batch_sizes.size() > 5);
+}

@@ -106,6 +106,65 @@ TEST_CASE("every capture splits into the same frames in any chunking",
   }
 }
 
+namespace {
+
+/// A plain, obviously correct splitter to check the fast one against: lines
+/// end at '\n'; an empty line ("" or "\r") ends a frame; the frame text runs
+/// to its last line's line ending (one '\r' dropped).
+std::vector<std::string> reference_frames(std::string_view bytes,
+                                          size_t limit) {
+  std::vector<std::string> frames;
+  size_t frame = std::string_view::npos;
+  size_t last_nl = 0;
+  size_t line = 0;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (bytes[i] != '\n')
+      continue;
+    auto content = bytes.substr(line, i - line);
+    if (content.empty() || content == "\r") {
+      if (frame != std::string_view::npos) {
+        size_t end = last_nl;
+        if (end > frame && bytes[end - 1] == '\r')
+          --end;
+        if (last_nl + 1 - frame <= limit && end > frame)
+          frames.emplace_back(bytes.substr(frame, end - frame));
+        frame = std::string_view::npos;
+      }
+    } else if (frame == std::string_view::npos) {
+      frame = line;
+    }
+    last_nl = i;
+    line = i + 1;
+  }
+  return frames;
+}
+
+} // namespace
+
+TEST_CASE("splitter matches a reference on random line-ending soup",
+          "[ami][codec]") {
+  const std::vector<std::string> tokens = {
+    "Event: X", "Key: value", "\r\n", "\r\n", "\n", "\r", "\r\n\r\n",
+    "\n\n", "\n\r\n", "a", ":", "Long: " + std::string(90, 'y')};
+  std::mt19937 rng{2024};
+  for (int round = 0; round < 300; ++round) {
+    std::string bytes;
+    auto count = 1 + rng() % 400;
+    for (size_t t = 0; t < count; ++t)
+      bytes += tokens[rng() % tokens.size()];
+    size_t limit = round % 3 == 0 ? 200 : 64 * 1024;
+    auto expected = reference_frames(bytes, limit);
+    INFO("round " << round << " limit " << limit);
+    auto whole = split_whole(bytes, false, limit);
+    REQUIRE(whole.frames == expected);
+    CHECK(split(bytes, [] { return size_t{1}; }, false, limit).frames
+          == expected);
+    std::uniform_int_distribution<size_t> size{1, 97};
+    CHECK(split(bytes, [&] { return size(rng); }, false, limit).frames
+          == expected);
+  }
+}
+
 TEST_CASE("parse_frame keeps order, repeated keys, empty values, any case",
           "[ami][codec]") {
   ami_event ev;
