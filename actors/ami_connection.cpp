@@ -14,8 +14,8 @@ namespace sb {
 namespace {
 
 void report_state(
-  ami_connection_actor::stateful_pointer<ami_connection_state> self,
-  const char* state) {
+    ami_connection_actor::stateful_pointer<ami_connection_state> self,
+    const char* state) {
   if (auto strong = self->state.supervisor.lock())
     self->send(caf::actor_cast<supervisor_actor>(strong), connected_atom::value,
                self->state.pbx.name, std::string{state});
@@ -24,9 +24,9 @@ void report_state(
 } // namespace
 
 ami_connection_actor::behavior_type ami_connection(
-  ami_connection_actor::stateful_pointer<ami_connection_state> self,
-  pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
-  supervisor_actor supervisor) {
+    ami_connection_actor::stateful_pointer<ami_connection_state> self,
+    pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
+    supervisor_actor supervisor) {
   auto& st = self->state;
   st.pbx = std::move(pbx);
   st.parser = std::move(parser);
@@ -34,9 +34,9 @@ ami_connection_actor::behavior_type ami_connection(
   if (supervisor)
     st.supervisor = caf::actor_cast<caf::weak_actor_ptr>(supervisor);
   auto* oversized = &metrics::global().get_counter(
-    "switchboard_ami_frames_rejected_total",
-    "AMI frames dropped: malformed, oversized, or not an event.",
-    {{"pbx", st.pbx.name}, {"reason", "oversized"}});
+      "switchboard_ami_frames_rejected_total",
+      "AMI frames dropped: malformed, oversized, or not an event.",
+      {{"pbx", st.pbx.name}, {"reason", "oversized"}});
   // The socket thread holds only a weak reference: a dead actor must not be
   // kept alive by its own reader.
   caf::weak_actor_ptr weak_self{self->ctrl()};
@@ -68,32 +68,32 @@ ami_connection_actor::behavior_type ami_connection(
   st.client = std::make_unique<ami::client>(st.pbx, std::move(callbacks));
   st.client->start();
   return {
-    [self](connected_atom) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto& st = self->state;
-      st.logged_in = true;
-      log::info(ami_connection_state::name, "logged in",
-                {{"pbx", st.pbx.name}, {"events", st.pbx.events}});
-      report_state(self, "logged_in");
-    },
-    [self](connection_lost_atom, std::string& reason) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto& st = self->state;
-      log::warning(ami_connection_state::name, "connection failed",
-                   {{"pbx", st.pbx.name}, {"error", reason}});
-      if (st.logged_in) {
-        // Through the parser when there is one, so the tracker hears of the
-        // loss after the last frames read before it.
-        if (st.parser)
-          self->send(st.parser, connection_lost_atom::value, st.pbx.name);
-        else if (st.tracker)
-          self->send(st.tracker, connection_lost_atom::value, st.pbx.name);
-      }
-      st.client->stop();
-      self->quit(caf::make_error(caf::sec::runtime_error, std::move(reason)));
-    },
+      [self](connected_atom) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& st = self->state;
+        st.logged_in = true;
+        log::info(ami_connection_state::name, "logged in",
+                  {{"pbx", st.pbx.name}, {"events", st.pbx.events}});
+        report_state(self, "logged_in");
+      },
+      [self](connection_lost_atom, std::string& reason) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& st = self->state;
+        log::warning(ami_connection_state::name, "connection failed",
+                     {{"pbx", st.pbx.name}, {"error", reason}});
+        if (st.logged_in) {
+          // Through the parser when there is one, so the tracker hears of the
+          // loss after the last frames read before it.
+          if (st.parser)
+            self->send(st.parser, connection_lost_atom::value, st.pbx.name);
+          else if (st.tracker)
+            self->send(st.tracker, connection_lost_atom::value, st.pbx.name);
+        }
+        st.client->stop();
+        self->quit(caf::make_error(caf::sec::runtime_error, std::move(reason)));
+      },
   };
 }
 

@@ -31,8 +31,8 @@ struct ami_connection_state {
 };
 
 ami_connection_actor::behavior_type ami_connection(
-  ami_connection_actor::stateful_pointer<ami_connection_state> self,
-  pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
-  supervisor_actor supervisor);
+    ami_connection_actor::stateful_pointer<ami_connection_state> self,
+    pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
+    supervisor_actor supervisor);
 
 } // namespace sb

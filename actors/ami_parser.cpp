@@ -13,7 +13,7 @@ constexpr const char* events_metric = "switchboard_ami_events_total";
 constexpr const char* events_help = "AMI events received, by event name.";
 constexpr const char* rejected_metric = "switchboard_ami_frames_rejected_total";
 constexpr const char* rejected_help
-  = "AMI frames dropped: malformed, oversized, or not an event.";
+    = "AMI frames dropped: malformed, oversized, or not an event.";
 
 } // namespace
 
@@ -34,14 +34,14 @@ ami_parser_state::slot_for(std::string_view event_name) {
       other_slot = &slots.emplace_back();
       other_slot->name = "other";
       other_slot->counter = &metrics::global().get_counter(
-        events_metric, events_help, {{"pbx", pbx}, {"event", "other"}});
+          events_metric, events_help, {{"pbx", pbx}, {"event", "other"}});
     }
     return *other_slot;
   } else {
     slot = &slots.emplace_back();
     slot->name = std::string{event_name};
     slot->counter = &metrics::global().get_counter(
-      events_metric, events_help, {{"pbx", pbx}, {"event", slot->name}});
+        events_metric, events_help, {{"pbx", pbx}, {"event", slot->name}});
     slot_index.emplace(std::string_view{slot->name}, slot);
   }
   recent[hash] = slot;
@@ -64,58 +64,60 @@ ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
   st.pbx = std::move(pbx);
   st.tracker = std::move(tracker);
   auto& reg = metrics::global();
-  st.rejected_malformed = &reg.get_counter(
-    rejected_metric, rejected_help, {{"pbx", st.pbx}, {"reason", "malformed"}});
-  st.rejected_not_event = &reg.get_counter(
-    rejected_metric, rejected_help, {{"pbx", st.pbx}, {"reason", "not_event"}});
+  st.rejected_malformed
+      = &reg.get_counter(rejected_metric, rejected_help,
+                         {{"pbx", st.pbx}, {"reason", "malformed"}});
+  st.rejected_not_event
+      = &reg.get_counter(rejected_metric, rejected_help,
+                         {{"pbx", st.pbx}, {"reason", "not_event"}});
   return {
-    [self](ami_frame_batch& batch) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto& st = self->state;
-      ami_event_batch out;
-      out.pbx = st.pbx;
-      out.events.reserve(batch.frames.size());
-      uint64_t malformed = 0;
-      uint64_t not_event = 0;
-      for (auto& frame : batch.frames) {
-        auto& ev = out.events.emplace_back();
-        if (!ami::parse_frame(std::move(frame), ev)) {
-          out.events.pop_back();
-          ++malformed;
-          continue;
+      [self](ami_frame_batch& batch) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& st = self->state;
+        ami_event_batch out;
+        out.pbx = st.pbx;
+        out.events.reserve(batch.frames.size());
+        uint64_t malformed = 0;
+        uint64_t not_event = 0;
+        for (auto& frame : batch.frames) {
+          auto& ev = out.events.emplace_back();
+          if (!ami::parse_frame(std::move(frame), ev)) {
+            out.events.pop_back();
+            ++malformed;
+            continue;
+          }
+          auto event_name = ev.name();
+          if (event_name.empty()) {
+            // A response nobody asked for: nothing for the tracker.
+            out.events.pop_back();
+            ++not_event;
+            continue;
+          }
+          ++st.slot_for(event_name).pending;
+          ev.pbx = st.pbx;
+          ev.received = batch.received;
         }
-        auto event_name = ev.name();
-        if (event_name.empty()) {
-          // A response nobody asked for: nothing for the tracker.
-          out.events.pop_back();
-          ++not_event;
-          continue;
+        st.flush_counts();
+        if (malformed > 0) {
+          st.rejected_malformed->inc(static_cast<double>(malformed));
+          if (st.rejected == 0)
+            log::warning(ami_parser_state::name, "malformed AMI frame dropped",
+                         {{"pbx", st.pbx}});
         }
-        ++st.slot_for(event_name).pending;
-        ev.pbx = st.pbx;
-        ev.received = batch.received;
-      }
-      st.flush_counts();
-      if (malformed > 0) {
-        st.rejected_malformed->inc(static_cast<double>(malformed));
-        if (st.rejected == 0)
-          log::warning(ami_parser_state::name, "malformed AMI frame dropped",
-                       {{"pbx", st.pbx}});
-      }
-      if (not_event > 0)
-        st.rejected_not_event->inc(static_cast<double>(not_event));
-      st.rejected += malformed + not_event;
-      st.events += out.events.size();
-      if (!out.events.empty() && st.tracker)
-        self->send(st.tracker, std::move(out));
-    },
-    [self](connection_lost_atom atom, std::string& lost_pbx) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      if (self->state.tracker)
-        self->send(self->state.tracker, atom, std::move(lost_pbx));
-    },
+        if (not_event > 0)
+          st.rejected_not_event->inc(static_cast<double>(not_event));
+        st.rejected += malformed + not_event;
+        st.events += out.events.size();
+        if (!out.events.empty() && st.tracker)
+          self->send(st.tracker, std::move(out));
+      },
+      [self](connection_lost_atom atom, std::string& lost_pbx) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        if (self->state.tracker)
+          self->send(self->state.tracker, atom, std::move(lost_pbx));
+      },
   };
 }
 

@@ -14,8 +14,8 @@ namespace {
 
 int64_t unix_micros_now() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void set_state(supervised_connection& c, const char* state) {
@@ -29,9 +29,9 @@ void set_state(supervised_connection& c, const char* state) {
 void spawn_connection(supervisor_actor::stateful_pointer<supervisor_state> self,
                       supervised_connection& c) {
   ++c.generation;
-  c.connection
-    = spawn_ami_connection(self->system(), c.pbx, c.parser, self->state.tracker,
-                           caf::actor_cast<supervisor_actor>(self));
+  c.connection = spawn_ami_connection(self->system(), c.pbx, c.parser,
+                                      self->state.tracker,
+                                      caf::actor_cast<supervisor_actor>(self));
   self->monitor(c.connection);
   set_state(c, "connecting");
 }
@@ -68,15 +68,15 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     c.pbx = std::move(pbx);
     c.status.pbx = c.pbx.name;
     c.next_delay = st.backoff.initial;
-    c.reconnects = &reg.get_counter(
-      "switchboard_ami_reconnects_total",
-      "Restarts of an AMI connection after a failure.",
-      {{"pbx", c.pbx.name}});
+    c.reconnects
+        = &reg.get_counter("switchboard_ami_reconnects_total",
+                           "Restarts of an AMI connection after a failure.",
+                           {{"pbx", c.pbx.name}});
     auto state_gauge = [&](const char* state) {
       return &reg.get_gauge(
-        "switchboard_ami_connection_state",
-        "1 for the current state of each AMI connection, else 0.",
-        {{"pbx", c.pbx.name}, {"state", state}});
+          "switchboard_ami_connection_state",
+          "1 for the current state of each AMI connection, else 0.",
+          {{"pbx", c.pbx.name}, {"state", state}});
     };
     c.state_connecting = state_gauge("connecting");
     c.state_logged_in = state_gauge("logged_in");
@@ -86,8 +86,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   for (auto& c : st.connections)
     spawn_connection(self, c);
   self->set_down_handler([self](caf::down_msg& down) {
-    metrics::message_probe probe{*self->state.metrics,
-                                 self->mailbox().size()};
+    metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
     auto& st = self->state;
     auto i = std::find_if(st.connections.begin(), st.connections.end(),
                           [&](const supervised_connection& c) {
@@ -104,60 +103,60 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       c.next_delay = st.backoff.initial;
     auto delay = c.next_delay;
     c.next_delay = std::min(
-      std::chrono::duration_cast<std::chrono::milliseconds>(c.next_delay * 2),
-      st.backoff.max);
+        std::chrono::duration_cast<std::chrono::milliseconds>(c.next_delay * 2),
+        st.backoff.max);
     std::uniform_real_distribution<double> spread{1.0 - st.backoff.jitter, 1.0};
     auto wait = std::chrono::milliseconds{static_cast<int64_t>(
-      static_cast<double>(delay.count()) * spread(st.rng))};
+        static_cast<double>(delay.count()) * spread(st.rng))};
     c.status.last_error = exit_reason_text(self->system(), down.reason);
     set_state(c, "backing_off");
-    log::warning(supervisor_state::name, "connection failed, retrying",
-                 {{"pbx", c.pbx.name},
-                  {"error", c.status.last_error},
-                  {"retry_in_s",
-                   ami::format_seconds(static_cast<double>(wait.count())
-                                       / 1000.0)}});
+    log::warning(
+        supervisor_state::name, "connection failed, retrying",
+        {{"pbx", c.pbx.name},
+         {"error", c.status.last_error},
+         {"retry_in_s",
+          ami::format_seconds(static_cast<double>(wait.count()) / 1000.0)}});
     self->delayed_send(self, wait, restart_atom::value, c.pbx.name,
                        c.generation);
   });
   return {
-    [self](connected_atom, std::string& pbx, std::string& state) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto* c = self->state.find(pbx);
-      // Reports from a connection that was already replaced are stale.
-      if (c == nullptr || !c->connection
-          || caf::actor_cast<caf::actor_addr>(self->current_sender())
-               != c->connection.address())
-        return;
-      if (state == "logged_in") {
-        c->logged_in_at = std::chrono::steady_clock::now();
-        set_state(*c, "logged_in");
-      } else if (state == "connecting") {
-        set_state(*c, "connecting");
-      }
-    },
-    [self](restart_atom, std::string& pbx, uint64_t generation) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      auto* c = self->state.find(pbx);
-      if (c == nullptr || c->generation != generation || c->connection)
-        return;
-      ++c->status.restarts;
-      c->reconnects->inc();
-      if (auto* restarts = metrics::global().actor("ami_connection").restarts)
-        restarts->inc();
-      spawn_connection(self, *c);
-    },
-    [self](status_atom) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      std::vector<connection_status> result;
-      result.reserve(self->state.connections.size());
-      for (auto& c : self->state.connections)
-        result.push_back(c.status);
-      return result;
-    },
+      [self](connected_atom, std::string& pbx, std::string& state) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto* c = self->state.find(pbx);
+        // Reports from a connection that was already replaced are stale.
+        if (c == nullptr || !c->connection
+            || caf::actor_cast<caf::actor_addr>(self->current_sender())
+                   != c->connection.address())
+          return;
+        if (state == "logged_in") {
+          c->logged_in_at = std::chrono::steady_clock::now();
+          set_state(*c, "logged_in");
+        } else if (state == "connecting") {
+          set_state(*c, "connecting");
+        }
+      },
+      [self](restart_atom, std::string& pbx, uint64_t generation) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto* c = self->state.find(pbx);
+        if (c == nullptr || c->generation != generation || c->connection)
+          return;
+        ++c->status.restarts;
+        c->reconnects->inc();
+        if (auto* restarts = metrics::global().actor("ami_connection").restarts)
+          restarts->inc();
+        spawn_connection(self, *c);
+      },
+      [self](status_atom) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        std::vector<connection_status> result;
+        result.reserve(self->state.connections.size());
+        for (auto& c : self->state.connections)
+          result.push_back(c.status);
+        return result;
+      },
   };
 }
 

@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -77,11 +77,11 @@ pass_result run_pass(const std::string& body, size_t repeat, size_t chunk,
     while (!rest.empty()) {
       auto n = std::min(chunk, rest.size());
       splitter.feed(
-        rest.substr(0, n), [](std::string_view) {},
-        [&](std::string_view frame) {
-          if (on_frame(frame))
-            ++result.events;
-        });
+          rest.substr(0, n), [](std::string_view) {},
+          [&](std::string_view frame) {
+            if (on_frame(frame))
+              ++result.events;
+          });
       rest.remove_prefix(n);
     }
     result.bytes += body.size();
@@ -140,13 +140,13 @@ SB_BENCH("ami splitter+parser") {
       std::vector<sb::ami_event> batch;
       batch.reserve(1024);
       runs.push_back(
-        run_pass(body, repeat, read_size, [&](std::string_view frame) {
-          auto& ev = batch.emplace_back();
-          bool ok = sb::ami::parse_frame(frame, ev);
-          if (batch.size() == 1024)
-            batch.clear();
-          return ok;
-        }));
+          run_pass(body, repeat, read_size, [&](std::string_view frame) {
+            auto& ev = batch.emplace_back();
+            bool ok = sb::ami::parse_frame(frame, ev);
+            if (batch.size() == 1024)
+              batch.clear();
+            return ok;
+          }));
     }
     report("splitter + parser (fresh ami_event)", runs);
   }
@@ -157,9 +157,9 @@ SB_BENCH("ami splitter+parser") {
     sb::ami_event ev;
     for (int i = 0; i < 5; ++i)
       runs.push_back(
-        run_pass(body, repeat, read_size, [&](std::string_view frame) {
-          return sb::ami::parse_frame(frame, ev);
-        }));
+          run_pass(body, repeat, read_size, [&](std::string_view frame) {
+            return sb::ami::parse_frame(frame, ev);
+          }));
     report("splitter + parser (reused ami_event)", runs);
   }
   std::printf("  peak RSS %.1f MiB\n",
@@ -175,12 +175,12 @@ caf::behavior counting_sink(caf::event_based_actor* self, uint64_t target,
   self->set_default_handler(caf::drop);
   auto events = std::make_shared<uint64_t>(0);
   return {
-    [=](sb::ami_event_batch& batch) {
-      auto before = *events;
-      *events += batch.events.size();
-      if (before < target && *events >= target)
-        caf::anon_send(waiter, *events);
-    },
+      [=](sb::ami_event_batch& batch) {
+        auto before = *events;
+        *events += batch.events.size();
+        if (before < target && *events >= target)
+          caf::anon_send(waiter, *events);
+      },
   };
 }
 
@@ -221,12 +221,11 @@ SB_BENCH("ami loopback tcp -> actors") {
     auto sink = sys.spawn(counting_sink, static_cast<uint64_t>(target),
                           caf::actor_cast<caf::actor>(self));
     auto parser = sb::spawn_ami_parser(
-      sys, pbx.name, caf::actor_cast<sb::call_tracker_actor>(sink));
+        sys, pbx.name, caf::actor_cast<sb::call_tracker_actor>(sink));
     auto t0 = std::chrono::steady_clock::now();
     auto c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    auto conn = sb::spawn_ami_connection(sys, pbx, parser,
-                                         sb::call_tracker_actor{},
-                                         sb::supervisor_actor{});
+    auto conn = sb::spawn_ami_connection(
+        sys, pbx, parser, sb::call_tracker_actor{}, sb::supervisor_actor{});
     uint64_t got = 0;
     self->receive([&](uint64_t n) { got = n; },
                   caf::after(std::chrono::seconds(120)) >> [] {});

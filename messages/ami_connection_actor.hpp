@@ -19,10 +19,10 @@ namespace sb {
 /// string naming the PBX and the cause ("pbx main: authentication failed:
 /// ..."); restarting is the supervisor's job.
 using ami_connection_actor = caf::typed_actor<
-  // From the socket thread: the Login was accepted.
-  caf::reacts_to<connected_atom>,
-  // From the socket thread: the session ended; the text says why.
-  caf::reacts_to<connection_lost_atom, std::string>>;
+    // From the socket thread: the Login was accepted.
+    caf::reacts_to<connected_atom>,
+    // From the socket thread: the session ended; the text says why.
+    caf::reacts_to<connection_lost_atom, std::string>>;
 
 /// Spawns the connection actor for `pbx`. Frames go to `parser`; state
 /// changes to `supervisor`; `tracker` hears `connection_lost_atom` when a

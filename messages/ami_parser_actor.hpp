@@ -13,11 +13,11 @@ namespace sb {
 /// Turns the raw frames of one PBX into ami_event batches for the call
 /// tracker; malformed frames are counted and dropped, never fatal.
 using ami_parser_actor = caf::typed_actor<
-  // Frames from one read of the PBX socket, in arrival order.
-  caf::reacts_to<ami_frame_batch>,
-  // The PBX connection dropped: passed on to the tracker after the frames
-  // that came before it, so the tracker sees them in order.
-  caf::reacts_to<connection_lost_atom, std::string>>;
+    // Frames from one read of the PBX socket, in arrival order.
+    caf::reacts_to<ami_frame_batch>,
+    // The PBX connection dropped: passed on to the tracker after the frames
+    // that came before it, so the tracker sees them in order.
+    caf::reacts_to<connection_lost_atom, std::string>>;
 
 /// Spawns a parser for the PBX named `pbx` that hands events to `tracker`
 /// (which may be invalid: events are then counted and dropped).

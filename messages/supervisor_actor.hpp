@@ -13,12 +13,12 @@ namespace sb {
 /// Keeps one ami_connection per configured PBX alive: restarts a failed one
 /// with exponential backoff and jitter, and knows each connection's state.
 using supervisor_actor = caf::typed_actor<
-  // A connection reports its state: "connecting" or "logged_in".
-  caf::reacts_to<connected_atom, std::string /*pbx*/, std::string /*state*/>,
-  // The backoff for a PBX is over: start its connection again (the number
-  // is the restart generation, so a stale timer is ignored).
-  caf::reacts_to<restart_atom, std::string /*pbx*/, uint64_t>,
-  // The state of every configured connection, in configuration order.
-  caf::replies_to<status_atom>::with<std::vector<connection_status>>>;
+    // A connection reports its state: "connecting" or "logged_in".
+    caf::reacts_to<connected_atom, std::string /*pbx*/, std::string /*state*/>,
+    // The backoff for a PBX is over: start its connection again (the number
+    // is the restart generation, so a stale timer is ignored).
+    caf::reacts_to<restart_atom, std::string /*pbx*/, uint64_t>,
+    // The state of every configured connection, in configuration order.
+    caf::replies_to<status_atom>::with<std::vector<connection_status>>>;
 
 } // namespace sb

@@ -35,7 +35,7 @@ namespace {
 
 std::chrono::steady_clock::duration to_duration(double seconds) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-    std::chrono::duration<double>(seconds));
+      std::chrono::duration<double>(seconds));
 }
 
 /// Does the frame's first line carry `key` (case-insensitive)? Asterisk puts
@@ -98,12 +98,9 @@ struct client::impl {
   uint64_t oversized_reported = 0;
 
   impl(pbx_config cfg, client_callbacks cbs)
-    : pbx(std::move(cfg)),
-      callbacks(std::move(cbs)),
-      prefix("pbx " + pbx.name + ": "),
-      splitter(pbx.max_frame_bytes),
-      writer(pbx.name) {
-  }
+      : pbx(std::move(cfg)), callbacks(std::move(cbs)),
+        prefix("pbx " + pbx.name + ": "), splitter(pbx.max_frame_bytes),
+        writer(pbx.name) {}
 
   // -- session steps ---------------------------------------------------------
 
@@ -126,38 +123,39 @@ struct client::impl {
       }
     });
     resolver.async_resolve(
-      pbx.host, std::to_string(pbx.port),
-      [this](boost::system::error_code ec, tcp::resolver::results_type found) {
-        if (state == phase::done)
-          return;
-        if (ec) {
-          fail("cannot resolve " + pbx.host + ": " + ec.message());
-          return;
-        }
-        asio::async_connect(
-          socket, found,
-          [this](boost::system::error_code ec, const tcp::endpoint&) {
-            if (state == phase::done)
-              return;
-            if (ec) {
-              fail("cannot connect to " + pbx.host + ":"
-                   + std::to_string(pbx.port) + ": " + ec.message());
-              return;
-            }
-            boost::system::error_code ignored;
-            socket.set_option(tcp::no_delay{true}, ignored);
-            state = phase::banner;
-            log::debug("ami_client", "connected",
-                       {{"pbx", pbx.name}, {"host", pbx.host}});
-            read();
-          });
-      });
+        pbx.host, std::to_string(pbx.port),
+        [this](boost::system::error_code ec,
+               tcp::resolver::results_type found) {
+          if (state == phase::done)
+            return;
+          if (ec) {
+            fail("cannot resolve " + pbx.host + ": " + ec.message());
+            return;
+          }
+          asio::async_connect(
+              socket, found,
+              [this](boost::system::error_code ec, const tcp::endpoint&) {
+                if (state == phase::done)
+                  return;
+                if (ec) {
+                  fail("cannot connect to " + pbx.host + ":"
+                       + std::to_string(pbx.port) + ": " + ec.message());
+                  return;
+                }
+                boost::system::error_code ignored;
+                socket.set_option(tcp::no_delay{true}, ignored);
+                state = phase::banner;
+                log::debug("ami_client", "connected",
+                           {{"pbx", pbx.name}, {"host", pbx.host}});
+                read();
+              });
+        });
   }
 
   void read() {
     socket.async_read_some(
-      asio::buffer(read_buffer.get(), read_buffer_bytes),
-      [this](boost::system::error_code ec, size_t n) { on_read(ec, n); });
+        asio::buffer(read_buffer.get(), read_buffer_bytes),
+        [this](boost::system::error_code ec, size_t n) { on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, size_t n) {
@@ -166,9 +164,9 @@ struct client::impl {
     if (n > 0) {
       auto received = caf::make_timestamp();
       splitter.feed(
-        std::string_view{read_buffer.get(), n},
-        [this](std::string_view line) { on_banner(line); },
-        [this](std::string_view frame) { on_frame(frame); });
+          std::string_view{read_buffer.get(), n},
+          [this](std::string_view line) { on_banner(line); },
+          [this](std::string_view frame) { on_frame(frame); });
       auto oversized = splitter.errors().oversized_frames;
       if (oversized != oversized_reported) {
         if (callbacks.on_oversized)
@@ -190,8 +188,8 @@ struct client::impl {
     if (ec) {
       if (ec == asio::error::eof)
         fail(state == phase::logged_in
-               ? "connection closed by the PBX"
-               : "connection closed by the PBX before login completed");
+                 ? "connection closed by the PBX"
+                 : "connection closed by the PBX before login completed");
       else
         fail("read failed: " + ec.message());
       return;
@@ -375,8 +373,7 @@ struct client::impl {
 };
 
 client::client(pbx_config pbx, client_callbacks callbacks)
-  : impl_(std::make_unique<impl>(std::move(pbx), std::move(callbacks))) {
-}
+    : impl_(std::make_unique<impl>(std::move(pbx), std::move(callbacks))) {}
 
 client::~client() {
   stop();

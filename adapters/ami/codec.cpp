@@ -5,16 +5,15 @@
 #include <cstring>
 
 #if defined(__x86_64__)
-#  include <immintrin.h>
+#include <immintrin.h>
 #elif defined(__SSE2__)
-#  include <emmintrin.h>
+#include <emmintrin.h>
 #endif
 
 namespace sb::ami {
 
 frame_splitter::frame_splitter(size_t max_frame_bytes)
-  : max_frame_bytes_(max_frame_bytes) {
-}
+    : max_frame_bytes_(max_frame_bytes) {}
 
 void frame_splitter::expect_banner(bool value) noexcept {
   banner_pending_ = value;
@@ -38,7 +37,7 @@ size_t frame_splitter::until_terminator(std::string_view bytes) const noexcept {
   size_t start = 0;
   for (;;) {
     auto nl = static_cast<const char*>(
-      std::memchr(data + start, '\n', bytes.size() - start));
+        std::memchr(data + start, '\n', bytes.size() - start));
     if (nl == nullptr)
       return bytes.size();
     size_t j = static_cast<size_t>(nl - data);
@@ -66,16 +65,16 @@ struct line_end_marks {
 };
 
 #if defined(__x86_64__)
-#  define SB_AMI_AVX2 1
+#define SB_AMI_AVX2 1
 
 __attribute__((target("avx2"))) inline uint64_t
 byte_mask_avx2(__m256i lo, __m256i hi, char c) {
   const __m256i needle = _mm256_set1_epi8(c);
   return static_cast<uint64_t>(static_cast<uint32_t>(
-           _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, needle))))
+             _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, needle))))
          | static_cast<uint64_t>(static_cast<uint32_t>(
-             _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, needle))))
-             << 32;
+               _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, needle))))
+               << 32;
 }
 
 __attribute__((target("avx2"))) inline line_marks
@@ -100,7 +99,7 @@ inline uint64_t byte_mask_sse2(const __m128i* v, char c) {
   uint64_t result = 0;
   for (int k = 0; k < 4; ++k)
     result |= static_cast<uint64_t>(static_cast<uint32_t>(
-                _mm_movemask_epi8(_mm_cmpeq_epi8(v[k], needle))))
+                  _mm_movemask_epi8(_mm_cmpeq_epi8(v[k], needle))))
               << (16 * k);
   return result;
 }
@@ -183,8 +182,9 @@ __attribute__((always_inline)) inline bool parse_text_with(ami_event& out) {
     if (value < value_end && base[value] == ' ')
       ++value;
     out.fields.push_back(ami_field_span{
-      static_cast<uint32_t>(line), static_cast<uint32_t>(colon - line),
-      static_cast<uint32_t>(value), static_cast<uint32_t>(value_end - value)});
+        static_cast<uint32_t>(line), static_cast<uint32_t>(colon - line),
+        static_cast<uint32_t>(value),
+        static_cast<uint32_t>(value_end - value)});
   };
   char tail[64];
   for (size_t block = 0; block < size; block += 64) {
@@ -286,9 +286,10 @@ find_terminators_with(const char* data, size_t from, size_t end,
 }
 
 #if defined(SB_AMI_AVX2)
-__attribute__((target("avx2"))) size_t
-find_terminators_avx2(const char* data, size_t from, size_t end,
-                      uint16_t* out) {
+__attribute__((target("avx2"))) size_t find_terminators_avx2(const char* data,
+                                                             size_t from,
+                                                             size_t end,
+                                                             uint16_t* out) {
   return find_terminators_with<line_ends_avx2>(data, from, end, out);
 }
 #endif
@@ -315,8 +316,7 @@ bool parse_frame(std::string&& frame, ami_event& out) {
 }
 
 action_writer::action_writer(std::string connection_tag)
-  : tag_(std::move(connection_tag)) {
-}
+    : tag_(std::move(connection_tag)) {}
 
 std::string action_writer::next_action_id() {
   std::string id = "sb-";
@@ -335,8 +335,8 @@ bool safe_value(std::string_view v) {
 } // namespace
 
 bool action_writer::write(
-  std::string& out, std::string_view action, std::string_view action_id,
-  const std::vector<std::pair<std::string, std::string>>& fields) {
+    std::string& out, std::string_view action, std::string_view action_id,
+    const std::vector<std::pair<std::string, std::string>>& fields) {
   if (!safe_value(action) || !safe_value(action_id))
     return false;
   for (auto& [k, v] : fields)

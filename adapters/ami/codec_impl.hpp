@@ -55,13 +55,13 @@ void frame_splitter::feed(std::string_view bytes, OnBanner&& on_banner,
 }
 
 template <class OnBanner, class OnFrame>
-size_t frame_splitter::scan(const char* data, size_t size,
-                            OnBanner& on_banner, OnFrame& on_frame) {
+size_t frame_splitter::scan(const char* data, size_t size, OnBanner& on_banner,
+                            OnFrame& on_frame) {
   size_t frame = 0; // the open frame always starts the kept tail
   size_t pos = resume_;
   if (banner_pending_) {
-    auto nl = static_cast<const char*>(
-      std::memchr(data + pos, '\n', size - pos));
+    auto nl
+        = static_cast<const char*>(std::memchr(data + pos, '\n', size - pos));
     if (nl == nullptr) {
       if (size <= max_frame_bytes_) {
         resume_ = size;
@@ -77,9 +77,8 @@ size_t frame_splitter::scan(const char* data, size_t size,
     }
     size_t end = static_cast<size_t>(nl - data);
     banner_pending_ = false;
-    on_banner(std::string_view{data, end > 0 && data[end - 1] == '\r'
-                                       ? end - 1
-                                       : end});
+    on_banner(std::string_view{data, end > 0 && data[end - 1] == '\r' ? end - 1
+                                                                      : end});
     frame = pos = end + 1;
   }
   uint16_t found[detail::terminator_window];

@@ -84,11 +84,8 @@ namespace {
 class session : public std::enable_shared_from_this<session> {
 public:
   session(replay_server::impl& server, tcp::socket socket, size_t id)
-    : server_(server),
-      options_(server.options),
-      socket_(std::move(socket)),
-      pace_timer_(server.io),
-      id_(id) {
+      : server_(server), options_(server.options), socket_(std::move(socket)),
+        pace_timer_(server.io), id_(id) {
     splitter_.expect_banner(false);
   }
 
@@ -121,21 +118,21 @@ private:
   void read() {
     auto self = shared_from_this();
     socket_.async_read_some(
-      asio::buffer(buffer_, sizeof(buffer_)),
-      [this, self](boost::system::error_code ec, size_t n) {
-        if (closed_)
-          return;
-        if (n > 0)
-          splitter_.feed(
-            std::string_view{buffer_, n}, [](std::string_view) {},
-            [this](std::string_view frame) { on_action(frame); });
-        if (ec) {
-          close();
-          return;
-        }
-        if (!closed_)
-          read();
-      });
+        asio::buffer(buffer_, sizeof(buffer_)),
+        [this, self](boost::system::error_code ec, size_t n) {
+          if (closed_)
+            return;
+          if (n > 0)
+            splitter_.feed(
+                std::string_view{buffer_, n}, [](std::string_view) {},
+                [this](std::string_view frame) { on_action(frame); });
+          if (ec) {
+            close();
+            return;
+          }
+          if (!closed_)
+            read();
+        });
   }
 
   void on_action(std::string_view frame) {
@@ -196,8 +193,8 @@ private:
       return;
     }
     logged_in_ = true;
-    std::string text = response_text(
-      id, "Success", {{"Message", "Authentication accepted"}});
+    std::string text = response_text(id, "Success",
+                                     {{"Message", "Authentication accepted"}});
     // The login response and the first events in one write: a client that
     // stops reading after the response loses these (a popular npm one does).
     auto first = take_events(options_.events_with_login_response);
@@ -223,7 +220,7 @@ private:
       char stamp[32];
       auto now = std::chrono::system_clock::now().time_since_epoch();
       auto micros
-        = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
+          = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
       std::snprintf(stamp, sizeof(stamp), "%lld.%06lld",
                     static_cast<long long>(micros / 1000000),
                     static_cast<long long>(micros % 1000000));
@@ -250,9 +247,9 @@ private:
 
   // -- output ----------------------------------------------------------------
 
-  static std::string
-  response_text(const std::string& id, std::string_view response,
-                const std::vector<std::pair<std::string, std::string>>& fields) {
+  static std::string response_text(
+      const std::string& id, std::string_view response,
+      const std::vector<std::pair<std::string, std::string>>& fields) {
     std::string text = "Response: ";
     text += response;
     text += "\r\n";
@@ -344,31 +341,30 @@ private:
     size_t size = item.owned.empty() ? item.size : item.owned.size();
     writing_ = true;
     auto self = shared_from_this();
-    asio::async_write(
-      socket_, asio::buffer(data, size),
-      [this, self](boost::system::error_code ec, size_t) {
-        writing_ = false;
-        if (closed_)
-          return;
-        if (ec) {
-          close();
-          return;
-        }
-        auto item = std::move(queue_.front());
-        queue_.pop_front();
-        if (item.events > 0) {
-          {
-            std::lock_guard<std::mutex> guard{server_.mtx};
-            server_.sent += item.events;
-          }
-          server_.changed.notify_all();
-        }
-        if (item.close_after) {
-          close();
-          return;
-        }
-        pump();
-      });
+    asio::async_write(socket_, asio::buffer(data, size),
+                      [this, self](boost::system::error_code ec, size_t) {
+                        writing_ = false;
+                        if (closed_)
+                          return;
+                        if (ec) {
+                          close();
+                          return;
+                        }
+                        auto item = std::move(queue_.front());
+                        queue_.pop_front();
+                        if (item.events > 0) {
+                          {
+                            std::lock_guard<std::mutex> guard{server_.mtx};
+                            server_.sent += item.events;
+                          }
+                          server_.changed.notify_all();
+                        }
+                        if (item.close_after) {
+                          close();
+                          return;
+                        }
+                        pump();
+                      });
   }
 
   /// Queues the next slice of the capture; false when there is nothing to
@@ -377,9 +373,10 @@ private:
     size_t want = SIZE_MAX;
     if (options_.events_per_second > 0) {
       auto elapsed
-        = std::chrono::duration<double>(steady::now() - stream_start_).count();
+          = std::chrono::duration<double>(steady::now() - stream_start_)
+                .count();
       auto allowed
-        = static_cast<size_t>(elapsed * options_.events_per_second) + 1;
+          = static_cast<size_t>(elapsed * options_.events_per_second) + 1;
       if (allowed <= paced_) {
         if (!pace_armed_) {
           pace_armed_ = true;
@@ -406,8 +403,7 @@ private:
     size_t n = 0;
     auto total = server_.frames.size();
     while (first_index + n < total && n < want
-           && (n == 0
-               || event_bytes(first_index, n + 1) <= stream_chunk_bytes))
+           && (n == 0 || event_bytes(first_index, n + 1) <= stream_chunk_bytes))
       ++n;
     if (n == 0)
       return false;
@@ -447,26 +443,26 @@ private:
 } // namespace
 
 void replay_server::impl::accept() {
-  acceptor.async_accept([this](boost::system::error_code ec,
-                               tcp::socket socket) {
-    if (!acceptor.is_open())
-      return;
-    if (!ec) {
-      size_t id;
-      {
-        std::lock_guard<std::mutex> guard{mtx};
-        id = ++accepted;
-      }
-      changed.notify_all();
-      auto s = std::make_shared<session>(*this, std::move(socket), id);
-      sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
-                                    [](auto& w) { return w.expired(); }),
-                     sessions.end());
-      sessions.push_back(s);
-      s->start();
-    }
-    accept();
-  });
+  acceptor.async_accept(
+      [this](boost::system::error_code ec, tcp::socket socket) {
+        if (!acceptor.is_open())
+          return;
+        if (!ec) {
+          size_t id;
+          {
+            std::lock_guard<std::mutex> guard{mtx};
+            id = ++accepted;
+          }
+          changed.notify_all();
+          auto s = std::make_shared<session>(*this, std::move(socket), id);
+          sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
+                                        [](auto& w) { return w.expired(); }),
+                         sessions.end());
+          sessions.push_back(s);
+          s->start();
+        }
+        accept();
+      });
 }
 
 caf::expected<std::unique_ptr<replay_server>>
@@ -481,13 +477,13 @@ replay_server::start(replay_options options) {
   content << in.rdbuf();
   frame_splitter splitter{1 << 20};
   splitter.feed(
-    content.str(), [&](std::string_view line) { p->banner = line; },
-    [&](std::string_view frame) {
-      // The recorder's own login response is replaced by ours.
-      if (frame.size() > 9 && iequals(frame.substr(0, 9), "Response:"))
-        return;
-      p->frames.emplace_back(frame);
-    });
+      content.str(), [&](std::string_view line) { p->banner = line; },
+      [&](std::string_view frame) {
+        // The recorder's own login response is replaced by ours.
+        if (frame.size() > 9 && iequals(frame.substr(0, 9), "Response:"))
+          return;
+        p->frames.emplace_back(frame);
+      });
   if (p->banner.rfind("Asterisk Call Manager/", 0) != 0)
     p->banner = "Asterisk Call Manager/11.0.0";
   p->offsets.reserve(p->frames.size() + 1);
@@ -513,16 +509,15 @@ replay_server::start(replay_options options) {
   if (ec)
     return caf::make_error(caf::sec::runtime_error,
                            "cannot listen on " + p->options.bind_address + ":"
-                             + std::to_string(p->options.port) + ": "
-                             + ec.message());
+                               + std::to_string(p->options.port) + ": "
+                               + ec.message());
   p->accept();
   auto* raw = p.get();
   p->thread = std::thread([raw] { raw->io.run(); });
   return std::unique_ptr<replay_server>{new replay_server(std::move(p))};
 }
 
-replay_server::replay_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {
-}
+replay_server::replay_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 replay_server::~replay_server() {
   stop();
@@ -571,8 +566,8 @@ bool replay_server::wait_for_actions(const std::string& name, size_t count,
   std::unique_lock<std::mutex> lock{impl_->mtx};
   return impl_->changed.wait_for(lock, timeout, [&] {
     return static_cast<size_t>(std::count_if(
-             impl_->actions.begin(), impl_->actions.end(),
-             [&](const recorded_action& a) { return iequals(a.name, name); }))
+               impl_->actions.begin(), impl_->actions.end(),
+               [&](const recorded_action& a) { return iequals(a.name, name); }))
            >= count;
   });
 }

@@ -66,24 +66,24 @@ struct actor_fixture {
     bool timed_out = false;
     while (!done() && !timed_out) {
       (*self)->receive(
-        [&](sb::ami_event_batch& batch) {
-          for (auto& ev : batch.events) {
-            CHECK(ev.pbx == batch.pbx);
-            seen.frames.push_back(std::move(ev.text));
-          }
-        },
-        [&](sb::connection_lost_atom, std::string& pbx) {
-          seen.lost.push_back(pbx);
-        },
-        [&](sb::connected_atom, std::string& pbx, std::string& state) {
-          CHECK(pbx == "main");
-          seen.states.push_back(state);
-        },
-        [&](caf::down_msg& down) {
-          seen.exits.emplace_back(down.source,
-                                  sb::exit_reason_text(*sys, down.reason));
-        },
-        caf::after(idle) >> [&] { timed_out = true; });
+          [&](sb::ami_event_batch& batch) {
+            for (auto& ev : batch.events) {
+              CHECK(ev.pbx == batch.pbx);
+              seen.frames.push_back(std::move(ev.text));
+            }
+          },
+          [&](sb::connection_lost_atom, std::string& pbx) {
+            seen.lost.push_back(pbx);
+          },
+          [&](sb::connected_atom, std::string& pbx, std::string& state) {
+            CHECK(pbx == "main");
+            seen.states.push_back(state);
+          },
+          [&](caf::down_msg& down) {
+            seen.exits.emplace_back(down.source,
+                                    sb::exit_reason_text(*sys, down.reason));
+          },
+          caf::after(idle) >> [&] { timed_out = true; });
     }
     return !timed_out;
   }
@@ -107,9 +107,10 @@ struct actor_fixture {
 
   std::vector<sb::connection_status> status(const sb::supervisor_actor& sup) {
     std::vector<sb::connection_status> result;
-    (*self)->request(sup, 5s, sb::status_atom::value)
-      .receive([&](std::vector<sb::connection_status>& xs) { result = xs; },
-               [&](caf::error& err) { FAIL(sys->render(err)); });
+    (*self)
+        ->request(sup, 5s, sb::status_atom::value)
+        .receive([&](std::vector<sb::connection_status>& xs) { result = xs; },
+                 [&](caf::error& err) { FAIL(sys->render(err)); });
     return result;
   }
 };
@@ -130,15 +131,15 @@ TEST_CASE_METHOD(actor_fixture,
                  "[ami][actors]") {
   auto parser = sb::spawn_ami_parser(*sys, "parser-test", as_tracker());
   auto& reg = sb::metrics::global();
-  auto& malformed = reg.get_counter("switchboard_ami_frames_rejected_total",
-                                    "", {{"pbx", "parser-test"},
-                                         {"reason", "malformed"}});
-  auto& not_event = reg.get_counter("switchboard_ami_frames_rejected_total",
-                                    "", {{"pbx", "parser-test"},
-                                         {"reason", "not_event"}});
-  auto& hangups = reg.get_counter("switchboard_ami_events_total", "",
-                                  {{"pbx", "parser-test"},
-                                   {"event", "Hangup"}});
+  auto& malformed
+      = reg.get_counter("switchboard_ami_frames_rejected_total", "",
+                        {{"pbx", "parser-test"}, {"reason", "malformed"}});
+  auto& not_event
+      = reg.get_counter("switchboard_ami_frames_rejected_total", "",
+                        {{"pbx", "parser-test"}, {"reason", "not_event"}});
+  auto& hangups
+      = reg.get_counter("switchboard_ami_events_total", "",
+                        {{"pbx", "parser-test"}, {"event", "Hangup"}});
   auto malformed0 = malformed.value();
   auto not_event0 = not_event.value();
   auto hangups0 = hangups.value();
@@ -146,11 +147,11 @@ TEST_CASE_METHOD(actor_fixture,
   batch.pbx = "parser-test";
   batch.received = caf::make_timestamp();
   batch.frames = {
-    "Event: Hangup\r\nChannel: PJSIP/1001-00000001\r\nCause: 16",
-    "this line has no colon",
-    std::string{"Event: Newchannel\r\nChannel: A\0B", 32},
-    "Response: Success\r\nActionID: 99\r\nMessage: unsolicited",
-    "Event: Hangup\r\nChannel: PJSIP/1002-00000002\r\nCause: 17",
+      "Event: Hangup\r\nChannel: PJSIP/1001-00000001\r\nCause: 16",
+      "this line has no colon",
+      std::string{"Event: Newchannel\r\nChannel: A\0B", 32},
+      "Response: Success\r\nActionID: 99\r\nMessage: unsolicited",
+      "Event: Hangup\r\nChannel: PJSIP/1002-00000002\r\nCause: 17",
   };
   (*self)->send(parser, std::move(batch));
   REQUIRE(receive_events(2));
@@ -178,9 +179,9 @@ TEST_CASE_METHOD(actor_fixture,
   options.capture_path = sb::test::ami_capture("dev-11-burst-50");
   auto server = sb::test::start_replay(options);
   REQUIRE(server->capture_events() == 4062);
-  auto sup = sys->spawn(sb::supervisor,
-                        std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-                        as_tracker(), fast_backoff());
+  auto sup = sys->spawn(
+      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+      as_tracker(), fast_backoff());
   REQUIRE(receive_events(server->capture_events()));
   CHECK(seen.frames.size() == server->capture_events());
   CHECK(seen.frames == server->capture_frames());
@@ -198,7 +199,8 @@ TEST_CASE_METHOD(actor_fixture,
                  "a wrong secret fails with the PBX named and backs off",
                  "[ami][actors]") {
   replay_options options;
-  options.capture_path = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
+  options.capture_path
+      = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
   options.secret = "not-what-we-send";
   auto server = sb::test::start_replay(options);
 
@@ -215,9 +217,10 @@ TEST_CASE_METHOD(actor_fixture,
   SECTION("the supervisor retries with growing delays") {
     auto policy = fast_backoff();
     policy.initial = 50ms;
-    auto sup = sys->spawn(
-      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-      as_tracker(), policy);
+    auto sup
+        = sys->spawn(sb::supervisor,
+                     std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+                     as_tracker(), policy);
     REQUIRE(server->wait_for_actions("Login", 5, 10s));
     auto times = server->login_times();
     (*self)->send_exit(sup, caf::exit_reason::user_shutdown);
@@ -225,8 +228,8 @@ TEST_CASE_METHOD(actor_fixture,
     std::vector<double> gaps;
     for (size_t i = 1; i < 5; ++i)
       gaps.push_back(
-        std::chrono::duration<double, std::milli>(times[i] - times[i - 1])
-          .count());
+          std::chrono::duration<double, std::milli>(times[i] - times[i - 1])
+              .count());
     INFO("gaps (ms): " << gaps[0] << " " << gaps[1] << " " << gaps[2] << " "
                        << gaps[3]);
     // Never faster than the jittered initial delay, and doubling: 50, 100,
@@ -241,14 +244,15 @@ TEST_CASE_METHOD(actor_fixture,
                  "supervisor reports state, last error and restarts",
                  "[ami][actors]") {
   replay_options options;
-  options.capture_path = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
+  options.capture_path
+      = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
   options.secret = "not-what-we-send";
   auto server = sb::test::start_replay(options);
   auto policy = fast_backoff();
   policy.initial = 10ms;
   auto sup = sys->spawn(
-    sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-    as_tracker(), policy);
+      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+      as_tracker(), policy);
   REQUIRE(server->wait_for_actions("Login", 3, 10s));
   // The third login means the supervisor has handled two failures.
   auto st = status(sup);
@@ -260,7 +264,7 @@ TEST_CASE_METHOD(actor_fixture,
   CHECK((st[0].state == "connecting" || st[0].state == "backing_off"));
   CHECK(st[0].since > 0);
   auto& reconnects = sb::metrics::global().get_counter(
-    "switchboard_ami_reconnects_total", "", {{"pbx", "main"}});
+      "switchboard_ami_reconnects_total", "", {{"pbx", "main"}});
   CHECK(reconnects.value() >= 2);
   (*self)->send_exit(sup, caf::exit_reason::user_shutdown);
 }
@@ -292,7 +296,8 @@ TEST_CASE_METHOD(actor_fixture, "MD5 challenge login through the actors",
 TEST_CASE_METHOD(actor_fixture, "a late Ping answer kills the connection",
                  "[ami][actors]") {
   replay_options options;
-  options.capture_path = sb::test::ami_capture("dev-03-inbound-missed-ring-timeout");
+  options.capture_path
+      = sb::test::ami_capture("dev-03-inbound-missed-ring-timeout");
   options.ping = replay_options::ping_reply::late;
   options.ping_delay = 2000ms;
   auto server = sb::test::start_replay(options);
@@ -324,8 +329,8 @@ TEST_CASE_METHOD(actor_fixture,
   options.close_after_events = 1000;
   auto server = sb::test::start_replay(options);
   auto sup = sys->spawn(
-    sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-    as_tracker(), fast_backoff());
+      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+      as_tracker(), fast_backoff());
   REQUIRE(receive_events(server->capture_events()));
   // Nothing lost, nothing twice, in order across the reconnect.
   CHECK(seen.frames.size() == 4062);
@@ -347,8 +352,8 @@ TEST_CASE_METHOD(actor_fixture,
   options.events_with_login_response = 100;
   auto server = sb::test::start_replay(options);
   auto sup = sys->spawn(
-    sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-    as_tracker(), fast_backoff());
+      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+      as_tracker(), fast_backoff());
   REQUIRE(receive_events(server->capture_events()));
   CHECK(seen.frames == server->capture_frames());
   // FullyBooted is the first event after the login response.
@@ -361,7 +366,8 @@ TEST_CASE_METHOD(actor_fixture,
                  "a healthy session resets the backoff, a short one doubles it",
                  "[ami][actors]") {
   replay_options options;
-  options.capture_path = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
+  options.capture_path
+      = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
   options.close_after_events = 5;
   options.max_drops = 4;
   auto gaps_with = [&](std::chrono::milliseconds healthy) {
@@ -369,17 +375,18 @@ TEST_CASE_METHOD(actor_fixture,
     auto policy = fast_backoff();
     policy.initial = 25ms;
     policy.healthy = healthy;
-    auto sup = sys->spawn(
-      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-      as_tracker(), policy);
+    auto sup
+        = sys->spawn(sb::supervisor,
+                     std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+                     as_tracker(), policy);
     CHECK(server->wait_for_actions("Login", 5, 10s));
     auto times = server->login_times();
     (*self)->send_exit(sup, caf::exit_reason::user_shutdown);
     std::vector<double> gaps;
     for (size_t i = 1; i < times.size(); ++i)
       gaps.push_back(
-        std::chrono::duration<double, std::milli>(times[i] - times[i - 1])
-          .count());
+          std::chrono::duration<double, std::milli>(times[i] - times[i - 1])
+              .count());
     return gaps;
   };
   // Every session counts as healthy: each retry starts from 25 ms again.

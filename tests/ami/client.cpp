@@ -67,7 +67,8 @@ struct collector {
 TEST_CASE("client logs in and hands over every event in order",
           "[ami][client]") {
   replay_options options;
-  options.capture_path = sb::test::ami_capture("dev-06-inbound-ringgroup-second-answers");
+  options.capture_path
+      = sb::test::ami_capture("dev-06-inbound-ringgroup-second-answers");
   auto server = sb::test::start_replay(options);
   collector got;
   sb::ami::client client{sb::test::local_pbx(*server), got.callbacks()};
@@ -92,7 +93,8 @@ TEST_CASE("client logs in and hands over every event in order",
 
 TEST_CASE("client reports a wrong secret naming the PBX", "[ami][client]") {
   replay_options options;
-  options.capture_path = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
+  options.capture_path
+      = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
   options.secret = "the-right-one";
   auto server = sb::test::start_replay(options);
   collector got;
@@ -103,7 +105,7 @@ TEST_CASE("client reports a wrong secret naming the PBX", "[ami][client]") {
   std::lock_guard<std::mutex> guard{got.mtx};
   CHECK(got.failures
         == std::vector<std::string>{
-          "pbx main: authentication failed: Authentication failed"});
+            "pbx main: authentication failed: Authentication failed"});
   CHECK_FALSE(got.logged_in);
   CHECK(got.frames.empty());
   CHECK(server->events_sent() == 0);
@@ -205,15 +207,15 @@ TEST_CASE("client pings and declares a silent PBX dead", "[ami][client]") {
     client.start();
     REQUIRE(got.wait([](collector& c) { return !c.failures.empty(); }));
     std::lock_guard<std::mutex> guard{got.mtx};
-    CHECK(got.failures.front().find("pbx main: no answer to Ping")
-          == 0);
+    CHECK(got.failures.front().find("pbx main: no answer to Ping") == 0);
   }
 }
 
 TEST_CASE("events in the same segment as the login response are kept",
           "[ami][client]") {
   replay_options options;
-  options.capture_path = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
+  options.capture_path
+      = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
   options.events_with_login_response = 40;
   // Slow the rest so that the first read can only hold the shared segment.
   options.events_per_second = 2000;
@@ -233,7 +235,8 @@ TEST_CASE("events in the same segment as the login response are kept",
 
 TEST_CASE("client reports the PBX closing mid-stream", "[ami][client]") {
   replay_options options;
-  options.capture_path = sb::test::ami_capture("dev-02-inbound-answered-ext-hangup");
+  options.capture_path
+      = sb::test::ami_capture("dev-02-inbound-answered-ext-hangup");
   options.close_after_events = 30;
   auto server = sb::test::start_replay(options);
   collector got;
@@ -247,12 +250,11 @@ TEST_CASE("client reports the PBX closing mid-stream", "[ami][client]") {
                    server->capture_frames().begin()));
 }
 
-TEST_CASE("client refuses a peer that is not an AMI server",
-          "[ami][client]") {
+TEST_CASE("client refuses a peer that is not an AMI server", "[ami][client]") {
   namespace asio = boost::asio;
   asio::io_context io;
-  asio::ip::tcp::acceptor acceptor{
-    io, {asio::ip::make_address("127.0.0.1"), 0}};
+  asio::ip::tcp::acceptor acceptor{io,
+                                   {asio::ip::make_address("127.0.0.1"), 0}};
   auto port = acceptor.local_endpoint().port();
   std::thread peer{[&] {
     auto socket = acceptor.accept();
@@ -282,8 +284,8 @@ TEST_CASE("client names the PBX when it cannot connect", "[ami][client]") {
   {
     namespace asio = boost::asio;
     asio::io_context io;
-    asio::ip::tcp::acceptor acceptor{
-      io, {asio::ip::make_address("127.0.0.1"), 0}};
+    asio::ip::tcp::acceptor acceptor{io,
+                                     {asio::ip::make_address("127.0.0.1"), 0}};
     port = acceptor.local_endpoint().port();
   } // closed again: nothing listens there now
   sb::pbx_config pbx;
@@ -304,8 +306,8 @@ TEST_CASE("client times out a server that never sends a banner",
           "[ami][client]") {
   namespace asio = boost::asio;
   asio::io_context io;
-  asio::ip::tcp::acceptor acceptor{
-    io, {asio::ip::make_address("127.0.0.1"), 0}};
+  asio::ip::tcp::acceptor acceptor{io,
+                                   {asio::ip::make_address("127.0.0.1"), 0}};
   sb::pbx_config pbx;
   pbx.name = "main";
   pbx.host = "127.0.0.1";
@@ -333,9 +335,8 @@ TEST_CASE("replay server paces and loops the capture", "[ami][client]") {
   sb::ami::client client{sb::test::local_pbx(*server), got.callbacks()};
   auto t0 = std::chrono::steady_clock::now();
   client.start();
-  REQUIRE(got.wait([&](collector& c) {
-    return c.frames.size() >= per_replay + 10;
-  }));
+  REQUIRE(got.wait(
+      [&](collector& c) { return c.frames.size() >= per_replay + 10; }));
   auto elapsed = std::chrono::steady_clock::now() - t0;
   client.stop();
   // 69 events at 1000/s cannot arrive in much less than 68 ms.

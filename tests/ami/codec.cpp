@@ -34,9 +34,9 @@ split_result split(std::string_view bytes, NextSize next_size,
   while (pos < bytes.size()) {
     auto n = std::min(next_size(), bytes.size() - pos);
     splitter.feed(
-      bytes.substr(pos, n),
-      [&](std::string_view line) { result.banners.emplace_back(line); },
-      [&](std::string_view frame) { result.frames.emplace_back(frame); });
+        bytes.substr(pos, n),
+        [&](std::string_view line) { result.banners.emplace_back(line); },
+        [&](std::string_view frame) { result.frames.emplace_back(frame); });
     pos += n;
   }
   result.errors = splitter.errors();
@@ -47,7 +47,7 @@ split_result split(std::string_view bytes, NextSize next_size,
 split_result split_whole(std::string_view bytes, bool expect_banner = true,
                          size_t limit = 64 * 1024) {
   return split(
-    bytes, [&] { return bytes.size(); }, expect_banner, limit);
+      bytes, [&] { return bytes.size(); }, expect_banner, limit);
 }
 
 size_t count_of(std::string_view text, std::string_view needle) {
@@ -69,12 +69,13 @@ TEST_CASE("every capture splits into the same frames in any chunking",
     auto bytes = sb::test::read_file(path);
     REQUIRE(!bytes.empty());
     auto whole = split_whole(bytes);
-    REQUIRE(whole.banners == std::vector<std::string>{
-              "Asterisk Call Manager/11.0.0"});
+    REQUIRE(whole.banners
+            == std::vector<std::string>{"Asterisk Call Manager/11.0.0"});
     // Every message ends with an empty line: one frame per "\r\n\r\n".
     CHECK(whole.frames.size() == count_of(bytes, "\r\n\r\n"));
-    CHECK(whole.frames.front() == "Response: Success\r\n"
-                                  "Message: Authentication accepted");
+    CHECK(whole.frames.front()
+          == "Response: Success\r\n"
+             "Message: Authentication accepted");
     CHECK(whole.errors.oversized_frames == 0);
     CHECK(whole.buffered == 0);
     size_t events = 0;
@@ -143,9 +144,10 @@ std::vector<std::string> reference_frames(std::string_view bytes,
 
 TEST_CASE("splitter matches a reference on random line-ending soup",
           "[ami][codec]") {
-  const std::vector<std::string> tokens = {
-    "Event: X", "Key: value", "\r\n", "\r\n", "\n", "\r", "\r\n\r\n",
-    "\n\n", "\n\r\n", "a", ":", "Long: " + std::string(90, 'y')};
+  const std::vector<std::string> tokens
+      = {"Event: X", "Key: value", "\r\n",     "\r\n",
+         "\n",       "\r",         "\r\n\r\n", "\n\n",
+         "\n\r\n",   "a",          ":",        "Long: " + std::string(90, 'y')};
   std::mt19937 rng{2024};
   for (int round = 0; round < 300; ++round) {
     std::string bytes;
@@ -157,10 +159,14 @@ TEST_CASE("splitter matches a reference on random line-ending soup",
     INFO("round " << round << " limit " << limit);
     auto whole = split_whole(bytes, false, limit);
     REQUIRE(whole.frames == expected);
-    CHECK(split(bytes, [] { return size_t{1}; }, false, limit).frames
+    CHECK(split(
+              bytes, [] { return size_t{1}; }, false, limit)
+              .frames
           == expected);
     std::uniform_int_distribution<size_t> size{1, 97};
-    CHECK(split(bytes, [&] { return size(rng); }, false, limit).frames
+    CHECK(split(
+              bytes, [&] { return size(rng); }, false, limit)
+              .frames
           == expected);
   }
 }
@@ -176,8 +182,7 @@ TEST_CASE("parse_frame keeps order, repeated keys, empty values, any case",
   CHECK(ev.key(1) == "ChanVariable");
   CHECK(ev.get("ACCOUNTCODE").empty());
   CHECK(ev.has("accountcode"));
-  CHECK(ev.all("ChanVariable")
-        == std::vector<std::string_view>{"A=1", "B=2"});
+  CHECK(ev.all("ChanVariable") == std::vector<std::string_view>{"A=1", "B=2"});
   // Only the one space after the colon belongs to the syntax.
   CHECK(ev.get("value") == " two spaces");
   std::string owned = "Event: Hangup\r\nCause: 16";
@@ -220,7 +225,7 @@ TEST_CASE("malformed input never crashes and is counted", "[ami][codec]") {
     for (size_t chunk : {size_t{1}, size_t{13}, size_t{4096}, bytes.size()}) {
       INFO("chunk " << chunk);
       auto result = split(
-        bytes, [&] { return chunk; }, false);
+          bytes, [&] { return chunk; }, false);
       REQUIRE(result.frames.size() == 2);
       CHECK(result.frames[0] == "Event: Before\r\nA: 1");
       CHECK(result.frames[1] == "Event: After\r\nB: 2");
@@ -233,8 +238,8 @@ TEST_CASE("malformed input never crashes and is counted", "[ami][codec]") {
     size_t peak = 0;
     for (size_t pos = 0; pos < huge.size(); pos += 512) {
       splitter.feed(
-        std::string_view{huge}.substr(pos, 512), [](std::string_view) {},
-        [](std::string_view) {});
+          std::string_view{huge}.substr(pos, 512), [](std::string_view) {},
+          [](std::string_view) {});
       peak = std::max(peak, splitter.buffered());
     }
     CHECK(peak <= 2048);
@@ -251,7 +256,7 @@ TEST_CASE("malformed input never crashes and is counted", "[ami][codec]") {
     std::vector<std::string> reference;
     for (size_t chunk : {bytes.size(), size_t{1}, size_t{1000}}) {
       auto result = split(
-        bytes, [&] { return chunk; }, false);
+          bytes, [&] { return chunk; }, false);
       REQUIRE(result.frames.size() > 300);
       if (reference.empty())
         reference = result.frames;
@@ -268,7 +273,8 @@ TEST_CASE("malformed input never crashes and is counted", "[ami][codec]") {
   }
   SECTION("a wrong banner is still reported, not parsed as a frame") {
     auto result = split_whole("HTTP/1.1 400 Bad Request\r\n\r\n");
-    CHECK(result.banners == std::vector<std::string>{"HTTP/1.1 400 Bad Request"});
+    CHECK(result.banners
+          == std::vector<std::string>{"HTTP/1.1 400 Bad Request"});
     CHECK(result.frames.empty());
   }
 }
@@ -291,8 +297,8 @@ TEST_CASE("action writer frames actions and refuses CR/LF injection",
   splitter.expect_banner(false);
   std::vector<std::string> frames;
   splitter.feed(
-    out, [](std::string_view) {},
-    [&](std::string_view f) { frames.emplace_back(f); });
+      out, [](std::string_view) {},
+      [&](std::string_view f) { frames.emplace_back(f); });
   REQUIRE(frames.size() == 1);
   ami_event ev;
   REQUIRE(parse_frame(frames[0], ev));
@@ -303,8 +309,7 @@ TEST_CASE("action writer frames actions and refuses CR/LF injection",
                            {{"Channel", "PJSIP/1001\r\nAction: Logoff"}}));
   CHECK_FALSE(writer.write(rejected, "Originate", id2,
                            {{"Channel", "PJSIP/1001\nAction: Logoff"}}));
-  CHECK_FALSE(writer.write(rejected, "Originate", id2,
-                           {{"Bad\rKey", "x"}}));
+  CHECK_FALSE(writer.write(rejected, "Originate", id2, {{"Bad\rKey", "x"}}));
   CHECK_FALSE(writer.write(rejected, "Originate", id2, {{"Key: x", "y"}}));
   CHECK_FALSE(writer.write(rejected, "Originate", id2, {{"", "y"}}));
   CHECK_FALSE(writer.write(rejected, "Ping\r\nAction: Logoff", id2, {}));
