@@ -252,7 +252,6 @@ struct http_admin::impl {
                            + "); use a new key for a new call");
       return;
     }
-    res.set_header("Location", "/api/crm/comms?source=manual");
     http::send_json(res, 201, http::to_json(*stored));
   }
 
@@ -604,7 +603,7 @@ http_admin::http_admin(http_deps deps)
   // Headers and body leave in separate writes: without TCP_NODELAY, Nagle
   // and the peer's delayed ACK add ~40 ms to every keep-alive response.
   server_->set_tcp_nodelay(true);
-  server_->set_keep_alive_max_count(1000);
+  server_->set_keep_alive_max_count(100);
   server_->set_keep_alive_timeout(2);
   server_->set_read_timeout(5, 0);
   server_->set_write_timeout(5, 0);
