@@ -125,8 +125,7 @@ inline std::string crm_written(const std::string& pbx_number) {
   if (pbx_number.compare(0, 4, "0044") == 0)
     return "+44 " + uk_grouped(d.substr(4));
   if (pbx_number.compare(0, 2, "+1") == 0 && d.size() == 11)
-    return "001 (" + d.substr(1, 3) + ") " + d.substr(4, 3) + "-"
-           + d.substr(7);
+    return "001 (" + d.substr(1, 3) + ") " + d.substr(4, 3) + "-" + d.substr(7);
   if (pbx_number.compare(0, 2, "00") == 0)
     return "+" + d.substr(2);
   if (pbx_number[0] == '0' && d.size() == 11)
@@ -167,16 +166,16 @@ inline customer_ids seed_customers(store::database& db,
     auto written = crm_written(call.external_number);
     if (written.empty())
       continue;
-    ids[call.external_number] = add("Customer " + std::to_string(++n),
-                                    written);
+    ids[call.external_number] = add("Customer " + std::to_string(++n), written);
   }
   return ids;
 }
 
-// -- rows ----------------------------------------------------------------------
+// -- rows
+// ----------------------------------------------------------------------
 
-inline caf::optional<int64_t>
-expected_customer(const test::expected_call& call, const customer_ids& ids) {
+inline caf::optional<int64_t> expected_customer(const test::expected_call& call,
+                                                const customer_ids& ids) {
   if (call.direction == call_direction::internal)
     return caf::none;
   auto i = ids.find(call.external_number);
@@ -196,9 +195,8 @@ inline void check_rows(store::database& db,
   INFO("scenario " << scenario.scenario);
   REQUIRE(count_rows(db) == static_cast<int64_t>(scenario.calls.size()));
   for (auto& call : scenario.calls) {
-    INFO("linkedid " << call.linkedid << " ("
-                     << to_string(call.direction) << ", "
-                     << call.external_number << ", "
+    INFO("linkedid " << call.linkedid << " (" << to_string(call.direction)
+                     << ", " << call.external_number << ", "
                      << call.cdr_disposition << ")");
     auto found = db.find_comms("ami", call.linkedid);
     REQUIRE(found);
@@ -214,8 +212,8 @@ inline void check_rows(store::database& db,
     CHECK(distance(row.duration_seconds, call.total_seconds) <= 1);
     CHECK(distance(row.billsec, call.billsec) <= 1);
     CHECK(distance(row.talk_seconds, call.talk_seconds) <= 1);
-    auto body_start = "Call duration: " + std::to_string(row.duration_seconds)
-                      + "s";
+    auto body_start
+        = "Call duration: " + std::to_string(row.duration_seconds) + "s";
     CHECK(row.body.compare(0, body_start.size(), body_start) == 0);
     // -1 = no customer (readable in a failure message).
     auto id_or_none = [](caf::optional<int64_t> x) { return x ? *x : -1; };
@@ -261,11 +259,11 @@ inline bool replay_once(const backend& b, const std::string& scenario,
   auto pbx = test::start_replay(options);
   test::pipeline p{b.url, b.dir_file(spool_name), *pbx, fresh_pbx_name()};
   bool done = test::wait_until(
-    [&] {
-      return pbx->events_sent() == pbx->capture_events() && settled()
-             && p.live_calls() == 0 && p.writer_pending() == 0;
-    },
-    std::chrono::seconds{20}, std::chrono::milliseconds{10});
+      [&] {
+        return pbx->events_sent() == pbx->capture_events() && settled()
+               && p.live_calls() == 0 && p.writer_pending() == 0;
+      },
+      std::chrono::seconds{20}, std::chrono::milliseconds{10});
   if (connections != nullptr)
     *connections = pbx->connections();
   p.stop();

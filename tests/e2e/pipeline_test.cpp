@@ -91,8 +91,8 @@ void dropped_connection_loses_nothing(const backend& b,
   auto duplicates_before = ami_duplicates();
   size_t connections = 0;
   REQUIRE(replay_once(
-    b, scenario, "spool", [&] { return count_rows(*reader) == calls; },
-    options, &connections));
+      b, scenario, "spool", [&] { return count_rows(*reader) == calls; },
+      options, &connections));
   CHECK(connections == drops + 1);
   check_rows(*reader, expected, customers);
   CHECK(tracker_calls("complete") - complete_before
