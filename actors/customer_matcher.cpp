@@ -63,6 +63,14 @@ void load(self_ptr self) {
   }
   st.rebuild(*customers);
   st.reload_backoff = customer_matcher_state::reload_backoff_initial;
+  if (!st.refresh_pending) {
+    st.refresh_pending = true;
+    st.refresh_due = std::chrono::steady_clock::now()
+                     + customer_matcher_state::refresh_interval;
+    self->delayed_send(caf::actor_cast<customer_matcher_actor>(self),
+                       customer_matcher_state::refresh_interval,
+                       reload_atom_v);
+  }
   log::info(actor_name, "customer index loaded",
             {{"customers", std::to_string(customers->size())},
              {"numbers", std::to_string(st.ids_by_e164.size())}});
@@ -109,6 +117,14 @@ customer_matcher_state::find(const std::string& e164) const {
   return i->second.front();
 }
 
+const std::string& customer_matcher_state::to_e164(const std::string& raw) {
+  if (auto i = e164_cache.find(raw); i != e164_cache.end())
+    return i->second;
+  if (e164_cache.size() >= max_cached_numbers)
+    e164_cache.clear();
+  return e164_cache.emplace(raw, normalizer->to_e164(raw)).first->second;
+}
+
 std::vector<matched_call>
 customer_matcher_state::match(std::vector<completed_call> calls) {
   std::vector<matched_call> out;
@@ -116,7 +132,7 @@ customer_matcher_state::match(std::vector<completed_call> calls) {
   for (auto& call : calls) {
     matched_call m;
     if (call.direction != call_direction::internal) {
-      m.external_e164 = normalizer->to_e164(call.external_number);
+      m.external_e164 = to_e164(call.external_number);
       m.customer_id = find(m.external_e164);
       (m.customer_id ? matched : unmatched)->inc();
     }
@@ -173,7 +189,11 @@ customer_matcher_actor::behavior_type customer_matcher(
       [self](reload_atom) {
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};
-        self->state.reload_scheduled = false;
+        auto& st = self->state;
+        st.reload_scheduled = false;
+        if (st.refresh_pending
+            && std::chrono::steady_clock::now() >= st.refresh_due)
+          st.refresh_pending = false;
         load(self);
       },
   };

@@ -45,6 +45,10 @@ struct customer_matcher_state {
   static constexpr size_t max_held = 10000;
   static constexpr std::chrono::milliseconds reload_backoff_initial{500};
   static constexpr std::chrono::milliseconds reload_backoff_max{30000};
+  /// Customers also arrive behind our back (`switchboard import-customers`,
+  /// another instance on the same PostgreSQL, the CRM itself): the index is
+  /// reloaded this often.
+  static constexpr std::chrono::milliseconds refresh_interval{60000};
 
   metrics::actor_metrics* metrics = &metrics::global().actor(name);
 
@@ -62,9 +66,22 @@ struct customer_matcher_state {
   std::vector<completed_call> held;
   bool reload_scheduled = false;
   std::chrono::milliseconds reload_backoff = reload_backoff_initial;
+  /// One periodic refresh timer at a time, however many reloads are asked.
+  bool refresh_pending = false;
+  std::chrono::steady_clock::time_point refresh_due;
 
   metrics::counter* matched = nullptr;
   metrics::counter* unmatched = nullptr;
+
+  /// Number as the PBX presented it -> E.164 (empty = never matches).
+  /// libphonenumber costs 40-100 us per number and customers call again and
+  /// again from the same numbers; cleared whole when full, so it stays
+  /// bounded without bookkeeping per hit.
+  static constexpr size_t max_cached_numbers = 50000;
+  std::unordered_map<std::string, std::string> e164_cache;
+
+  /// E.164 of `raw` through the cache.
+  const std::string& to_e164(const std::string& raw);
 
   /// Replaces the index with `customers`.
   void rebuild(const std::vector<customer>& customers);

@@ -49,8 +49,12 @@ server::~server() {
 
 caf::expected<void> server::start() {
   metrics::register_process_metrics(metrics::global());
-  writer_ = sys_.spawn(comms_log_writer, cfg_.db);
-  matcher_ = sys_.spawn(customer_matcher, cfg_.phone, cfg_.db.url, writer_);
+  // Writer and matcher make blocking SQL calls (commits, index loads): each
+  // gets a thread of its own instead of stalling a scheduler worker that the
+  // tracker and parsers need.
+  writer_ = sys_.spawn<caf::detached>(comms_log_writer, cfg_.db);
+  matcher_ = sys_.spawn<caf::detached>(customer_matcher, cfg_.phone,
+                                       cfg_.db.url, writer_);
   tracker_ = sys_.spawn(call_tracker, cfg_.pbxes, cfg_.tracker, matcher_);
   backoff_policy backoff;
   backoff.initial = opts_.reconnect_initial;

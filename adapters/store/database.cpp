@@ -1,6 +1,7 @@
 #include "adapters/store/database.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -718,11 +719,14 @@ struct database::impl {
   backend kind = backend::sqlite;
   std::string password;
   soci::session sql;
-  /// Prepared inserts of a full chunk and of one row (the idle writer's
-  /// case), kept across write_calls; dropped after any failure and on
-  /// reconnect, when the server may have forgotten them.
-  std::unique_ptr<multi_insert> full_insert;
-  std::unique_ptr<multi_insert> single_insert;
+  /// Prepared multi-row INSERTs, kept across write_calls; dropped after any
+  /// failure and on reconnect, when the server may have forgotten them.
+  /// One per chunk size in `insert_sizes`: a
+  /// batch is cut into these sizes, so no batch ever prepares a statement
+  /// (preparing a 38-row INSERT costs more than executing it).
+  static constexpr std::array<size_t, 8> insert_sizes{
+    multi_insert::max_rows, 64, 32, 16, 8, 4, 2, 1};
+  std::array<std::unique_ptr<multi_insert>, insert_sizes.size()> inserts;
 
   // Must go before `sql` closes: statements need their session.
   ~impl() {
@@ -731,20 +735,21 @@ struct database::impl {
 
   void forget_statements() noexcept {
     try {
-      full_insert.reset();
-      single_insert.reset();
+      for (auto& statement : inserts)
+        statement.reset();
     } catch (...) {
       // Finalizing on a dead connection; nothing left to free server-side.
     }
   }
 
-  multi_insert& insert_statement(size_t n,
-                                 std::unique_ptr<multi_insert>& partial) {
-    auto& cached = n == multi_insert::max_rows
-                       ? full_insert
-                       : (n == 1 ? single_insert : partial);
+  /// The cached statement for the largest chunk size that fits `remaining`.
+  multi_insert& insert_statement(size_t remaining) {
+    size_t i = 0;
+    while (insert_sizes[i] > remaining)
+      ++i;
+    auto& cached = inserts[i];
     if (!cached)
-      cached = std::make_unique<multi_insert>(sql, kind, n);
+      cached = std::make_unique<multi_insert>(sql, kind, insert_sizes[i]);
     return *cached;
   }
 
@@ -1075,11 +1080,10 @@ database::write_calls(const std::vector<matched_call>& calls,
     size_t inserted = 0;
     std::unordered_map<std::string, int> returned;
     std::vector<size_t> conflicts;
-    for (size_t begin = 0; begin < calls.size();
-         begin += multi_insert::max_rows) {
-      auto n = std::min(multi_insert::max_rows, calls.size() - begin);
-      std::unique_ptr<multi_insert> partial;
-      auto* ins = &d.insert_statement(n, partial);
+    size_t n = 0;
+    for (size_t begin = 0; begin < calls.size(); begin += n) {
+      auto* ins = &d.insert_statement(calls.size() - begin);
+      n = ins->rows.size();
       for (size_t k = 0; k < n; ++k)
         assign_call(ins->rows[k], calls[begin + k], created_at, now);
       returned.clear();

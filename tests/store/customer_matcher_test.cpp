@@ -76,7 +76,7 @@ struct matcher_env {
   customer_matcher_actor spawn() {
     phone_config phone;
     phone.default_region = "GB";
-    return env.sys.spawn(customer_matcher, phone, url, relay);
+    return env.own(env.sys.spawn(customer_matcher, phone, url, relay));
   }
 };
 
@@ -219,7 +219,8 @@ TEST_CASE("matcher and writer together store each call under its "
   cfg.spool_path = dir.file("spool");
   auto writer = env.sys.spawn<caf::detached>(comms_log_writer, cfg);
   phone_config phone;
-  auto matcher = env.sys.spawn(customer_matcher, phone, url, writer);
+  auto matcher
+    = env.own(env.sys.spawn(customer_matcher, phone, url, writer));
 
   // A customer added through the writer, announced as HTTP does.
   customer bob;

@@ -201,6 +201,21 @@ struct actor_env {
   caf::actor_system_config cfg;
   caf::actor_system sys{test_config(cfg)};
   caf::scoped_actor self{sys};
+  /// Actors that keep themselves alive with their own timers (the matcher's
+  /// periodic refresh) end only when told, as the server tells them at
+  /// shutdown; the system would otherwise wait for them.
+  std::vector<caf::actor> owned;
+
+  template <class Handle>
+  Handle own(Handle handle) {
+    owned.push_back(caf::actor_cast<caf::actor>(handle));
+    return handle;
+  }
+
+  ~actor_env() {
+    for (auto& a : owned)
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+  }
 };
 
 /// Records the writer holds (memory + spool), asked with a timeout.
