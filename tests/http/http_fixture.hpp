@@ -89,8 +89,13 @@ struct http_server {
     cfg.http.threads = opts.threads;
     cfg.http.request_timeout_seconds = opts.request_timeout_seconds;
     cfg.phone.default_region = "GB";
-    if (opts.spawn_writer)
+    if (opts.spawn_writer) {
+      // Migrate once up front: the writer and the matcher each open the
+      // database at start, and two first-time migrations racing for SQLite's
+      // write lock can fail one of them with "database is locked".
+      REQUIRE(store::database::open(cfg.db.url));
       writer = sys.spawn<caf::detached>(comms_log_writer, cfg.db);
+    }
     if (opts.spawn_matcher && opts.spawn_writer)
       matcher = sys.spawn(customer_matcher, cfg.phone, cfg.db.url, writer);
     if (opts.spawn_writer) {
