@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "messages/time.hpp"
+
 namespace sb {
 
 namespace {
@@ -65,16 +67,6 @@ unix_micros parse_timestamp(std::string_view s) {
   for (; digits < 6; ++digits)
     fraction *= 10;
   return seconds * micros_per_second + fraction;
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 /// Cdr `StartTime` / `AnswerTime` / `EndTime`: "YYYY-MM-DD HH:MM:SS" in the

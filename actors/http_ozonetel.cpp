@@ -8,6 +8,7 @@
 #include "adapters/http/json.hpp"
 #include "adapters/ozonetel/callback.hpp"
 #include "adapters/store/database.hpp"
+#include "messages/time.hpp"
 
 namespace sb {
 
@@ -125,12 +126,6 @@ std::string lower(std::string text) {
   for (auto& c : text)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
-}
-
-unix_micros now_micros() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch())
-    .count();
 }
 
 struct ozonetel_routes {

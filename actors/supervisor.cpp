@@ -7,20 +7,15 @@
 
 #include "adapters/ami/client.hpp"
 #include "adapters/log/log.hpp"
+#include "messages/time.hpp"
 
 namespace sb {
 
 namespace {
 
-int64_t unix_micros_now() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void set_state(supervised_connection& c, const char* state) {
   c.status.state = state;
-  c.status.since = unix_micros_now();
+  c.status.since = now_micros();
   c.state_connecting->set(c.status.state == "connecting" ? 1 : 0);
   c.state_logged_in->set(c.status.state == "logged_in" ? 1 : 0);
   c.state_backing_off->set(c.status.state == "backing_off" ? 1 : 0);

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include "adapters/log/log.hpp"
+#include "messages/time.hpp"
 
 namespace sb {
 
@@ -40,11 +41,6 @@ constexpr const char* internal_dispositions[]
   = {"APPOINTMENT_BOOKED", "FOLLOW_UP_SCHEDULED", "INFO_PROVIDED",
      "NO_ANSWER",          "WRONG_NUMBER",        "CALLBACK_REQUESTED",
      "NOT_INTERESTED"};
-
-unix_micros now_micros() {
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
 
 std::string upper(std::string text) {
   for (auto& c : text)
