@@ -262,25 +262,7 @@ struct ozonetel_routes {
     }
     if (!available(res))
       return;
-    auto& d = parsed.details;
-    ozonetel_call_details m;
-    m.ucid = d.ucid;
-    m.caller_id = d.caller_id;
-    m.did = d.did;
-    m.campaign = d.campaign;
-    m.agent_id = d.agent_id;
-    m.start_time = d.start_time;
-    m.end_time = d.end_time;
-    m.duration_seconds = d.duration_seconds;
-    m.call_duration_seconds = d.call_duration_seconds;
-    m.status = d.status;
-    m.dial_status = d.dial_status;
-    m.disposition = d.disposition;
-    m.hangup_by = d.hangup_by;
-    m.type = d.type;
-    m.inbound = d.inbound();
-    m.answered = d.answered();
-    m.sanitized_json = std::move(d.sanitized_json);
+    auto m = std::move(parsed.details);
     m.received_at = now_micros();
     forward(res, callback_atom_v, std::move(m));
   }

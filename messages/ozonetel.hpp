@@ -174,21 +174,30 @@ typename Inspector::result_type inspect(Inspector& f,
 
 /// CloudAgent's call-details callback, already stripped of its Apikey.
 struct ozonetel_call_details {
+  /// monitorUCID (falls back to UCID): the call's identity.
   std::string ucid;
   std::string caller_id;
   std::string did;
   std::string campaign;
   std::string agent_id;
+  /// "YYYY-MM-DD HH:MM:SS" in the account's time zone, as sent.
   std::string start_time;
   std::string end_time;
+  /// Duration ("HH:MM:SS") in seconds: the whole call.
   int64_t duration_seconds = 0;
+  /// CallDuration in seconds: the customer connected to the agent.
   int64_t call_duration_seconds = 0;
+  /// "Answered", "NotAnswered", ...
   std::string status;
   std::string dial_status;
+  /// The disposition set in CloudAgent, if any.
   std::string disposition;
   std::string hangup_by;
+  /// "InBound", "Manual", "Progressive", "Preview", "Predictive".
   std::string type;
+  /// `type` says the customer called in (anything else is a dialler mode).
   bool inbound = false;
+  /// `status` says the call was answered.
   bool answered = false;
   /// The payload minus its secrets.
   std::string sanitized_json;

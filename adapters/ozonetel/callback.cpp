@@ -58,6 +58,17 @@ std::string text_of(const rapidjson::Value& object,
   return {};
 }
 
+/// `Type` says the customer called in (anything else is a dialler mode).
+bool is_inbound(std::string_view type) {
+  auto t = lower(type);
+  return t == "inbound" || t == "in bound" || t == "in";
+}
+
+/// `Status` says the call was answered.
+bool is_answered(std::string_view status) {
+  return lower(status) == "answered";
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -69,15 +80,6 @@ int hex_value(char c) {
 }
 
 } // namespace
-
-bool call_details::inbound() const {
-  auto t = lower(type);
-  return t == "inbound" || t == "in bound" || t == "in";
-}
-
-bool call_details::answered() const {
-  return lower(status) == "answered";
-}
 
 int64_t parse_hms(std::string_view text) {
   int64_t total = 0;
@@ -144,8 +146,8 @@ callback_parse parse_callback_json(std::string_view json) {
   d.disposition = text_of(doc, {"Disposition", "disposition"});
   d.hangup_by = text_of(doc, {"HangupBy", "hangupBy"});
   d.type = text_of(doc, {"Type", "type", "CallType"});
-  d.audio_file = text_of(doc, {"AudioFile", "audioFile"});
-  d.comments = text_of(doc, {"Comments", "comments"});
+  d.inbound = is_inbound(d.type);
+  d.answered = is_answered(d.status);
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
   doc.Accept(writer);

@@ -9,46 +9,19 @@
 #include <string>
 #include <string_view>
 
+#include "messages/ozonetel.hpp"
+
 namespace sb::ozonetel {
-
-struct call_details {
-  /// monitorUCID (falls back to UCID): the call's identity.
-  std::string ucid;
-  std::string caller_id;
-  std::string did;
-  std::string campaign;
-  std::string agent_id;
-  /// "YYYY-MM-DD HH:MM:SS" in the account's time zone, as sent.
-  std::string start_time;
-  std::string end_time;
-  /// Duration ("HH:MM:SS") in seconds: the whole call.
-  int64_t duration_seconds = 0;
-  /// CallDuration in seconds: the customer connected to the agent.
-  int64_t call_duration_seconds = 0;
-  /// "Answered", "NotAnswered", ...
-  std::string status;
-  std::string dial_status;
-  /// The disposition set in CloudAgent, if any.
-  std::string disposition;
-  std::string hangup_by;
-  /// "InBound", "Manual", "Progressive", "Preview", "Predictive".
-  std::string type;
-  std::string audio_file;
-  std::string comments;
-  /// The payload as received, minus its secrets: what may be stored/logged.
-  std::string sanitized_json;
-
-  /// `Type` says the customer called in (anything else is a dialler mode).
-  bool inbound() const;
-  /// `Status` says the call was answered.
-  bool answered() const;
-};
 
 struct callback_parse {
   bool ok = false;
   /// Why the payload was refused (no secret in it).
   std::string error;
-  call_details details;
+  /// The call as it crosses to ucid_calls (messages/ is the contract):
+  /// `monitorUCID` (falls back to `UCID`) as its identity, `Type` read into
+  /// `inbound`, `Status` into `answered`, `sanitized_json` the payload as
+  /// received minus its secrets. `received_at` is left to the receiver.
+  ozonetel_call_details details;
 };
 
 /// Parses the JSON text of the `data` field.

@@ -163,8 +163,8 @@ TEST_CASE("callback: form field data, Apikey removed") {
   CHECK(d.caller_id == "+919845012345");
   CHECK(d.duration_seconds == 125);
   CHECK(d.call_duration_seconds == 100);
-  CHECK(d.inbound());
-  CHECK(d.answered());
+  CHECK(d.inbound);
+  CHECK(d.answered);
   CHECK(d.agent_id == "agent007");
   CHECK(d.sanitized_json.find("Apikey") == std::string::npos);
   CHECK(d.sanitized_json.find(opts.api_key) == std::string::npos);
@@ -173,8 +173,8 @@ TEST_CASE("callback: form field data, Apikey removed") {
   auto manual = parse_callback_json(
     R"({"monitorUCID":"1","Type":"Manual","Status":"NotAnswered","DialStatus":"busy","apiKey":"x"})");
   REQUIRE(manual.ok);
-  CHECK_FALSE(manual.details.inbound());
-  CHECK_FALSE(manual.details.answered());
+  CHECK_FALSE(manual.details.inbound);
+  CHECK_FALSE(manual.details.answered);
   CHECK(manual.details.sanitized_json.find("apiKey") == std::string::npos);
 }
 

@@ -183,30 +183,11 @@ struct calls_env {
 };
 
 /// The callback as the HTTP edge hands it on: CloudAgent's form parsed by
-/// the adapter (Apikey removed), converted to the message.
+/// the adapter (Apikey removed) straight into the message.
 inline ozonetel_call_details details_from_form(const std::string& form) {
   auto parsed = ozonetel::parse_callback_form(form);
   REQUIRE(parsed.ok);
-  auto& d = parsed.details;
-  ozonetel_call_details m;
-  m.ucid = d.ucid;
-  m.caller_id = d.caller_id;
-  m.did = d.did;
-  m.campaign = d.campaign;
-  m.agent_id = d.agent_id;
-  m.start_time = d.start_time;
-  m.end_time = d.end_time;
-  m.duration_seconds = d.duration_seconds;
-  m.call_duration_seconds = d.call_duration_seconds;
-  m.status = d.status;
-  m.dial_status = d.dial_status;
-  m.disposition = d.disposition;
-  m.hangup_by = d.hangup_by;
-  m.type = d.type;
-  m.inbound = d.inbound();
-  m.answered = d.answered();
-  m.sanitized_json = d.sanitized_json;
-  return m;
+  return parsed.details;
 }
 
 /// Captures everything written to stderr (where sb::log writes) while alive.
