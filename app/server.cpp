@@ -15,6 +15,7 @@
 #include "actors/ucid_calls.hpp"
 #include "adapters/log/log.hpp"
 #include "adapters/metrics/registry.hpp"
+#include "adapters/store/database.hpp"
 
 namespace sb {
 
@@ -49,6 +50,14 @@ server::~server() {
 
 caf::expected<void> server::start() {
   metrics::register_process_metrics(metrics::global());
+  // Migrate once before writer and matcher each open the database: two
+  // first-time migrations racing for SQLite's write lock fail one of them.
+  // A database that is down is not fatal: the writer holds records and
+  // retries, the matcher holds calls until it can load the customers.
+  if (auto db = store::database::open(cfg_.db.url); !db)
+    log::warning(log_name, "database not reachable at start-up; retrying",
+                 {{"url", store::redact_url(cfg_.db.url)},
+                  {"error", caf::to_string(db.error())}});
   // Writer and matcher make blocking SQL calls (commits, index loads): each
   // gets a thread of its own instead of stalling a scheduler worker that the
   // tracker and parsers need.
