@@ -51,18 +51,18 @@ const char* to_string(outcome x) noexcept {
 
 namespace {
 
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+} // namespace
+
 std::string lower(std::string_view text) {
   std::string out{text};
   for (auto& c : out)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
-
-bool contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
-
-} // namespace
 
 bool is_secret_key(std::string_view key) {
   auto k = lower(key);

@@ -110,6 +110,9 @@ std::string redact(std::string_view text,
                    const std::vector<std::string>& secrets = {},
                    size_t max_bytes = 4096);
 
+/// ASCII lower case: CloudAgent spells its statuses and keys in any case.
+std::string lower(std::string_view text);
+
 /// True for JSON keys that carry secrets (apiKey / Apikey / api_key / token /
 /// password / authorization / secret, any case, '_' and '-' ignored).
 bool is_secret_key(std::string_view key);

@@ -13,13 +13,6 @@ namespace sb::ozonetel {
 
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out{text};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 void strip_secrets(rapidjson::Value& value) {
   if (value.IsObject()) {
     std::vector<std::string> doomed;
