@@ -511,26 +511,10 @@ struct multi_insert {
   }
 };
 
-// Output columns of `comms_columns`, in order.
-struct comms_row {
+// Output columns of `comms_columns`, in order: the row's id, then the same
+// columns an INSERT binds.
+struct comms_row : comms_params {
   long long id = 0;
-  long long customer_id = 0;
-  soci::indicator customer_ind = soci::i_null;
-  std::string type;
-  std::string direction;
-  std::string body;
-  std::string source;
-  std::string ext_message_id;
-  soci::indicator ext_ind = soci::i_null;
-  std::string external_number;
-  std::string extension;
-  std::string disposition;
-  long long duration_seconds = 0;
-  long long billsec = 0;
-  long long talk_seconds = 0;
-  std::string ucid;
-  std::string occurred_at;
-  std::string created_at;
 
   comms_entry entry() const {
     comms_entry e;
