@@ -27,6 +27,7 @@
 #include "adapters/store/database.hpp"
 #include "bench/bench.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/fixtures/temp_dir.hpp"
 
 namespace {
 
@@ -64,18 +65,7 @@ std::vector<double> cpus(const std::vector<rate>& rs) {
   return out;
 }
 
-struct scratch_dir {
-  fs::path path;
-  scratch_dir() {
-    std::string pattern = (fs::temp_directory_path() / "sb-bench-store-XXXXXX");
-    if (::mkdtemp(pattern.data()) != nullptr)
-      path = pattern;
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using sb::test::scratch_dir;
 
 /// A fresh database per run on the PostgreSQL test server.
 struct pg_scratch {
@@ -177,10 +167,10 @@ void bench_backend(const char* label,
 
 SB_BENCH("store: write_calls rows/s (SQLite WAL, PostgreSQL)") {
   {
-    scratch_dir dir;
+    scratch_dir dir{"sb-bench-store"};
     bench_backend("sqlite", [&](int run) {
       return "sqlite:"
-             + (dir.path
+             + (dir.path()
                 / ("bench-" + std::to_string(run) + "-"
                    + std::to_string(std::rand()) + ".db"))
                    .string();
@@ -237,13 +227,13 @@ rate writer_rate(const std::string& url, const std::string& spool,
 SB_BENCH("store: comms_log_writer actor matched calls/s") {
   constexpr size_t total = 100000;
   {
-    scratch_dir dir;
+    scratch_dir dir{"sb-bench-store"};
     std::vector<rate> rates;
     for (int run = 0; run < runs; ++run)
       rates.push_back(writer_rate(
           "sqlite:"
-              + (dir.path / ("writer-" + std::to_string(run) + ".db")).string(),
-          (dir.path / ("spool-" + std::to_string(run))).string(), total));
+              + (dir.path() / ("writer-" + std::to_string(run) + ".db")).string(),
+          (dir.path() / ("spool-" + std::to_string(run))).string(), total));
     std::printf("  %-10s %9.0f matched calls/s wall, %9.0f per CPU second "
                 "(medians of %d x %zu, one call per message)\n",
                 "sqlite", median(walls(rates)), median(cpus(rates)), runs,
@@ -254,12 +244,12 @@ SB_BENCH("store: comms_log_writer actor matched calls/s") {
     std::printf("  postgresql: skipped (SB_TEST_PG_URL not set)\n");
     return;
   }
-  scratch_dir dir;
+  scratch_dir dir{"sb-bench-store"};
   std::vector<rate> rates;
   for (int run = 0; run < runs; ++run) {
     pg_scratch pg{run};
     rates.push_back(writer_rate(
-        pg.url, (dir.path / ("spool-" + std::to_string(run))).string(), total));
+        pg.url, (dir.path() / ("spool-" + std::to_string(run))).string(), total));
   }
   std::printf("  %-10s %9.0f matched calls/s wall, %9.0f per CPU second "
               "(medians of %d x %zu, one call per message)\n",

@@ -1,6 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -11,32 +10,11 @@
 #include <unistd.h>
 
 #include "config/config.hpp"
+#include "tests/fixtures/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-/// A temp directory removed at scope exit.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path()
-           / ("sb-config-test-" + std::to_string(::getpid()) + "-"
-              + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string write(const std::string& name, const std::string& content) const {
-    auto file = path / name;
-    std::ofstream out{file, std::ios::binary};
-    out << content;
-    return file.string();
-  }
-};
 
 /// argv / envp as load_config sees them.
 struct invocation {
@@ -101,7 +79,7 @@ TEST_CASE("no input gives the documented defaults and no PBX") {
 }
 
 TEST_CASE("file < environment < command line") {
-  temp_dir dir;
+  sb::test::scratch_dir dir;
   auto path = dir.write("sb.ini", "[db]\n"
                                   "url = sqlite:from-file.db\n"
                                   "batch_size = 10\n"
@@ -179,7 +157,7 @@ TEST_CASE("AMI_* seed names configure the PBX named default") {
     CHECK(pbx.auth == sb::ami_auth::plain);
   }
   SECTION("over the file's [pbx.default], under SWITCHBOARD_PBX_DEFAULT_*") {
-    temp_dir dir;
+    sb::test::scratch_dir dir;
     auto path = dir.write("sb.ini", "[pbx.default]\nhost = file-host\n"
                                     "auth = md5\n");
     run.args = {"switchboard", "--config=" + path};
@@ -270,7 +248,7 @@ TEST_CASE("secrets given as CLI flags are refused without echoing them") {
 }
 
 TEST_CASE("secrets from the environment and the file are accepted") {
-  temp_dir dir;
+  sb::test::scratch_dir dir;
   auto path = dir.write("sb.ini", "[ozonetel]\naccount = acme\n"
                                   "api_key = file-api-key\n");
   invocation run;
@@ -289,7 +267,7 @@ TEST_CASE("secrets from the environment and the file are accepted") {
 }
 
 TEST_CASE("<key>_file reads a secret from a file, trailing newline stripped") {
-  temp_dir dir;
+  sb::test::scratch_dir dir;
   auto ami = dir.write("ami.secret", "ami-from-file\n");
   auto token = dir.write("token", "token-from-file\r\n");
   auto key = dir.write("api.key", "key-from-file");
@@ -310,7 +288,7 @@ TEST_CASE("<key>_file reads a secret from a file, trailing newline stripped") {
 
   SECTION("a missing file names the key") {
     invocation bad;
-    bad.args = {"switchboard", "--http.token_file=" + (dir.path / "nope").string()};
+    bad.args = {"switchboard", "--http.token_file=" + (dir.path() / "nope").string()};
     auto text = bad.error();
     CHECK(contains(text, "http.token_file"));
     CHECK(contains(text, "cannot read"));
@@ -427,7 +405,7 @@ TEST_CASE("command-line and environment mistakes are named too") {
     CHECK(contains(run.error(), "/nonexistent/sb.ini"));
   }
   SECTION("file errors carry the file path and line") {
-    temp_dir dir;
+    sb::test::scratch_dir dir;
     auto path = dir.write("bad.ini", "[http]\nlisten = 127.0.0.1:8080\n"
                                      "threads = lots\n");
     invocation run;

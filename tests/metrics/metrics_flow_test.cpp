@@ -86,7 +86,7 @@ TEST_CASE("metrics move as replayed calls flow and equal the comms log; the "
   replay.events_per_second = 1000;
   std::unique_ptr<sb::ami::replay_server> pbx;
 
-  temp_dir dir{"flow"};
+  scratch_dir dir{"sb-flow"};
   auto started = start_switchboard(
     dir.path(),
     clean_environment({"SWITCHBOARD_PBX_REPLAY_SECRET=flow-secret",

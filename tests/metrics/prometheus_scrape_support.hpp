@@ -33,6 +33,8 @@
 
 #include <httplib.h>
 
+#include "tests/fixtures/temp_dir.hpp"
+
 extern char** environ;
 
 namespace sb::scrape_test {
@@ -41,31 +43,7 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using steady = std::chrono::steady_clock;
 
-/// A fresh directory under the system temp dir, removed with its contents.
-class temp_dir {
-public:
-  explicit temp_dir(const std::string& tag) {
-    static int serial = 0;
-    path_ = fs::temp_directory_path()
-            / ("sb-" + tag + "-" + std::to_string(::getpid()) + "-"
-               + std::to_string(++serial));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const fs::path& path() const noexcept {
-    return path_;
-  }
-
-private:
-  fs::path path_;
-};
+using test::scratch_dir;
 
 inline std::string read_text(const fs::path& path) {
   std::ifstream in{path, std::ios::binary};

@@ -105,7 +105,7 @@ TEST_CASE("a real Prometheus scrapes switchboard demo: target up, per-actor "
                      << " missing (apt-get install prometheus)");
     return;
   }
-  temp_dir dir{"scrape"};
+  scratch_dir dir{"sb-scrape"};
 
   auto started = start_switchboard(
     dir.path(), clean_environment(), [&](uint16_t) {

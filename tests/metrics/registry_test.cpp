@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "adapters/metrics/registry.hpp"
+#include "tests/fixtures/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace sb::metrics;
@@ -349,11 +350,9 @@ TEST_CASE("promtool check metrics accepts a page after simulated traffic") {
     .set(1);
 
   auto page = reg.render();
-  auto dir = fs::temp_directory_path()
-             / ("sb-promtool-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  auto page_path = dir / "metrics.txt";
-  auto out_path = dir / "promtool.out";
+  sb::test::scratch_dir dir{"sb-promtool"};
+  auto page_path = dir.path() / "metrics.txt";
+  auto out_path = dir.path() / "promtool.out";
   {
     std::ofstream out{page_path};
     out << page;
@@ -364,7 +363,6 @@ TEST_CASE("promtool check metrics accepts a page after simulated traffic") {
   std::ifstream result{out_path};
   std::string output{std::istreambuf_iterator<char>{result},
                      std::istreambuf_iterator<char>{}};
-  fs::remove_all(dir);
   INFO("promtool said:\n" << output);
   INFO("page:\n" << page);
   REQUIRE(WIFEXITED(status));

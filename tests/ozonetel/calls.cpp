@@ -10,6 +10,7 @@
 #include "adapters/log/log.hpp"
 #include "adapters/metrics/registry.hpp"
 #include "adapters/store/database.hpp"
+#include "tests/fixtures/temp_dir.hpp"
 #include "tests/ozonetel/support.hpp"
 
 using namespace sb;
@@ -190,10 +191,8 @@ TEST_CASE("calls: callback before the disposition gives one complete entry") {
 TEST_CASE("calls: callback after the disposition merges into the same entry") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
-  auto dir = std::filesystem::temp_directory_path()
-             / ("sb-ozonetel-" + std::to_string(::getpid()) + "-merge");
-  std::filesystem::create_directories(dir);
-  auto db = store::database::open("sqlite:" + (dir / "crm.db").string());
+  scratch_dir dir{"sb-ozonetel-merge"};
+  auto db = store::database::open("sqlite:" + dir.file("crm.db"));
   REQUIRE(db);
 
   auto ucid = t.dial("+919845012345").ucid;
@@ -229,7 +228,6 @@ TEST_CASE("calls: callback after the disposition merges into the same entry") {
   CHECK((*row)->ucid == ucid);
   CHECK((*row)->body.find("Appointment Booked") != std::string::npos);
   db->reset();
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("calls: outbound pending belongs to one dial and expires") {

@@ -15,6 +15,7 @@
 #include "actors/http_admin.hpp"
 #include "actors/http_ozonetel.hpp"
 #include "adapters/store/database.hpp"
+#include "tests/fixtures/temp_dir.hpp"
 #include "tests/ozonetel/support.hpp"
 
 using namespace sb;
@@ -26,23 +27,9 @@ namespace {
 const std::string write_token = "oz-write-token-0123456789";
 const std::string read_token = "oz-read-token-9876543210";
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string tmpl
-      = (std::filesystem::temp_directory_path() / "sb-oz-http-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
 struct ozonetel_api {
   ozonetel_server fake;
-  temp_dir dir;
+  scratch_dir dir{"sb-oz-http"};
   actor_env env;
   app_config cfg;
   comms_log_writer_actor writer;
@@ -52,8 +39,8 @@ struct ozonetel_api {
   uint16_t port = 0;
 
   explicit ozonetel_api(bool with_account = true, double acw_timeout = 30) {
-    cfg.db.url = "sqlite:" + (dir.path / "crm.db").string();
-    cfg.db.spool_path = (dir.path / "crm.spool").string();
+    cfg.db.url = "sqlite:" + (dir.path() / "crm.db").string();
+    cfg.db.spool_path = (dir.path() / "crm.spool").string();
     cfg.http.listen = "127.0.0.1:0";
     cfg.http.token = write_token;
     cfg.http.read_token = read_token;

@@ -109,7 +109,7 @@ double metric_value(const char* name, const metrics::label_set& labels = {}) {
 } // namespace
 
 TEST_CASE("the writer batches calls, stores each once, and answers requests") {
-  temp_dir dir;
+  scratch_dir dir;
   auto url = "sqlite:" + dir.file("crm.db");
   actor_env env;
   auto writer = spawn_writer(env, writer_config(url, dir.file("spool"), 100));
@@ -183,7 +183,7 @@ TEST_CASE("the writer batches calls, stores each once, and answers requests") {
 }
 
 TEST_CASE("a refused record is dropped alone; its batch is written") {
-  temp_dir dir;
+  scratch_dir dir;
   auto url = "sqlite:" + dir.file("crm.db");
   actor_env env;
   auto writer = spawn_writer(env, writer_config(url, dir.file("spool")));
@@ -199,7 +199,7 @@ TEST_CASE("a refused record is dropped alone; its batch is written") {
 
 TEST_CASE("SQLite locked by another connection: records wait, then land "
           "exactly once") {
-  temp_dir dir;
+  scratch_dir dir;
   auto path = dir.file("crm.db");
   auto url = "sqlite:" + path;
   open_or_fail(url); // schema in place before the lock
@@ -240,7 +240,7 @@ TEST_CASE("SQLite locked by another connection: records wait, then land "
 }
 
 TEST_CASE("beyond max_pending records go to the spool and come back") {
-  temp_dir dir;
+  scratch_dir dir;
   auto path = dir.file("crm.db");
   auto url = "sqlite:" + path;
   auto spool_path = dir.file("writer.spool");
@@ -266,7 +266,7 @@ TEST_CASE("beyond max_pending records go to the spool and come back") {
 
 TEST_CASE("records held at shutdown survive in the spool for the next "
           "writer") {
-  temp_dir dir;
+  scratch_dir dir;
   auto path = dir.file("crm.db");
   auto url = "sqlite:" + path;
   auto spool_path = dir.file("writer.spool");
@@ -291,7 +291,7 @@ TEST_CASE("records held at shutdown survive in the spool for the next "
 }
 
 TEST_CASE("a database missing at start is retried until it appears") {
-  temp_dir dir;
+  scratch_dir dir;
   auto url = "sqlite:" + dir.file("later/crm.db");
   actor_env env;
   auto writer = spawn_writer(env, writer_config(url, dir.file("spool")));
@@ -360,7 +360,7 @@ TEST_CASE("PostgreSQL stopped and restarted: nothing lost, nothing doubled") {
     SUCCEED("skipped: no PostgreSQL server to stop");
     return;
   }
-  temp_dir dir;
+  scratch_dir dir;
   pg_database pg;
   auto url = pg.url();
   actor_env env;
@@ -395,7 +395,7 @@ TEST_CASE("the writer spools and drains on PostgreSQL too") {
     SUCCEED("skipped: no PostgreSQL server");
     return;
   }
-  temp_dir dir;
+  scratch_dir dir;
   pg_database pg;
   actor_env env;
   auto writer

@@ -67,7 +67,7 @@ double counter(const char* name) {
 }
 
 struct matcher_env {
-  temp_dir dir;
+  scratch_dir dir;
   std::string url = "sqlite:" + dir.file("crm.db");
   actor_env env;
   comms_log_writer_actor relay
@@ -209,7 +209,7 @@ TEST_CASE("calls wait for the customer index when the database is not "
 
 TEST_CASE("matcher and writer together store each call under its "
           "customer") {
-  temp_dir dir;
+  scratch_dir dir;
   auto url = "sqlite:" + dir.file("crm.db");
   auto db = open_or_fail(url);
   auto alice = seed(*db, "Alice", "+44 20 7946 0123");

@@ -32,7 +32,7 @@ std::vector<matched_call> calls(int from, int to) {
 } // namespace
 
 TEST_CASE("the spool keeps records across reopening, in order, intact") {
-  temp_dir dir;
+  scratch_dir dir;
   auto path = dir.file("writer.spool");
   {
     auto s = open_spool(path);
@@ -81,7 +81,7 @@ TEST_CASE("the spool keeps records across reopening, in order, intact") {
 }
 
 TEST_CASE("a record torn by a crash is cut off when the spool is opened") {
-  temp_dir dir;
+  scratch_dir dir;
   auto path = dir.file("torn.spool");
   {
     auto s = open_spool(path);

@@ -27,37 +27,11 @@
 #include "adapters/store/database.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/fixtures/temp_dir.hpp"
 
 namespace sb::test {
 
 namespace fs = std::filesystem;
-
-/// A directory under /tmp, removed with everything in it at scope exit.
-class temp_dir {
-public:
-  temp_dir() {
-    std::string pattern = (fs::temp_directory_path() / "sb-store-XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr)
-      throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const fs::path& path() const {
-    return path_;
-  }
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  fs::path path_;
-};
 
 inline const char* env(const char* name) {
   auto* value = std::getenv(name);
@@ -129,7 +103,7 @@ inline void
 for_each_backend(const char* what,
                  const std::function<void(const backend_case&)>& body) {
   {
-    temp_dir dir;
+    scratch_dir dir;
     backend_case sqlite{"sqlite", "sqlite:" + dir.file("store.db")};
     INFO("backend: sqlite");
     body(sqlite);
