@@ -66,6 +66,18 @@ std::vector<std::string> ids(const std::string& prefix, int from, int to) {
   return out;
 }
 
+/// The ids of an outage test in the order they were sent: `<prefix>before.*`,
+/// `<prefix>during.*` (spooled), `<prefix>after.*`.
+std::vector<std::string> outage_ids(const std::string& prefix, int before,
+                                    int during, int after) {
+  auto out = ids(prefix + "before.", 0, before);
+  for (auto& id : ids(prefix + "during.", 0, during))
+    out.push_back(id);
+  for (auto& id : ids(prefix + "after.", 0, after))
+    out.push_back(id);
+  return out;
+}
+
 comms_entry manual_entry() {
   comms_entry e;
   e.direction = "inbound";
@@ -227,12 +239,7 @@ TEST_CASE("SQLite locked by another connection: records wait, then land "
   env.self->send(writer, calls("after.", 0, 10));
   REQUIRE(eventually([&] { return count_in(url) == 80; }));
   REQUIRE(drained(env.self, writer));
-  auto expected = ids("before.", 0, 20);
-  for (auto& id : ids("during.", 0, 50))
-    expected.push_back(id);
-  for (auto& id : ids("after.", 0, 10))
-    expected.push_back(id);
-  check_exactly(url, expected);
+  check_exactly(url, outage_ids("", 20, 50, 10));
   // Requests work again once the writer has seen the database back.
   env.self->request(writer, 10s, write_atom_v, manual_entry(), std::string{})
       .receive([&](comms_entry& e) { CHECK(e.id > 0); },
@@ -381,12 +388,7 @@ TEST_CASE("PostgreSQL stopped and restarted: nothing lost, nothing doubled") {
   env.self->send(writer, calls("pg.after.", 0, 5));
   REQUIRE(eventually([&] { return count_in(url) == 30; }));
   REQUIRE(drained(env.self, writer));
-  auto expected = ids("pg.before.", 0, 10);
-  for (auto& id : ids("pg.during.", 0, 15))
-    expected.push_back(id);
-  for (auto& id : ids("pg.after.", 0, 5))
-    expected.push_back(id);
-  check_exactly(url, expected);
+  check_exactly(url, outage_ids("pg.", 10, 15, 5));
 }
 
 TEST_CASE("the writer spools and drains on PostgreSQL too") {
