@@ -28,6 +28,7 @@
 #include "actors/customer_matcher.hpp"
 #include "actors/http_admin.hpp"
 #include "bench/bench.hpp"
+#include "tests/fixtures/temp_dir.hpp"
 #include "messages/type_ids.hpp"
 
 namespace {
@@ -128,13 +129,8 @@ void print_median(const char* what, const std::vector<run_result>& rs,
 
 SB_BENCH("http") {
   namespace fs = std::filesystem;
-  std::string tmpl
-      = (fs::temp_directory_path() / "sb-bench-http-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::printf("  cannot create a temp dir\n");
-    return;
-  }
-  fs::path dir{tmpl};
+  sb::test::scratch_dir scratch{"sb-bench-http"};
+  const fs::path& dir = scratch.path();
   auto seconds = run_seconds();
   unsigned server_threads = 8;
   int clients = 8;
@@ -167,7 +163,6 @@ SB_BENCH("http") {
     if (customer_id == 0) {
       caf::anon_send_exit(matcher, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
-      fs::remove_all(dir);
       return;
     }
     sb::http_deps deps{sys, cfg};
@@ -181,7 +176,7 @@ SB_BENCH("http") {
     }
     std::printf("  %d keep-alive clients, %u server threads, %.1f s per run,"
                 " SQLite (WAL) in %s\n",
-                clients, server_threads, seconds, tmpl.c_str());
+                clients, server_threads, seconds, dir.c_str());
     httplib::Headers auth{{"Authorization", "Bearer " + token}};
     auto id = std::to_string(customer_id);
 
@@ -257,6 +252,4 @@ SB_BENCH("http") {
     caf::anon_send_exit(matcher, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
   }
-  std::error_code ec;
-  fs::remove_all(dir, ec);
 }

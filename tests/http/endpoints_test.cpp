@@ -78,10 +78,10 @@ TEST_CASE("readyz is 503 naming each connection that is not logged in") {
 }
 
 TEST_CASE("database unreachable: reads and readiness answer 503") {
-  temp_dir elsewhere;
+  scratch_dir elsewhere;
   server_options opts;
   // A directory that does not exist: SQLite cannot open the file.
-  opts.db_url = "sqlite:" + (elsewhere.path / "missing" / "x.db").string();
+  opts.db_url = "sqlite:" + (elsewhere.path() / "missing" / "x.db").string();
   opts.spawn_writer = false;
   http_server srv{opts};
   auto c = srv.client();

@@ -24,27 +24,12 @@
 #include "actors/http_admin.hpp"
 #include "adapters/store/database.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/fixtures/temp_dir.hpp"
 
 namespace sb::test {
 
 inline const std::string write_token = "test-write-token-0123456789";
 inline const std::string read_token = "test-read-token-9876543210";
-
-struct temp_dir {
-  std::filesystem::path path;
-
-  temp_dir() {
-    std::string tmpl
-        = (std::filesystem::temp_directory_path() / "sb-http-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 struct test_system_config : caf::actor_system_config {
   test_system_config() {
@@ -69,7 +54,7 @@ struct server_options {
 };
 
 struct http_server {
-  temp_dir dir;
+  scratch_dir dir;
   test_system_config sys_cfg;
   caf::actor_system sys{sys_cfg};
   app_config cfg;
@@ -80,9 +65,9 @@ struct http_server {
 
   explicit http_server(server_options opts = {}) {
     cfg.db.url = opts.db_url.empty()
-                     ? "sqlite:" + (dir.path / "switchboard.db").string()
+                     ? "sqlite:" + (dir.path() / "switchboard.db").string()
                      : opts.db_url;
-    cfg.db.spool_path = (dir.path / "switchboard.spool").string();
+    cfg.db.spool_path = (dir.path() / "switchboard.spool").string();
     cfg.http.listen = "127.0.0.1:0";
     cfg.http.token = opts.token;
     cfg.http.read_token = opts.read_token;

@@ -11,9 +11,9 @@ using namespace sb::test;
 
 namespace {
 
-std::string write_file(const temp_dir& dir, const std::string& name,
+std::string write_file(const scratch_dir& dir, const std::string& name,
                        const std::string& text) {
-  auto path = (dir.path / name).string();
+  auto path = (dir.path() / name).string();
   std::ofstream out{path, std::ios::binary};
   out << text;
   return path;
@@ -22,8 +22,8 @@ std::string write_file(const temp_dir& dir, const std::string& name,
 } // namespace
 
 TEST_CASE("import-customers imports good rows and reports the others") {
-  temp_dir dir;
-  auto url = "sqlite:" + (dir.path / "crm.db").string();
+  scratch_dir dir;
+  auto url = "sqlite:" + (dir.path() / "crm.db").string();
   auto csv = write_file(dir, "customers.csv",
                         "name,phone\n"
                         "Alice,+44 20 7946 0123\n"
@@ -71,9 +71,9 @@ TEST_CASE("import-customers imports good rows and reports the others") {
 }
 
 TEST_CASE("import-customers CLI output and exit codes") {
-  temp_dir dir;
+  scratch_dir dir;
   app_config cfg;
-  cfg.db.url = "sqlite:" + (dir.path / "crm.db").string();
+  cfg.db.url = "sqlite:" + (dir.path() / "crm.db").string();
   cfg.phone.default_region = "GB";
   std::ostringstream out;
   std::ostringstream err;
@@ -98,13 +98,13 @@ TEST_CASE("import-customers CLI output and exit codes") {
   CHECK(err.str().find("header") != std::string::npos);
 
   err.str("");
-  CHECK(run_import_customers(cfg, (dir.path / "missing.csv").string(), out, err)
+  CHECK(run_import_customers(cfg, (dir.path() / "missing.csv").string(), out, err)
         == 1);
   CHECK(err.str().find("cannot read") != std::string::npos);
 
   err.str("");
   app_config down = cfg;
-  down.db.url = "sqlite:" + (dir.path / "no" / "such" / "dir.db").string();
+  down.db.url = "sqlite:" + (dir.path() / "no" / "such" / "dir.db").string();
   CHECK(run_import_customers(down, good, out, err) == 1);
   CHECK_FALSE(err.str().empty());
 }

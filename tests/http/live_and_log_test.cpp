@@ -143,7 +143,7 @@ TEST_CASE("each request is one log line with method, path, status and time, "
   log::set_level(log::level::info);
   std::string text;
   {
-    stderr_capture capture{(srv.dir.path / "stderr.log").string()};
+    stderr_capture capture{(srv.dir.path() / "stderr.log").string()};
     auto res
         = c.Get("/api/crm/comms?limit=3&token=query-secret-123", auth_read());
     REQUIRE(res);
