@@ -7,7 +7,7 @@
 #include <caf/send.hpp>
 #include <caf/weak_intrusive_ptr.hpp>
 
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
 
 namespace sb {
 
@@ -17,8 +17,8 @@ void report_state(
     ami_connection_actor::stateful_pointer<ami_connection_state> self,
     const char* state) {
   if (auto strong = self->state.supervisor.lock())
-    self->send(caf::actor_cast<supervisor_actor>(strong), connected_atom::value,
-               self->state.pbx.name, std::string{state});
+    self->send(caf::actor_cast<ami_supervisor_actor>(strong),
+               connected_atom::value, self->state.pbx.name, std::string{state});
 }
 
 } // namespace
@@ -26,7 +26,7 @@ void report_state(
 ami_connection_actor::behavior_type ami_connection(
     ami_connection_actor::stateful_pointer<ami_connection_state> self,
     pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
-    supervisor_actor supervisor) {
+    ami_supervisor_actor supervisor) {
   auto& st = self->state;
   st.pbx = std::move(pbx);
   st.parser = std::move(parser);
@@ -101,7 +101,7 @@ ami_connection_actor spawn_ami_connection(caf::actor_system& sys,
                                           pbx_config pbx,
                                           ami_parser_actor parser,
                                           call_tracker_actor tracker,
-                                          supervisor_actor supervisor) {
+                                          ami_supervisor_actor supervisor) {
   return sys.spawn(ami_connection, std::move(pbx), std::move(parser),
                    std::move(tracker), std::move(supervisor));
 }

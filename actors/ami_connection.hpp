@@ -33,6 +33,19 @@ struct ami_connection_state {
 ami_connection_actor::behavior_type ami_connection(
     ami_connection_actor::stateful_pointer<ami_connection_state> self,
     pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
-    supervisor_actor supervisor);
+    ami_supervisor_actor supervisor);
+
+/// Spawns the connection actor for `pbx`. Frames go to `parser`; state
+/// changes to `supervisor`; `tracker` hears `connection_lost_atom` when a
+/// logged-in session drops. `supervisor` and `tracker` may be invalid.
+ami_connection_actor spawn_ami_connection(caf::actor_system& sys,
+                                          pbx_config pbx,
+                                          ami_parser_actor parser,
+                                          call_tracker_actor tracker,
+                                          ami_supervisor_actor supervisor);
+
+/// The text an ami_connection put into its exit reason (or a rendering of
+/// any other reason).
+std::string exit_reason_text(caf::actor_system& sys, const caf::error& reason);
 
 } // namespace sb

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "adapters/ami/codec.hpp"
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
 
 namespace sb {
 

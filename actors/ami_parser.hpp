@@ -58,4 +58,9 @@ ami_parser_actor::behavior_type
 ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
            std::string pbx, call_tracker_actor tracker);
 
+/// Spawns a parser for the PBX named `pbx` that hands events to `tracker`
+/// (which may be invalid: events are then counted and dropped).
+ami_parser_actor spawn_ami_parser(caf::actor_system& sys, std::string pbx,
+                                  call_tracker_actor tracker);
+
 } // namespace sb

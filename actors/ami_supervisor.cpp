@@ -1,4 +1,6 @@
-#include "actors/supervisor.hpp"
+#include "actors/ami_supervisor.hpp"
+#include "actors/ami_connection.hpp"
+#include "actors/ami_parser.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -6,8 +8,8 @@
 #include <caf/send.hpp>
 
 #include "adapters/ami/client.hpp"
-#include "adapters/log/log.hpp"
-#include "messages/time.hpp"
+#include "core/log.hpp"
+#include "core/time.hpp"
 
 namespace sb {
 
@@ -21,26 +23,27 @@ void set_state(supervised_connection& c, const char* state) {
   c.state_backing_off->set(c.status.state == "backing_off" ? 1 : 0);
 }
 
-void spawn_connection(supervisor_actor::stateful_pointer<supervisor_state> self,
-                      supervised_connection& c) {
+void spawn_connection(
+    ami_supervisor_actor::stateful_pointer<ami_supervisor_state> self,
+    supervised_connection& c) {
   ++c.generation;
-  c.connection = spawn_ami_connection(self->system(), c.pbx, c.parser,
-                                      self->state.tracker,
-                                      caf::actor_cast<supervisor_actor>(self));
+  c.connection = spawn_ami_connection(
+      self->system(), c.pbx, c.parser, self->state.tracker,
+      caf::actor_cast<ami_supervisor_actor>(self));
   self->monitor(c.connection);
   set_state(c, "connecting");
 }
 
 } // namespace
 
-supervised_connection* supervisor_state::find(const std::string& pbx) {
+supervised_connection* ami_supervisor_state::find(const std::string& pbx) {
   for (auto& c : connections)
     if (c.pbx.name == pbx)
       return &c;
   return nullptr;
 }
 
-supervisor_state::~supervisor_state() {
+ami_supervisor_state::~ami_supervisor_state() {
   for (auto& c : connections) {
     if (c.connection)
       caf::anon_send_exit(c.connection, caf::exit_reason::user_shutdown);
@@ -49,10 +52,10 @@ supervisor_state::~supervisor_state() {
   }
 }
 
-supervisor_actor::behavior_type
-supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
-           std::vector<pbx_config> pbxes, call_tracker_actor tracker,
-           backoff_policy backoff) {
+ami_supervisor_actor::behavior_type ami_supervisor(
+    ami_supervisor_actor::stateful_pointer<ami_supervisor_state> self,
+    std::vector<pbx_config> pbxes, call_tracker_actor tracker,
+    backoff_policy backoff) {
   auto& st = self->state;
   st.tracker = std::move(tracker);
   st.backoff = backoff;
@@ -106,7 +109,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     c.status.last_error = exit_reason_text(self->system(), down.reason);
     set_state(c, "backing_off");
     log::warning(
-        supervisor_state::name, "connection failed, retrying",
+        ami_supervisor_state::name, "connection failed, retrying",
         {{"pbx", c.pbx.name},
          {"error", c.status.last_error},
          {"retry_in_s",

@@ -13,8 +13,8 @@
 #include "config/config.hpp"
 #include "messages/ami_connection_actor.hpp"
 #include "messages/ami_parser_actor.hpp"
+#include "messages/ami_supervisor_actor.hpp"
 #include "messages/call_tracker_actor.hpp"
-#include "messages/supervisor_actor.hpp"
 
 namespace sb {
 
@@ -48,8 +48,8 @@ struct supervised_connection {
   metrics::gauge* state_backing_off = nullptr;
 };
 
-struct supervisor_state {
-  static inline const char* name = "supervisor";
+struct ami_supervisor_state {
+  static inline const char* name = "ami_supervisor";
 
   metrics::actor_metrics* metrics = &metrics::global().actor(name);
   std::vector<supervised_connection> connections;
@@ -60,14 +60,14 @@ struct supervisor_state {
   supervised_connection* find(const std::string& pbx);
 
   /// Stops every child when the supervisor goes.
-  ~supervisor_state();
+  ~ami_supervisor_state();
 };
 
 /// Spawn with the PBXes to keep connected and the tracker their events go to
 /// (may be invalid: events are then parsed, counted and dropped).
-supervisor_actor::behavior_type
-supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
-           std::vector<pbx_config> pbxes, call_tracker_actor tracker,
-           backoff_policy backoff);
+ami_supervisor_actor::behavior_type ami_supervisor(
+    ami_supervisor_actor::stateful_pointer<ami_supervisor_state> self,
+    std::vector<pbx_config> pbxes, call_tracker_actor tracker,
+    backoff_policy backoff);
 
 } // namespace sb

@@ -7,14 +7,14 @@
 
 #include <caf/timestamp.hpp>
 
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
 
 namespace sb {
 
 namespace {
 
 using tracker_pointer
-  = call_tracker_actor::stateful_pointer<call_tracker_state>;
+    = call_tracker_actor::stateful_pointer<call_tracker_state>;
 
 unix_micros wall_now() {
   return to_unix_micros(caf::make_timestamp());
@@ -79,67 +79,67 @@ call_tracker(call_tracker_actor::stateful_pointer<call_tracker_state> self,
              customer_matcher_actor matcher) {
   auto& st = self->state;
   st.correlator = std::make_unique<call_correlator>(
-    std::move(pbxes), correlator_options::from(config));
+      std::move(pbxes), correlator_options::from(config));
   st.matcher = std::move(matcher);
   auto& reg = metrics::global();
-  st.live_calls = &reg.get_gauge("switchboard_calls_live",
-                                 "Calls in progress, by source.",
-                                 {{"source", "ami"}});
+  st.live_calls
+      = &reg.get_gauge("switchboard_calls_live",
+                       "Calls in progress, by source.", {{"source", "ami"}});
   const char* calls_help = "AMI calls finalized, by whether their last "
                            "Hangup was seen.";
   st.calls_complete = &reg.get_counter("switchboard_tracker_calls_total",
                                        calls_help, {{"result", "complete"}});
-  st.calls_incomplete = &reg.get_counter("switchboard_tracker_calls_total",
-                                         calls_help,
-                                         {{"result", "incomplete"}});
+  st.calls_incomplete
+      = &reg.get_counter("switchboard_tracker_calls_total", calls_help,
+                         {{"result", "incomplete"}});
   const char* dropped_help = "AMI events the tracker dropped, by reason.";
-  st.late_events = &reg.get_counter("switchboard_tracker_dropped_events_total",
-                                    dropped_help,
-                                    {{"reason", "call_finalized"}});
+  st.late_events
+      = &reg.get_counter("switchboard_tracker_dropped_events_total",
+                         dropped_help, {{"reason", "call_finalized"}});
   st.orphan_cdrs = &reg.get_counter("switchboard_tracker_dropped_events_total",
                                     dropped_help, {{"reason", "unknown_cdr"}});
   return {
-    [self](ami_event_batch& batch) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      std::vector<completed_call> out;
-      auto& correlator = *self->state.correlator;
-      for (auto& event : batch.events) {
-        if (event.pbx.empty())
-          event.pbx = batch.pbx;
-        correlator.on_event(event, out);
-      }
-      flush(self, out);
-      arm(self);
-    },
-    [self](connection_lost_atom, std::string& pbx) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      log::info(call_tracker_state::name,
-                "connection lost: its live calls are finalized if they stay "
-                "silent",
-                {{"pbx", pbx}});
-      self->state.correlator->on_connection_lost(pbx, wall_now());
-      arm(self);
-    },
-    [self](sweep_atom) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      sweep(self);
-    },
-    [self](sweep_atom, uint64_t generation) {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      if (generation != self->state.timer_generation)
-        return; // superseded by an earlier deadline
-      self->state.timer_due = 0;
-      sweep(self);
-    },
-    [self](active_atom) -> std::vector<live_call> {
-      metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-      return self->state.correlator->active();
-    },
+      [self](ami_event_batch& batch) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        std::vector<completed_call> out;
+        auto& correlator = *self->state.correlator;
+        for (auto& event : batch.events) {
+          if (event.pbx.empty())
+            event.pbx = batch.pbx;
+          correlator.on_event(event, out);
+        }
+        flush(self, out);
+        arm(self);
+      },
+      [self](connection_lost_atom, std::string& pbx) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        log::info(call_tracker_state::name,
+                  "connection lost: its live calls are finalized if they stay "
+                  "silent",
+                  {{"pbx", pbx}});
+        self->state.correlator->on_connection_lost(pbx, wall_now());
+        arm(self);
+      },
+      [self](sweep_atom) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        sweep(self);
+      },
+      [self](sweep_atom, uint64_t generation) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        if (generation != self->state.timer_generation)
+          return; // superseded by an earlier deadline
+        self->state.timer_due = 0;
+        sweep(self);
+      },
+      [self](active_atom) -> std::vector<live_call> {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        return self->state.correlator->active();
+      },
   };
 }
 

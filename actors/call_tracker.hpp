@@ -11,9 +11,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/call_tracker_correlator.hpp"
 #include "adapters/metrics/registry.hpp"
 #include "config/config.hpp"
+#include "domain/call_correlator.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
 

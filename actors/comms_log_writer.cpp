@@ -1,4 +1,5 @@
 #include "actors/comms_log_writer.hpp"
+#include "core/db_url.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,7 +9,8 @@
 #include <caf/actor_cast.hpp>
 #include <caf/sec.hpp>
 
-#include "adapters/log/log.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace sb {
 
@@ -75,14 +77,6 @@ caf::error unavailable_error(const comms_log_writer_state& st,
   return caf::make_error(caf::sec::runtime_error,
                          "database unavailable: " + reason + " (records held: "
                              + std::to_string(st.held()) + ")");
-}
-
-std::string describe(const caf::error& err) {
-  // The context carries the database's message; the code adds nothing.
-  auto& ctx = err.context();
-  if (ctx.match_elements<std::string>())
-    return ctx.get_as<std::string>(0);
-  return caf::to_string(err);
 }
 
 struct writer_ops {
@@ -344,7 +338,7 @@ comms_log_writer_actor::behavior_type comms_log_writer(
   auto ops = std::make_shared<writer_ops>(writer_ops{self, {}});
   if (ops->ensure_db())
     log::info(actor_name, "database opened",
-              {{"url", store::redact_url(st.config.url)}});
+              {{"url", sb::redact_url(st.config.url)}});
   if (st.spool && st.spool->depth() > 0) {
     log::info(actor_name, "spool holds records from an earlier run",
               {{"records", std::to_string(st.spool->depth())}});

@@ -5,8 +5,9 @@
 
 #include <caf/actor_cast.hpp>
 
-#include "adapters/log/log.hpp"
 #include "adapters/store/database.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace sb {
 
@@ -16,13 +17,6 @@ using self_ptr
     = customer_matcher_actor::stateful_pointer<customer_matcher_state>;
 
 constexpr const char* actor_name = "customer_matcher";
-
-std::string describe(const caf::error& err) {
-  auto& ctx = err.context();
-  if (ctx.match_elements<std::string>())
-    return ctx.get_as<std::string>(0);
-  return caf::to_string(err);
-}
 
 caf::expected<std::vector<customer>> load_customers(const std::string& url) {
   auto db = store::database::open(url);
@@ -68,8 +62,7 @@ void load(self_ptr self) {
     st.refresh_due = std::chrono::steady_clock::now()
                      + customer_matcher_state::refresh_interval;
     self->delayed_send(caf::actor_cast<customer_matcher_actor>(self),
-                       customer_matcher_state::refresh_interval,
-                       reload_atom_v);
+                       customer_matcher_state::refresh_interval, reload_atom_v);
   }
   log::info(actor_name, "customer index loaded",
             {{"customers", std::to_string(customers->size())},

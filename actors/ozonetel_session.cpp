@@ -5,14 +5,14 @@
 
 #include <caf/all.hpp>
 
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
 
 namespace sb {
 
 namespace {
 
 using session_ptr
-  = ozonetel_session_actor::stateful_pointer<ozonetel_session_state>;
+    = ozonetel_session_actor::stateful_pointer<ozonetel_session_state>;
 using time_point = ozonetel_session_state::time_point;
 using namespace std::chrono;
 
@@ -43,23 +43,23 @@ ozonetel_answer local_answer(ozonetel::api which, std::string outcome,
 
 void count_request(const std::string& api, const std::string& outcome) {
   sb::metrics::global()
-    .get_counter("switchboard_ozonetel_requests_total",
-                 "CloudAgent REST calls by API and outcome (every HTTP "
-                 "attempt, retries included)",
-                 {{"api", api}, {"outcome", outcome}})
-    .inc();
+      .get_counter("switchboard_ozonetel_requests_total",
+                   "CloudAgent REST calls by API and outcome (every HTTP "
+                   "attempt, retries included)",
+                   {{"api", api}, {"outcome", outcome}})
+      .inc();
 }
 
 sb::metrics::counter& token_generations_counter() {
   return sb::metrics::global().get_counter(
-    "switchboard_ozonetel_token_generations_total",
-    "CloudAgent API tokens requested (CloudAgent allows 10 per hour)");
+      "switchboard_ozonetel_token_generations_total",
+      "CloudAgent API tokens requested (CloudAgent allows 10 per hour)");
 }
 
 sb::metrics::gauge& token_generations_hour_gauge() {
   return sb::metrics::global().get_gauge(
-    "switchboard_ozonetel_token_generations_last_hour",
-    "CloudAgent API tokens requested in the last rolling hour");
+      "switchboard_ozonetel_token_generations_last_hour",
+      "CloudAgent API tokens requested in the last rolling hour");
 }
 
 time_point now(session_ptr self) {
@@ -68,7 +68,7 @@ time_point now(session_ptr self) {
 
 void update_hour_gauge(session_ptr self) {
   token_generations_hour_gauge().set(
-    static_cast<double>(self->state.ledger->count(now(self))));
+      static_cast<double>(self->state.ledger->count(now(self))));
 }
 
 bool token_usable(session_ptr self) {
@@ -179,19 +179,19 @@ void spawn_worker(session_ptr self, uint64_t id,
   auto client = self->state.client;
   auto session = caf::actor_cast<ozonetel_session_actor>(self);
   // Blocking HTTP runs on its own thread: the actor keeps serving its mailbox.
-  self->spawn<caf::detached>(
-    [client, session, id, attempt, call = std::move(call),
-     token = std::move(token)](caf::blocking_actor*) {
-      auto r = call(*client, token);
-      ozonetel_attempt result;
-      result.request_id = id;
-      result.answer = to_answer(r, attempt);
-      result.connect_failed = r.connect_failed;
-      result.token = std::move(r.token);
-      result.token_expires_at = r.token_expires_at;
-      result.token_lifetime_seconds = r.token_lifetime_seconds;
-      caf::anon_send(session, std::move(result));
-    });
+  self->spawn<caf::detached>([client, session, id, attempt,
+                              call = std::move(call),
+                              token = std::move(token)](caf::blocking_actor*) {
+    auto r = call(*client, token);
+    ozonetel_attempt result;
+    result.request_id = id;
+    result.answer = to_answer(r, attempt);
+    result.connect_failed = r.connect_failed;
+    result.token = std::move(r.token);
+    result.token_expires_at = r.token_expires_at;
+    result.token_lifetime_seconds = r.token_lifetime_seconds;
+    caf::anon_send(session, std::move(result));
+  });
 }
 
 void launch(session_ptr self, uint64_t id) {
@@ -214,28 +214,31 @@ void start_fetch(session_ptr self) {
       release_waiting(self);
       return;
     }
-    auto next = duration_cast<seconds>(st.ledger->next_room(now(self))
-                                       - now(self))
-                  .count();
-    sb::log::error(log_name, "token limit reached, not generating another",
-                   {{"limit_per_hour", std::to_string(st.opts.max_tokens_per_hour)},
-                    {"next_in_seconds", std::to_string(next)}});
-    fail_waiting(self, "rate_limited",
-                 "CloudAgent allows " + std::to_string(st.opts.max_tokens_per_hour)
-                   + " tokens per hour and they are spent; the next token can "
-                     "be generated in "
-                   + std::to_string(next) + " s");
+    auto next
+        = duration_cast<seconds>(st.ledger->next_room(now(self)) - now(self))
+              .count();
+    sb::log::error(
+        log_name, "token limit reached, not generating another",
+        {{"limit_per_hour", std::to_string(st.opts.max_tokens_per_hour)},
+         {"next_in_seconds", std::to_string(next)}});
+    fail_waiting(
+        self, "rate_limited",
+        "CloudAgent allows " + std::to_string(st.opts.max_tokens_per_hour)
+            + " tokens per hour and they are spent; the next token can "
+              "be generated in "
+            + std::to_string(next) + " s");
     return;
   }
   st.fetching = true;
   ++st.generations_total;
   token_generations_counter().inc();
   update_hour_gauge(self);
-  spawn_worker(self, 0,
-               [](const ozonetel::client& c, const std::string&) {
-                 return c.generate_token();
-               },
-               {}, st.fetch_failures + 1);
+  spawn_worker(
+      self, 0,
+      [](const ozonetel::client& c, const std::string&) {
+        return c.generate_token();
+      },
+      {}, st.fetch_failures + 1);
 }
 
 void on_token(session_ptr self, ozonetel_attempt& attempt) {
@@ -253,7 +256,7 @@ void on_token(session_ptr self, ozonetel_attempt& attempt) {
       lifetime = seconds{attempt.token_lifetime_seconds};
     else if (attempt.token_expires_at > 0)
       lifetime = duration_cast<seconds>(
-        time_point{seconds{attempt.token_expires_at}} - issued);
+          time_point{seconds{attempt.token_expires_at}} - issued);
     bool from_jwt = lifetime > seconds{0} && lifetime <= hours{24};
     if (!from_jwt) {
       if (attempt.token_expires_at > 0)
@@ -267,11 +270,11 @@ void on_token(session_ptr self, ozonetel_attempt& attempt) {
     st.token_expires = issued + lifetime;
     auto margin = std::min<seconds>(st.opts.renew_margin, lifetime / 12);
     st.token_renew_at = st.token_expires - margin;
-    sb::log::info(log_name, "token generated",
-                  {{"expires_in_seconds", std::to_string(lifetime.count())},
-                   {"from_jwt", from_jwt ? "yes" : "no"},
-                   {"generations_last_hour",
-                    std::to_string(st.ledger->count(issued))}});
+    sb::log::info(
+        log_name, "token generated",
+        {{"expires_in_seconds", std::to_string(lifetime.count())},
+         {"from_jwt", from_jwt ? "yes" : "no"},
+         {"generations_last_hour", std::to_string(st.ledger->count(issued))}});
     release_waiting(self);
     return;
   }
@@ -281,13 +284,14 @@ void on_token(session_ptr self, ozonetel_attempt& attempt) {
                   {"http_status", std::to_string(answer.http_status)},
                   {"message", answer.message},
                   {"answer", answer.raw}});
-  bool retry = (answer.outcome == "server_error"
-                || answer.outcome == "network_error"
-                || answer.outcome == "malformed")
-               && st.fetch_failures + 1 < st.opts.max_attempts;
+  bool retry
+      = (answer.outcome == "server_error" || answer.outcome == "network_error"
+         || answer.outcome == "malformed")
+        && st.fetch_failures + 1 < st.opts.max_attempts;
   if (retry) {
     ++st.fetch_failures;
-    self->delayed_send(self, backoff(st.opts, st.fetch_failures), token_atom::value);
+    self->delayed_send(self, backoff(st.opts, st.fetch_failures),
+                       token_atom::value);
     return;
   }
   st.fetch_failures = 0;
@@ -327,8 +331,8 @@ void on_attempt(session_ptr self, ozonetel_attempt& attempt) {
     pump(self);
     return;
   }
-  bool transient = answer.outcome == "server_error"
-                   || answer.outcome == "network_error";
+  bool transient
+      = answer.outcome == "server_error" || answer.outcome == "network_error";
   if (transient && req.attempts < st.opts.max_attempts
       && (req.idempotent || attempt.connect_failed)) {
     auto delay = backoff(st.opts, req.attempts);
@@ -408,8 +412,8 @@ token_ledger::for_account(const std::string& account) {
 ozonetel_session_state::~ozonetel_session_state() {
   // Callers waiting on this session must not hang when it goes away.
   for (auto& [id, req] : requests)
-    req.promise.deliver(local_answer(req.which, "unavailable",
-                                     "the Ozonetel session stopped"));
+    req.promise.deliver(
+        local_answer(req.which, "unavailable", "the Ozonetel session stopped"));
 }
 
 ozonetel_session_actor::behavior_type
@@ -425,8 +429,7 @@ ozonetel_session(session_ptr self, ozonetel_config cfg,
   settings.campaign = cfg.campaign;
   settings.did = cfg.did;
   settings.timeout_seconds = cfg.request_timeout_seconds;
-  settings.connect_timeout_seconds
-    = std::min(5.0, cfg.request_timeout_seconds);
+  settings.connect_timeout_seconds = std::min(5.0, cfg.request_timeout_seconds);
   st.client = std::make_shared<const ozonetel::client>(std::move(settings));
   st.cfg = std::move(cfg);
   st.opts = std::move(opts);
@@ -437,98 +440,100 @@ ozonetel_session(session_ptr self, ozonetel_config cfg,
   st.ledger = st.opts.ledger ? st.opts.ledger
                              : token_ledger::for_account(st.cfg.account);
   return {
-    [=](dial_atom, const std::string& customer_number) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      // A dial is not idempotent: retried only when it never left this host.
-      return submit(self, ozonetel::api::manual_dial, false,
-                    [customer_number](const ozonetel::client& c,
-                                      const std::string& token) {
-                      return c.manual_dial(token, customer_number);
-                    });
-    },
-    [=](dispose_atom, const ozonetel_disposition& d) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      // Disposing ends after-call work: the cached agent state is stale.
-      self->state.agent_state_cached_at = {};
-      ozonetel::disposition_request request{d.ucid, d.disposition, d.comments,
-                                            d.callback_time};
-      return submit(self, ozonetel::api::set_disposition, true,
-                    [request](const ozonetel::client& c,
-                              const std::string& token) {
-                      return c.set_disposition(token, request);
-                    });
-    },
-    [=](agent_state_atom, const std::string& state,
-        const std::string& pause_reason) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      self->state.agent_state_cached_at = {};
-      return submit(self, ozonetel::api::change_agent_state, true,
-                    [state, pause_reason](const ozonetel::client& c,
-                                          const std::string& token) {
-                      return c.change_agent_state(token, state, pause_reason);
-                    });
-    },
-    [=](agent_state_atom) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      auto& st = self->state;
-      if (st.agent_state_cached_at != time_point{}
-          && now(self) - st.agent_state_cached_at < st.opts.agent_state_cache) {
-        auto promise = self->make_response_promise<ozonetel_answer>();
-        auto cached = st.agent_state_cache;
-        cached.attempts = 0;
-        promise.deliver(std::move(cached));
-        return promise;
-      }
-      return submit(self, ozonetel::api::agent_details, true,
-                    [](const ozonetel::client& c, const std::string& token) {
-                      return c.agent_details(token);
-                    });
-    },
-    [=](status_atom) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      auto& st = self->state;
-      ozonetel_session_status s;
-      s.generations_last_hour
-        = static_cast<int64_t>(st.ledger->count(now(self)));
-      s.generations_total = st.generations_total;
-      s.has_token = token_usable(self);
-      s.token_expires_at
-        = s.has_token
-            ? duration_cast<seconds>(st.token_expires.time_since_epoch()).count()
-            : 0;
-      s.fetching = st.fetching;
-      s.waiting_for_token = static_cast<int64_t>(st.waiting_for_token.size());
-      s.in_flight = static_cast<int64_t>(st.in_flight);
-      s.queued = static_cast<int64_t>(st.ready.size());
-      return s;
-    },
-    [=](ozonetel_attempt& attempt) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      if (attempt.request_id == 0)
-        on_token(self, attempt);
-      else
-        on_attempt(self, attempt);
-    },
-    [=](retry_atom, uint64_t id) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      if (self->state.requests.count(id) > 0)
-        schedule(self, id);
-    },
-    [=](token_atom) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      auto& st = self->state;
-      // Without waiters the next request fetches when it needs to.
-      if (!st.waiting_for_token.empty())
-        start_fetch(self);
-    },
+      [=](dial_atom, const std::string& customer_number) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        // A dial is not idempotent: retried only when it never left this host.
+        return submit(self, ozonetel::api::manual_dial, false,
+                      [customer_number](const ozonetel::client& c,
+                                        const std::string& token) {
+                        return c.manual_dial(token, customer_number);
+                      });
+      },
+      [=](dispose_atom, const ozonetel_disposition& d) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        // Disposing ends after-call work: the cached agent state is stale.
+        self->state.agent_state_cached_at = {};
+        ozonetel::disposition_request request{d.ucid, d.disposition, d.comments,
+                                              d.callback_time};
+        return submit(
+            self, ozonetel::api::set_disposition, true,
+            [request](const ozonetel::client& c, const std::string& token) {
+              return c.set_disposition(token, request);
+            });
+      },
+      [=](agent_state_atom, const std::string& state,
+          const std::string& pause_reason) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        self->state.agent_state_cached_at = {};
+        return submit(self, ozonetel::api::change_agent_state, true,
+                      [state, pause_reason](const ozonetel::client& c,
+                                            const std::string& token) {
+                        return c.change_agent_state(token, state, pause_reason);
+                      });
+      },
+      [=](agent_state_atom) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        auto& st = self->state;
+        if (st.agent_state_cached_at != time_point{}
+            && now(self) - st.agent_state_cached_at
+                   < st.opts.agent_state_cache) {
+          auto promise = self->make_response_promise<ozonetel_answer>();
+          auto cached = st.agent_state_cache;
+          cached.attempts = 0;
+          promise.deliver(std::move(cached));
+          return promise;
+        }
+        return submit(self, ozonetel::api::agent_details, true,
+                      [](const ozonetel::client& c, const std::string& token) {
+                        return c.agent_details(token);
+                      });
+      },
+      [=](status_atom) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        auto& st = self->state;
+        ozonetel_session_status s;
+        s.generations_last_hour
+            = static_cast<int64_t>(st.ledger->count(now(self)));
+        s.generations_total = st.generations_total;
+        s.has_token = token_usable(self);
+        s.token_expires_at
+            = s.has_token
+                  ? duration_cast<seconds>(st.token_expires.time_since_epoch())
+                        .count()
+                  : 0;
+        s.fetching = st.fetching;
+        s.waiting_for_token = static_cast<int64_t>(st.waiting_for_token.size());
+        s.in_flight = static_cast<int64_t>(st.in_flight);
+        s.queued = static_cast<int64_t>(st.ready.size());
+        return s;
+      },
+      [=](ozonetel_attempt& attempt) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        if (attempt.request_id == 0)
+          on_token(self, attempt);
+        else
+          on_attempt(self, attempt);
+      },
+      [=](retry_atom, uint64_t id) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        if (self->state.requests.count(id) > 0)
+          schedule(self, id);
+      },
+      [=](token_atom) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        auto& st = self->state;
+        // Without waiters the next request fetches when it needs to.
+        if (!st.waiting_for_token.empty())
+          start_fetch(self);
+      },
   };
 }
 

@@ -5,8 +5,9 @@
 
 #include <caf/all.hpp>
 
-#include "adapters/log/log.hpp"
-#include "messages/time.hpp"
+#include "core/log.hpp"
+#include "core/strings.hpp"
+#include "core/time.hpp"
 
 namespace sb {
 
@@ -37,20 +38,13 @@ using namespace std::chrono;
 constexpr const char* log_name = "ucid_calls";
 
 // SPEC section 3: the dispositions the CRM speaks; campaigns name theirs.
-constexpr const char* internal_dispositions[]
-  = {"APPOINTMENT_BOOKED", "FOLLOW_UP_SCHEDULED", "INFO_PROVIDED",
-     "NO_ANSWER",          "WRONG_NUMBER",        "CALLBACK_REQUESTED",
-     "NOT_INTERESTED"};
+constexpr const char* internal_dispositions[] = {
+    "APPOINTMENT_BOOKED", "FOLLOW_UP_SCHEDULED", "INFO_PROVIDED", "NO_ANSWER",
+    "WRONG_NUMBER",       "CALLBACK_REQUESTED",  "NOT_INTERESTED"};
 
 std::string upper(std::string text) {
   for (auto& c : text)
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return text;
-}
-
-std::string lower(std::string text) {
-  for (auto& c : text)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
 }
 
@@ -80,8 +74,8 @@ ucid_reply make_reply(std::string code, std::string message,
 /// Answers that mean "no CloudAgent to talk to" become 503, the rest 502.
 std::string failure_code(const ozonetel_answer& a) {
   return a.outcome == "unavailable" || a.outcome == "rate_limited"
-           ? "unavailable"
-           : "upstream";
+             ? "unavailable"
+             : "upstream";
 }
 
 ucid_call* find_call(calls_ptr self, const std::string& ucid) {
@@ -97,8 +91,7 @@ caf::timespan session_timeout(calls_ptr self) {
     return st.opts.session_timeout;
   // The session may fetch a token and retry up to three times with backoff.
   auto per_request = std::max(1.0, st.cfg.request_timeout_seconds);
-  return duration_cast<caf::timespan>(
-    duration<double>{per_request * 5 + 20});
+  return duration_cast<caf::timespan>(duration<double>{per_request * 5 + 20});
 }
 
 milliseconds doubling(milliseconds initial, milliseconds max, int attempt) {
@@ -164,8 +157,8 @@ completed_call to_completed(calls_ptr self, const ucid_call& call) {
   c.extension = call.agent_id;
   if (call.direction == call_direction::inbound)
     c.did = call.did;
-  c.disposition = call.answered ? call_disposition::answered
-                                : call.unanswered_outcome;
+  c.disposition
+      = call.answered ? call_disposition::answered : call.unanswered_outcome;
   c.started_at = call.created_at;
   c.answered_at = call.answered ? call.answered_at : 0;
   c.ended_at = call.ended_at;
@@ -173,12 +166,12 @@ completed_call to_completed(calls_ptr self, const ucid_call& call) {
     return from > 0 && to > from ? (to - from + 500000) / 1000000 : 0;
   };
   c.duration_seconds = call.callback_duration_seconds > 0
-                         ? call.callback_duration_seconds
-                         : seconds_between(call.created_at, call.ended_at);
+                           ? call.callback_duration_seconds
+                           : seconds_between(call.created_at, call.ended_at);
   if (call.answered)
     c.talk_seconds = call.callback_talk_seconds > 0
-                       ? call.callback_talk_seconds
-                       : seconds_between(call.answered_at, call.ended_at);
+                         ? call.callback_talk_seconds
+                         : seconds_between(call.answered_at, call.ended_at);
   c.billsec = c.talk_seconds;
   c.notes = entry_notes(call);
   c.incomplete = call.incomplete;
@@ -191,17 +184,20 @@ void emit(calls_ptr self, ucid_call& call) {
     call.finished_at = now_micros();
   ++call.emitted;
   sb::metrics::global()
-    .get_counter("switchboard_ozonetel_calls_total",
-                 "Ozonetel calls handed to the comms log, by final state "
-                 "(a late callback's merge counts as an update)",
-                 {{"state", call.emitted > 1 ? "update" : to_string(call.phase)}})
-    .inc();
-  sb::log::info(log_name, call.emitted > 1 ? "call entry updated" : "call entry",
+      .get_counter(
+          "switchboard_ozonetel_calls_total",
+          "Ozonetel calls handed to the comms log, by final state "
+          "(a late callback's merge counts as an update)",
+          {{"state", call.emitted > 1 ? "update" : to_string(call.phase)}})
+      .inc();
+  sb::log::info(log_name,
+                call.emitted > 1 ? "call entry updated" : "call entry",
                 {{"ucid", call.ucid},
                  {"state", to_string(call.phase)},
                  {"disposition", call.campaign_disposition}});
   if (st.matcher)
-    self->send(st.matcher, std::vector<completed_call>{to_completed(self, call)});
+    self->send(st.matcher,
+               std::vector<completed_call>{to_completed(self, call)});
 }
 
 // -- dispositions -------------------------------------------------------------
@@ -233,8 +229,9 @@ bool needs_disposition(calls_ptr self, const ucid_call& call) {
          && (call.answered || call.direction == call_direction::outbound);
 }
 
-void send_disposition(calls_ptr self, const std::string& ucid,
-                      caf::optional<caf::typed_response_promise<ucid_reply>> rp);
+void send_disposition(
+    calls_ptr self, const std::string& ucid,
+    caf::optional<caf::typed_response_promise<ucid_reply>> rp);
 
 void settle_after_disposition(calls_ptr self, ucid_call& call) {
   if (call.phase == ucid_call_phase::acw) {
@@ -244,8 +241,8 @@ void settle_after_disposition(calls_ptr self, ucid_call& call) {
 }
 
 void on_disposition_answer(
-  calls_ptr self, const std::string& ucid, ozonetel_answer answer,
-  caf::optional<caf::typed_response_promise<ucid_reply>> rp) {
+    calls_ptr self, const std::string& ucid, ozonetel_answer answer,
+    caf::optional<caf::typed_response_promise<ucid_reply>> rp) {
   auto& st = self->state;
   auto* call = find_call(self, ucid);
   if (!call) {
@@ -283,11 +280,11 @@ void on_disposition_answer(
                       {"retry_in_ms", std::to_string(delay.count())}});
     self->delayed_send(self, delay, retry_atom_v, ucid);
     if (rp) {
-      auto reply = make_reply("accepted",
-                              "CloudAgent did not take the disposition yet ("
-                                + answer.message
-                                + "); switchboard keeps retrying",
-                              call);
+      auto reply
+          = make_reply("accepted",
+                       "CloudAgent did not take the disposition yet ("
+                           + answer.message + "); switchboard keeps retrying",
+                       call);
       reply.cloudagent = std::move(answer);
       rp->deliver(std::move(reply));
     }
@@ -308,10 +305,10 @@ void on_disposition_answer(
                     {"message", answer.message},
                     {"answer", answer.raw}});
     sb::metrics::global()
-      .get_counter("switchboard_ozonetel_disposition_failures_total",
-                   "Calls whose default disposition CloudAgent refused (the "
-                   "seat may stay in after-call work)")
-      .inc();
+        .get_counter("switchboard_ozonetel_disposition_failures_total",
+                     "Calls whose default disposition CloudAgent refused (the "
+                     "seat may stay in after-call work)")
+        .inc();
     if (call->phase == ucid_call_phase::acw) {
       call->phase = ucid_call_phase::ended;
       emit(self, *call);
@@ -324,18 +321,17 @@ void on_disposition_answer(
   call->campaign_disposition.clear();
   call->disposition_name.clear();
   if (rp) {
-    auto reply = make_reply("upstream",
-                            "CloudAgent refused the disposition: "
-                              + answer.message,
-                            call);
+    auto reply = make_reply(
+        "upstream", "CloudAgent refused the disposition: " + answer.message,
+        call);
     reply.cloudagent = std::move(answer);
     rp->deliver(std::move(reply));
   }
 }
 
 void send_disposition(
-  calls_ptr self, const std::string& ucid,
-  caf::optional<caf::typed_response_promise<ucid_reply>> rp) {
+    calls_ptr self, const std::string& ucid,
+    caf::optional<caf::typed_response_promise<ucid_reply>> rp) {
   auto& st = self->state;
   auto* call = find_call(self, ucid);
   if (!call)
@@ -353,18 +349,18 @@ void send_disposition(
   ozonetel_disposition d{ucid, call->campaign_disposition, call->notes,
                          call->callback_time};
   self->request(st.session, session_timeout(self), dispose_atom_v, std::move(d))
-    .then(
-      [self, ucid, rp](ozonetel_answer& answer) {
-        on_disposition_answer(self, ucid, std::move(answer), rp);
-      },
-      [self, ucid, rp](caf::error& err) {
-        ozonetel_answer failed;
-        failed.api = "DispositionAPIV2";
-        failed.outcome = "unavailable";
-        failed.message = "no answer from the Ozonetel session: "
-                         + to_string(err);
-        on_disposition_answer(self, ucid, std::move(failed), rp);
-      });
+      .then(
+          [self, ucid, rp](ozonetel_answer& answer) {
+            on_disposition_answer(self, ucid, std::move(answer), rp);
+          },
+          [self, ucid, rp](caf::error& err) {
+            ozonetel_answer failed;
+            failed.api = "DispositionAPIV2";
+            failed.outcome = "unavailable";
+            failed.message
+                = "no answer from the Ozonetel session: " + to_string(err);
+            on_disposition_answer(self, ucid, std::move(failed), rp);
+          });
 }
 
 void start_acw(calls_ptr self, ucid_call& call) {
@@ -372,7 +368,7 @@ void start_acw(calls_ptr self, ucid_call& call) {
   call.phase = ucid_call_phase::acw;
   call.acw_generation = st.next_generation++;
   auto timeout = duration_cast<caf::timespan>(
-    duration<double>{std::max(0.0, st.cfg.acw_timeout_seconds)});
+      duration<double>{std::max(0.0, st.cfg.acw_timeout_seconds)});
   self->delayed_send(self, timeout, acw_atom_v, call.ucid, call.acw_generation);
 }
 
@@ -392,8 +388,8 @@ void end_call(calls_ptr self, ucid_call& call, unix_micros at) {
     start_acw(self, call);
   } else {
     call.phase = call.answered || call.direction == call_direction::outbound
-                   ? ucid_call_phase::ended
-                   : ucid_call_phase::missed;
+                     ? ucid_call_phase::ended
+                     : ucid_call_phase::missed;
     emit(self, call);
   }
 }
@@ -464,53 +460,53 @@ caf::result<ucid_reply> handle_dial(calls_ptr self,
   auto rp = self->make_response_promise<ucid_reply>();
   auto customer_id = req.customer_id;
   self->request(st.session, session_timeout(self), dial_atom_v, number)
-    .then(
-      [self, rp, number, customer_id](ozonetel_answer& answer) mutable {
-        auto& st = self->state;
-        st.dial_in_flight = false;
-        if (!answer.done()) {
-          auto reply = make_reply(failure_code(answer),
-                                  "CloudAgent did not place the dial: "
-                                    + answer.message);
-          reply.cloudagent = std::move(answer);
-          rp.deliver(std::move(reply));
-          return;
-        }
-        if (answer.ucid.empty()) {
-          // Without a UCID the call cannot be followed (SPEC failure 3).
-          sb::log::error(log_name, "dial answer without UCID",
-                         {{"answer", answer.raw}});
-          auto reply = make_reply("upstream",
-                                  "CloudAgent placed the dial but returned no "
-                                  "UCID");
-          reply.cloudagent = std::move(answer);
-          rp.deliver(std::move(reply));
-          return;
-        }
-        auto at = now_micros();
-        auto& call = create_call(self, answer.ucid, call_direction::outbound,
-                                 ucid_call_phase::dialing, at);
-        call.external_number = number;
-        call.customer_id = customer_id;
-        auto generation = st.next_generation++;
-        st.pending = ucid_calls_state::pending_outbound{call.ucid,
-                                                        call.agent_id,
-                                                        generation};
-        auto lifetime = duration_cast<caf::timespan>(
-          duration<double>{std::max(0.0, st.cfg.pending_outbound_seconds)});
-        self->delayed_send(self, lifetime, expire_atom_v, call.ucid,
-                           generation);
-        sb::log::info(log_name, "dial placed", {{"ucid", call.ucid}});
-        auto reply = make_reply("ok", answer.message, &call);
-        reply.cloudagent = std::move(answer);
-        rp.deliver(std::move(reply));
-      },
-      [self, rp](caf::error& err) mutable {
-        self->state.dial_in_flight = false;
-        rp.deliver(make_reply("unavailable",
-                              "no answer from the Ozonetel session: "
-                                + to_string(err)));
-      });
+      .then(
+          [self, rp, number, customer_id](ozonetel_answer& answer) mutable {
+            auto& st = self->state;
+            st.dial_in_flight = false;
+            if (!answer.done()) {
+              auto reply = make_reply(failure_code(answer),
+                                      "CloudAgent did not place the dial: "
+                                          + answer.message);
+              reply.cloudagent = std::move(answer);
+              rp.deliver(std::move(reply));
+              return;
+            }
+            if (answer.ucid.empty()) {
+              // Without a UCID the call cannot be followed (SPEC failure 3).
+              sb::log::error(log_name, "dial answer without UCID",
+                             {{"answer", answer.raw}});
+              auto reply = make_reply(
+                  "upstream", "CloudAgent placed the dial but returned no "
+                              "UCID");
+              reply.cloudagent = std::move(answer);
+              rp.deliver(std::move(reply));
+              return;
+            }
+            auto at = now_micros();
+            auto& call
+                = create_call(self, answer.ucid, call_direction::outbound,
+                              ucid_call_phase::dialing, at);
+            call.external_number = number;
+            call.customer_id = customer_id;
+            auto generation = st.next_generation++;
+            st.pending = ucid_calls_state::pending_outbound{
+                call.ucid, call.agent_id, generation};
+            auto lifetime = duration_cast<caf::timespan>(duration<double>{
+                std::max(0.0, st.cfg.pending_outbound_seconds)});
+            self->delayed_send(self, lifetime, expire_atom_v, call.ucid,
+                               generation);
+            sb::log::info(log_name, "dial placed", {{"ucid", call.ucid}});
+            auto reply = make_reply("ok", answer.message, &call);
+            reply.cloudagent = std::move(answer);
+            rp.deliver(std::move(reply));
+          },
+          [self, rp](caf::error& err) mutable {
+            self->state.dial_in_flight = false;
+            rp.deliver(make_reply("unavailable",
+                                  "no answer from the Ozonetel session: "
+                                      + to_string(err)));
+          });
   return rp;
 }
 
@@ -568,7 +564,7 @@ ucid_reply handle_browser(calls_ptr self, const browser_call_event& ev) {
                      event == "failed" ? "call failed" : "call ended");
     end_call(self, *call, at);
   }
-  (void) st;
+  (void)st;
   return make_reply("ok", {}, call);
 }
 
@@ -578,27 +574,27 @@ caf::result<ucid_reply> handle_dispose(calls_ptr self,
   auto* call = find_call(self, req.ucid);
   if (!call)
     return make_reply("not_found", "no call with UCID " + req.ucid
-                                     + " (dial, events or callback first)");
+                                       + " (dial, events or callback first)");
   auto campaign = campaign_disposition(st.cfg, req.disposition);
   if (!campaign)
     return make_reply("invalid",
                       "unknown disposition '" + req.disposition
-                        + "': use APPOINTMENT_BOOKED, FOLLOW_UP_SCHEDULED, "
-                          "INFO_PROVIDED, NO_ANSWER, WRONG_NUMBER, "
-                          "CALLBACK_REQUESTED, NOT_INTERESTED or a campaign "
-                          "disposition from ozonetel.disposition_map");
+                          + "': use APPOINTMENT_BOOKED, FOLLOW_UP_SCHEDULED, "
+                            "INFO_PROVIDED, NO_ANSWER, WRONG_NUMBER, "
+                            "CALLBACK_REQUESTED, NOT_INTERESTED or a campaign "
+                            "disposition from ozonetel.disposition_map");
   switch (call->progress) {
     case disposition_progress::done:
     case disposition_progress::failed:
       return make_reply("conflict",
                         "the call is already disposed as '"
-                          + call->campaign_disposition + "'",
+                            + call->campaign_disposition + "'",
                         call);
     case disposition_progress::sending:
     case disposition_progress::retrying:
       return make_reply("conflict",
                         "a disposition ('" + call->campaign_disposition
-                          + "') is already being set for this call",
+                            + "') is already being set for this call",
                         call);
     default:
       break;
@@ -663,8 +659,7 @@ ucid_reply handle_callback(calls_ptr self, const ozonetel_call_details& d) {
              || dial_status.find("congestion") != std::string::npos)
       call->unanswered_outcome = call_disposition::failed;
   }
-  if (!d.disposition.empty()
-      && call->progress == disposition_progress::none) {
+  if (!d.disposition.empty() && call->progress == disposition_progress::none) {
     // Disposed in CloudAgent's own toolbar: nothing left for us to send.
     call->progress = disposition_progress::done;
     call->disposed_elsewhere = true;
@@ -680,7 +675,7 @@ ucid_reply handle_callback(calls_ptr self, const ozonetel_call_details& d) {
     // too; the writer merges them into the same row (source + UCID).
     emit(self, *call);
   }
-  (void) st;
+  (void)st;
   return make_reply("ok", {}, call);
 }
 
@@ -751,12 +746,12 @@ ozonetel_agent_view agent_view(calls_ptr self) {
 /// Sets the live-calls gauge when a handler is done, whatever it changed.
 class live_calls_refresh {
 public:
-  explicit live_calls_refresh(calls_ptr self) noexcept : self_(self) {
-  }
+  explicit live_calls_refresh(calls_ptr self) noexcept : self_(self) {}
   ~live_calls_refresh() {
     auto& calls = self_->state.calls;
-    auto n = std::count_if(calls.begin(), calls.end(),
-                           [](const auto& kv) { return live(kv.second.phase); });
+    auto n = std::count_if(calls.begin(), calls.end(), [](const auto& kv) {
+      return live(kv.second.phase);
+    });
     self_->state.live_calls->set(static_cast<double>(n));
   }
   live_calls_refresh(const live_calls_refresh&) = delete;
@@ -769,7 +764,8 @@ private:
 void sweep(calls_ptr self) {
   auto& st = self->state;
   auto now = now_micros();
-  auto retention = duration_cast<microseconds>(st.opts.finished_retention).count();
+  auto retention
+      = duration_cast<microseconds>(st.opts.finished_retention).count();
   auto max_age = duration_cast<microseconds>(st.opts.max_call_age).count();
   std::vector<std::string> forget;
   for (auto& [ucid, call] : st.calls) {
@@ -824,192 +820,195 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
   spawn_session(self);
   self->delayed_send(self, st.opts.sweep_interval, sweep_atom_v);
   return {
-    [=](dial_atom, const ozonetel_dial_request& req) -> caf::result<ucid_reply> {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      return handle_dial(self, req);
-    },
-    [=](browser_atom, const browser_call_event& ev) -> ucid_reply {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      return handle_browser(self, ev);
-    },
-    [=](dispose_atom,
-        const ozonetel_dispose_request& req) -> caf::result<ucid_reply> {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      return handle_dispose(self, req);
-    },
-    [=](callback_atom, const ozonetel_call_details& d) -> ucid_reply {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      return handle_callback(self, d);
-    },
-    [=](agent_state_atom) -> caf::result<ozonetel_agent_view> {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      auto& st = self->state;
-      if (!st.session) {
-        auto view = agent_view(self);
-        view.cloudagent.api = "AgentDetails";
-        view.cloudagent.outcome = "unavailable";
-        view.cloudagent.message = st.cfg.enabled()
-                                    ? "the Ozonetel session is not running"
-                                    : "no Ozonetel account configured";
-        return view;
-      }
-      auto rp = self->make_response_promise<ozonetel_agent_view>();
-      self->request(st.session, session_timeout(self), agent_state_atom_v)
-        .then(
-          [self, rp](ozonetel_answer& answer) mutable {
-            // Our view is taken when CloudAgent's answer arrives, so both
-            // describe the same moment.
-            auto view = agent_view(self);
-            view.cloudagent = std::move(answer);
-            rp.deliver(std::move(view));
-          },
-          [self, rp](caf::error& err) mutable {
-            auto view = agent_view(self);
-            view.cloudagent.api = "AgentDetails";
-            view.cloudagent.outcome = "unavailable";
-            view.cloudagent.message = "no answer from the Ozonetel session: "
-                                      + to_string(err);
-            rp.deliver(std::move(view));
-          });
-      return rp;
-    },
-    [=](agent_state_atom, const std::string& state,
-        const std::string& pause_reason) -> caf::result<ucid_reply> {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      auto& st = self->state;
-      auto wanted = lower(state);
-      if (wanted != "ready" && wanted != "pause")
-        return make_reply("invalid", "state must be Ready or Pause");
-      wanted = wanted == "ready" ? "Ready" : "Pause";
-      if (wanted == "Ready") {
-        // SPEC failure 5: never show Ready while CloudAgent still holds the
-        // seat in after-call work for one of our calls.
-        auto waiting = awaiting_disposition(self);
-        if (!waiting.empty())
-          return make_reply("conflict",
-                            "call " + waiting.front()
-                              + " is in after-call work: dispose it first "
-                                "(POST /api/ozonetel/dispose)",
-                            find_call(self, waiting.front()));
-      }
-      if (!st.session)
-        return make_reply("unavailable",
-                          st.cfg.enabled() ? "the Ozonetel session is not running"
-                                           : "no Ozonetel account configured");
-      auto rp = self->make_response_promise<ucid_reply>();
-      self->request(st.session, session_timeout(self), agent_state_atom_v,
-                    wanted, pause_reason)
-        .then(
-          [rp](ozonetel_answer& answer) mutable {
-            std::string code = "ok";
-            std::string message = answer.message;
-            if (!answer.done()) {
-              auto text = lower(answer.message);
-              code = text.find("acw") != std::string::npos
-                         || text.find("busy") != std::string::npos
-                       ? "conflict"
-                       : failure_code(answer);
-              message = "CloudAgent did not change the state: "
-                        + answer.message;
-            }
-            auto reply = make_reply(code, message);
-            reply.state = answer.agent_state;
-            reply.cloudagent = std::move(answer);
-            rp.deliver(std::move(reply));
-          },
-          [rp](caf::error& err) mutable {
-            rp.deliver(make_reply("unavailable",
-                                  "no answer from the Ozonetel session: "
-                                    + to_string(err)));
-          });
-      return rp;
-    },
-    [=](active_atom) -> std::vector<live_call> {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      std::vector<live_call> out;
-      // After-call work is over for the line: only calls still up count.
-      for (auto& [ucid, call] : self->state.calls)
-        if (live(call.phase))
-          out.push_back(to_live(self, call));
-      std::sort(out.begin(), out.end(),
-                [](const live_call& a, const live_call& b) {
-                  return a.started_at < b.started_at;
+      [=](dial_atom,
+          const ozonetel_dial_request& req) -> caf::result<ucid_reply> {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        return handle_dial(self, req);
+      },
+      [=](browser_atom, const browser_call_event& ev) -> ucid_reply {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        return handle_browser(self, ev);
+      },
+      [=](dispose_atom,
+          const ozonetel_dispose_request& req) -> caf::result<ucid_reply> {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        return handle_dispose(self, req);
+      },
+      [=](callback_atom, const ozonetel_call_details& d) -> ucid_reply {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        return handle_callback(self, d);
+      },
+      [=](agent_state_atom) -> caf::result<ozonetel_agent_view> {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        auto& st = self->state;
+        if (!st.session) {
+          auto view = agent_view(self);
+          view.cloudagent.api = "AgentDetails";
+          view.cloudagent.outcome = "unavailable";
+          view.cloudagent.message = st.cfg.enabled()
+                                        ? "the Ozonetel session is not running"
+                                        : "no Ozonetel account configured";
+          return view;
+        }
+        auto rp = self->make_response_promise<ozonetel_agent_view>();
+        self->request(st.session, session_timeout(self), agent_state_atom_v)
+            .then(
+                [self, rp](ozonetel_answer& answer) mutable {
+                  // Our view is taken when CloudAgent's answer arrives, so both
+                  // describe the same moment.
+                  auto view = agent_view(self);
+                  view.cloudagent = std::move(answer);
+                  rp.deliver(std::move(view));
+                },
+                [self, rp](caf::error& err) mutable {
+                  auto view = agent_view(self);
+                  view.cloudagent.api = "AgentDetails";
+                  view.cloudagent.outcome = "unavailable";
+                  view.cloudagent.message
+                      = "no answer from the Ozonetel session: "
+                        + to_string(err);
+                  rp.deliver(std::move(view));
                 });
-      return out;
-    },
-    [=](expire_atom, const std::string& ucid, uint64_t generation) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      auto& st = self->state;
-      if (st.pending && st.pending->ucid == ucid
-          && st.pending->generation == generation) {
-        sb::log::info(log_name, "outbound pending expired", {{"ucid", ucid}});
-        st.pending = caf::none;
-      }
-    },
-    [=](acw_atom, const std::string& ucid, uint64_t generation) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      auto* call = find_call(self, ucid);
-      if (!call || call->acw_generation != generation
-          || call->phase != ucid_call_phase::acw
-          || call->progress != disposition_progress::none)
-        return;
-      auto& cfg = self->state.cfg;
-      // An unanswered call gets NO_ANSWER when the campaign maps it; anything
-      // else the campaign's default.
-      auto no_answer = cfg.disposition_map.find("NO_ANSWER");
-      if (!call->answered && no_answer != cfg.disposition_map.end()) {
-        call->disposition_name = "NO_ANSWER";
-        call->campaign_disposition = no_answer->second;
-      } else {
-        call->disposition_name.clear();
-        call->campaign_disposition = cfg.default_disposition;
-      }
-      call->automatic = true;
-      sb::log::info(log_name, "no disposition in time, sending the default",
-                    {{"ucid", ucid},
-                     {"disposition", call->campaign_disposition}});
-      send_disposition(self, ucid, caf::none);
-    },
-    [=](retry_atom, const std::string& ucid) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      auto* call = find_call(self, ucid);
-      if (call && call->progress == disposition_progress::retrying)
+        return rp;
+      },
+      [=](agent_state_atom, const std::string& state,
+          const std::string& pause_reason) -> caf::result<ucid_reply> {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        auto& st = self->state;
+        auto wanted = lower(state);
+        if (wanted != "ready" && wanted != "pause")
+          return make_reply("invalid", "state must be Ready or Pause");
+        wanted = wanted == "ready" ? "Ready" : "Pause";
+        if (wanted == "Ready") {
+          // SPEC failure 5: never show Ready while CloudAgent still holds the
+          // seat in after-call work for one of our calls.
+          auto waiting = awaiting_disposition(self);
+          if (!waiting.empty())
+            return make_reply("conflict",
+                              "call " + waiting.front()
+                                  + " is in after-call work: dispose it first "
+                                    "(POST /api/ozonetel/dispose)",
+                              find_call(self, waiting.front()));
+        }
+        if (!st.session)
+          return make_reply("unavailable",
+                            st.cfg.enabled()
+                                ? "the Ozonetel session is not running"
+                                : "no Ozonetel account configured");
+        auto rp = self->make_response_promise<ucid_reply>();
+        self->request(st.session, session_timeout(self), agent_state_atom_v,
+                      wanted, pause_reason)
+            .then(
+                [rp](ozonetel_answer& answer) mutable {
+                  std::string code = "ok";
+                  std::string message = answer.message;
+                  if (!answer.done()) {
+                    auto text = lower(answer.message);
+                    code = text.find("acw") != std::string::npos
+                                   || text.find("busy") != std::string::npos
+                               ? "conflict"
+                               : failure_code(answer);
+                    message = "CloudAgent did not change the state: "
+                              + answer.message;
+                  }
+                  auto reply = make_reply(code, message);
+                  reply.state = answer.agent_state;
+                  reply.cloudagent = std::move(answer);
+                  rp.deliver(std::move(reply));
+                },
+                [rp](caf::error& err) mutable {
+                  rp.deliver(make_reply("unavailable",
+                                        "no answer from the Ozonetel session: "
+                                            + to_string(err)));
+                });
+        return rp;
+      },
+      [=](active_atom) -> std::vector<live_call> {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        std::vector<live_call> out;
+        // After-call work is over for the line: only calls still up count.
+        for (auto& [ucid, call] : self->state.calls)
+          if (live(call.phase))
+            out.push_back(to_live(self, call));
+        std::sort(out.begin(), out.end(),
+                  [](const live_call& a, const live_call& b) {
+                    return a.started_at < b.started_at;
+                  });
+        return out;
+      },
+      [=](expire_atom, const std::string& ucid, uint64_t generation) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        auto& st = self->state;
+        if (st.pending && st.pending->ucid == ucid
+            && st.pending->generation == generation) {
+          sb::log::info(log_name, "outbound pending expired", {{"ucid", ucid}});
+          st.pending = caf::none;
+        }
+      },
+      [=](acw_atom, const std::string& ucid, uint64_t generation) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        auto* call = find_call(self, ucid);
+        if (!call || call->acw_generation != generation
+            || call->phase != ucid_call_phase::acw
+            || call->progress != disposition_progress::none)
+          return;
+        auto& cfg = self->state.cfg;
+        // An unanswered call gets NO_ANSWER when the campaign maps it; anything
+        // else the campaign's default.
+        auto no_answer = cfg.disposition_map.find("NO_ANSWER");
+        if (!call->answered && no_answer != cfg.disposition_map.end()) {
+          call->disposition_name = "NO_ANSWER";
+          call->campaign_disposition = no_answer->second;
+        } else {
+          call->disposition_name.clear();
+          call->campaign_disposition = cfg.default_disposition;
+        }
+        call->automatic = true;
+        sb::log::info(
+            log_name, "no disposition in time, sending the default",
+            {{"ucid", ucid}, {"disposition", call->campaign_disposition}});
         send_disposition(self, ucid, caf::none);
-    },
-    [=](restart_atom) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      if (!self->state.session)
-        spawn_session(self);
-    },
-    [=](sweep_atom) {
-      sb::metrics::message_probe probe{*self->state.metrics,
-                                       self->mailbox().size()};
-      live_calls_refresh refresh{self};
-      sweep(self);
-      self->delayed_send(self, self->state.opts.sweep_interval, sweep_atom_v);
-    },
+      },
+      [=](retry_atom, const std::string& ucid) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        auto* call = find_call(self, ucid);
+        if (call && call->progress == disposition_progress::retrying)
+          send_disposition(self, ucid, caf::none);
+      },
+      [=](restart_atom) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        if (!self->state.session)
+          spawn_session(self);
+      },
+      [=](sweep_atom) {
+        sb::metrics::message_probe probe{*self->state.metrics,
+                                         self->mailbox().size()};
+        live_calls_refresh refresh{self};
+        sweep(self);
+        self->delayed_send(self, self->state.opts.sweep_interval, sweep_atom_v);
+      },
   };
 }
 

@@ -2,10 +2,10 @@
 
 #include <fstream>
 
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
 
 #ifndef SB_DEMO_CAPTURE_DIR
-#  define SB_DEMO_CAPTURE_DIR "tests/fixtures/ami"
+#define SB_DEMO_CAPTURE_DIR "tests/fixtures/ami"
 #endif
 
 namespace sb {
@@ -16,9 +16,9 @@ std::string find_capture() {
   const char* name = "/dev-11-burst-50.ami";
   // Built tree first, then relative to the working directory (container and
   // packaged installs copy the capture next to the binary's share dir).
-  for (std::string dir : {std::string{SB_DEMO_CAPTURE_DIR},
-                          std::string{"tests/fixtures/ami"},
-                          std::string{"/usr/share/switchboard"}}) {
+  for (std::string dir :
+       {std::string{SB_DEMO_CAPTURE_DIR}, std::string{"tests/fixtures/ami"},
+        std::string{"/usr/share/switchboard"}}) {
     std::ifstream probe{dir + name};
     if (probe)
       return dir + name;
@@ -60,9 +60,9 @@ caf::expected<demo_setup> start_demo(app_config& cfg) {
   setup.customers = {{"Alex Morgan", "020 7946 0886"},
                      {"Priya Shah", "07700 900189"},
                      {"Sam Carter", "+1 555 010 0199"}};
-  log::info("demo", "replaying a recorded PBX",
-            {{"capture", opts.capture_path},
-             {"port", std::to_string(pbx.port)}});
+  log::info(
+      "demo", "replaying a recorded PBX",
+      {{"capture", opts.capture_path}, {"port", std::to_string(pbx.port)}});
   return setup;
 }
 
@@ -94,14 +94,14 @@ void seed_demo_customers(server& srv, const demo_setup& setup) {
     if (known && !known->empty())
       continue;
     self->request(srv.writer(), std::chrono::seconds{5}, customer_atom_v, c)
-      .receive(
-        [&](customer& added) {
-          self->send(srv.matcher(), customer_atom_v, std::move(added));
-        },
-        [&](caf::error& err) {
-          log::warning("demo", "customer not added",
-                       {{"reason", caf::to_string(err)}});
-        });
+        .receive(
+            [&](customer& added) {
+              self->send(srv.matcher(), customer_atom_v, std::move(added));
+            },
+            [&](caf::error& err) {
+              log::warning("demo", "customer not added",
+                           {{"reason", caf::to_string(err)}});
+            });
   }
 }
 

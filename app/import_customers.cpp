@@ -1,4 +1,4 @@
-#include "actors/http_import_customers.hpp"
+#include "app/import_customers.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -8,10 +8,10 @@
 
 #include <caf/sec.hpp>
 
-#include "actors/http_read_pool.hpp"
-#include "adapters/log/log.hpp"
 #include "adapters/phone/normalizer.hpp"
 #include "adapters/store/database.hpp"
+#include "core/log.hpp"
+#include "http/read_pool.hpp"
 
 namespace sb {
 
@@ -41,7 +41,7 @@ import_customers(const std::string& csv_path, const std::string& db_url,
   in.seekg(0, std::ios::beg);
   std::string text{std::istreambuf_iterator<char>{in},
                    std::istreambuf_iterator<char>{}};
-  auto parsed = http::parse_customer_csv(text);
+  auto parsed = csv::parse_customer_csv(text);
   if (!parsed.error.empty())
     return caf::make_error(caf::sec::invalid_argument,
                            csv_path + ": " + parsed.error);

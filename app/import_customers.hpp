@@ -17,14 +17,14 @@
 
 #include <caf/expected.hpp>
 
-#include "adapters/http/customer_csv.hpp"
+#include "adapters/csv/customer_csv.hpp"
 #include "config/config.hpp"
 
 namespace sb {
 
 struct customer_import_report {
   size_t imported = 0;
-  std::vector<http::customer_csv_rejection> rejected;
+  std::vector<csv::customer_csv_rejection> rejected;
 };
 
 /// Imports `csv_path` into the database at `db_url`. Errors (file unreadable,

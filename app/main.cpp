@@ -1,8 +1,8 @@
 // switchboard: the server process.
 //
 //   switchboard [--config FILE] [--section.key=value ...]      serve
-//   switchboard demo [...]                                      serve a replayed PBX
-//   switchboard import-customers FILE [...]                     bulk-load customers
+//   switchboard demo [...]                                      serve a
+//   replayed PBX switchboard import-customers FILE [...] bulk-load customers
 //
 // SIGINT / SIGTERM: stop accepting, drain what the pipeline holds into the
 // database, exit 0.
@@ -17,11 +17,11 @@
 
 #include <caf/all.hpp>
 
-#include "actors/http_import_customers.hpp"
-#include "adapters/log/log.hpp"
 #include "app/demo.hpp"
+#include "app/import_customers.hpp"
 #include "app/server.hpp"
 #include "config/config.hpp"
+#include "core/log.hpp"
 #include "messages/type_ids.hpp"
 
 extern char** environ;
@@ -75,8 +75,7 @@ int serve(sb::app_config cfg, bool demo) {
                 {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   auto left = srv.stop();
   demo_pbx.pbx.reset();
-  sb::log::info("main", "stopped",
-                {{"uncommitted", std::to_string(left)}});
+  sb::log::info("main", "stopped", {{"uncommitted", std::to_string(left)}});
   return 0;
 }
 

@@ -1,21 +1,23 @@
 #include "app/server.hpp"
+#include "core/db_url.hpp"
 
 #include <chrono>
 #include <thread>
 
 #include <caf/all.hpp>
 
+#include "actors/ami_supervisor.hpp"
 #include "actors/call_tracker.hpp"
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
-#include "actors/http_admin.hpp"
-#include "actors/http_ozonetel.hpp"
 #include "actors/ozonetel_session.hpp"
-#include "actors/supervisor.hpp"
 #include "actors/ucid_calls.hpp"
-#include "adapters/log/log.hpp"
 #include "adapters/metrics/registry.hpp"
 #include "adapters/store/database.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "http/ozonetel_routes.hpp"
+#include "http/server.hpp"
 
 namespace sb {
 
@@ -38,11 +40,11 @@ void mount_metrics(http::router& routes, const http_context&) {
 
 void add_switchboard_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::switchboard>();
+  add_error_category(cfg);
 }
 
 server::server(caf::actor_system& sys, app_config cfg, server_options opts)
-  : sys_(sys), cfg_(std::move(cfg)), opts_(opts) {
-}
+    : sys_(sys), cfg_(std::move(cfg)), opts_(opts) {}
 
 server::~server() {
   stop(std::chrono::seconds{2});
@@ -56,7 +58,7 @@ caf::expected<void> server::start() {
   // retries, the matcher holds calls until it can load the customers.
   if (auto db = store::database::open(cfg_.db.url); !db)
     log::warning(log_name, "database not reachable at start-up; retrying",
-                 {{"url", store::redact_url(cfg_.db.url)},
+                 {{"url", sb::redact_url(cfg_.db.url)},
                   {"error", caf::to_string(db.error())}});
   // Writer and matcher make blocking SQL calls (commits, index loads): each
   // gets a thread of its own instead of stalling a scheduler worker that the
@@ -68,16 +70,16 @@ caf::expected<void> server::start() {
   backoff_policy backoff;
   backoff.initial = opts_.reconnect_initial;
   backoff.max = opts_.reconnect_max;
-  supervisor_ = sys_.spawn(sb::supervisor, cfg_.pbxes, tracker_, backoff);
+  supervisor_ = sys_.spawn(sb::ami_supervisor, cfg_.pbxes, tracker_, backoff);
   if (cfg_.ozonetel.enabled()) {
     auto session_cfg = cfg_.ozonetel;
     ucid_calls_ = sys_.spawn(
-      ucid_calls, cfg_.ozonetel, matcher_,
-      [session_cfg](caf::actor_system& sys) {
-        return sys.spawn(ozonetel_session, session_cfg,
-                         ozonetel_session_options{});
-      },
-      ucid_calls_options{});
+        ucid_calls, cfg_.ozonetel, matcher_,
+        [session_cfg](caf::actor_system& sys) {
+          return sys.spawn(ozonetel_session, session_cfg,
+                           ozonetel_session_options{});
+        },
+        ucid_calls_options{});
   }
   for (auto& pbx : cfg_.pbxes)
     log::info(log_name, "connecting to PBX",
@@ -98,17 +100,17 @@ caf::expected<void> server::start() {
     auto sup = supervisor_;
     auto& sys = sys_;
     auto timeout = std::chrono::duration_cast<caf::timespan>(
-      std::chrono::duration<double>{cfg_.http.request_timeout_seconds});
+        std::chrono::duration<double>{cfg_.http.request_timeout_seconds});
     deps.connections = [&sys, sup, timeout] {
       auto states = http_ask<std::vector<connection_status>>(sys, sup, timeout,
-                                                            status_atom_v);
+                                                             status_atom_v);
       if (states)
         return std::move(*states);
       return std::vector<connection_status>{
-        {"supervisor", "unknown", to_string(states.error()), 0, 0}};
+          {"supervisor", "unknown", to_string(states.error()), 0, 0}};
     };
   }
-  http_ = std::make_unique<http_admin>(std::move(deps));
+  http_ = std::make_unique<http_server>(std::move(deps));
   http_->add_routes(mount_metrics);
   // Mounted even without an account: the routes then answer 503 naming the
   // keys to set, instead of a bare 404.
@@ -143,7 +145,7 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
     for (;;) {
       pending = -1;
       self->request(writer_, std::chrono::seconds{1}, status_atom_v)
-        .receive([&](int64_t n) { pending = n; }, [&](caf::error&) {});
+          .receive([&](int64_t n) { pending = n; }, [&](caf::error&) {});
       if (pending == 0 || std::chrono::steady_clock::now() >= deadline)
         break;
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
@@ -171,8 +173,9 @@ std::vector<connection_status> server::connections() const {
     return result;
   caf::scoped_actor self{sys_};
   self->request(supervisor_, std::chrono::seconds{2}, status_atom_v)
-    .receive([&](std::vector<connection_status>& xs) { result = std::move(xs); },
-             [](caf::error&) {});
+      .receive(
+          [&](std::vector<connection_status>& xs) { result = std::move(xs); },
+          [](caf::error&) {});
   return result;
 }
 

@@ -14,15 +14,15 @@
 #include <caf/expected.hpp>
 
 #include "config/config.hpp"
+#include "messages/ami_supervisor_actor.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
-#include "messages/supervisor_actor.hpp"
 #include "messages/ucid_calls_actor.hpp"
 
 namespace sb {
 
-class http_admin;
+class http_server;
 
 /// Knobs that production leaves at their defaults and tests shorten.
 struct server_options {
@@ -72,7 +72,7 @@ public:
   call_tracker_actor tracker() const noexcept {
     return tracker_;
   }
-  supervisor_actor supervisor() const noexcept {
+  ami_supervisor_actor supervisor() const noexcept {
     return supervisor_;
   }
 
@@ -83,9 +83,9 @@ private:
   comms_log_writer_actor writer_;
   customer_matcher_actor matcher_;
   call_tracker_actor tracker_;
-  supervisor_actor supervisor_;
+  ami_supervisor_actor supervisor_;
   ucid_calls_actor ucid_calls_;
-  std::unique_ptr<http_admin> http_;
+  std::unique_ptr<http_server> http_;
   bool stopped_ = false;
 };
 

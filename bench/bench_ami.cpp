@@ -16,6 +16,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/ami_connection.hpp"
+#include "actors/ami_parser.hpp"
 #include "adapters/ami/codec.hpp"
 #include "adapters/ami/replay_server.hpp"
 #include "adapters/metrics/registry.hpp"
@@ -25,6 +27,7 @@
 #include "messages/ami_parser_actor.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/fixtures/actor_system.hpp"
 
 namespace {
 
@@ -188,8 +191,7 @@ caf::behavior counting_sink(caf::event_based_actor* self, uint64_t target,
 } // namespace
 
 SB_BENCH("ami loopback tcp -> actors") {
-  caf::actor_system_config cfg;
-  cfg.add_message_types<caf::id_block::switchboard>();
+  sb::test::test_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   std::vector<double> eps;
@@ -229,7 +231,7 @@ SB_BENCH("ami loopback tcp -> actors") {
     auto t0 = std::chrono::steady_clock::now();
     auto c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     auto conn = sb::spawn_ami_connection(
-        sys, pbx, parser, sb::call_tracker_actor{}, sb::supervisor_actor{});
+        sys, pbx, parser, sb::call_tracker_actor{}, sb::ami_supervisor_actor{});
     uint64_t got = 0;
     self->receive([&](uint64_t n) { got = n; },
                   caf::after(std::chrono::seconds(120)) >> [] {});

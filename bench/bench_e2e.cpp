@@ -41,14 +41,15 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
-#include "actors/call_tracker_correlator.hpp"
 #include "adapters/ami/codec.hpp"
 #include "adapters/ami/replay_server.hpp"
-#include "adapters/log/log.hpp"
 #include "adapters/metrics/registry.hpp"
 #include "adapters/phone/normalizer.hpp"
 #include "adapters/store/database.hpp"
 #include "bench/bench.hpp"
+#include "core/db_url.hpp"
+#include "core/log.hpp"
+#include "domain/call_correlator.hpp"
 #include "tests/fixtures/capture.hpp"
 #include "tests/fixtures/e2e_harness.hpp"
 #include "tests/fixtures/synthetic_capture.hpp"
@@ -79,7 +80,7 @@ run_db fresh_db(bool postgres, test::scratch_dir& dir, int run) {
   // Schema created before the clock starts.
   auto opened = store::database::open(db.url);
   if (!opened)
-    throw std::runtime_error("cannot open " + store::redact_url(db.url) + ": "
+    throw std::runtime_error("cannot open " + sb::redact_url(db.url) + ": "
                              + caf::to_string(opened.error()));
   return db;
 }

@@ -26,10 +26,11 @@
 
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
-#include "actors/http_admin.hpp"
 #include "bench/bench.hpp"
-#include "tests/fixtures/temp_dir.hpp"
+#include "http/server.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/fixtures/actor_system.hpp"
+#include "tests/fixtures/temp_dir.hpp"
 
 namespace {
 
@@ -44,12 +45,7 @@ double run_seconds() {
   return 3.0;
 }
 
-struct bench_config : caf::actor_system_config {
-  bench_config() {
-    add_message_types<caf::id_block::switchboard>();
-    set("scheduler.max-threads", 2);
-  }
-};
+using bench_config = sb::test::test_config;
 
 struct run_result {
   double rps = 0;
@@ -168,7 +164,7 @@ SB_BENCH("http") {
     sb::http_deps deps{sys, cfg};
     deps.writer = writer;
     deps.matcher = matcher;
-    sb::http_admin admin{std::move(deps)};
+    sb::http_server admin{std::move(deps)};
     auto port = admin.start();
     if (!port) {
       std::printf("  cannot listen: %s\n", to_string(port.error()).c_str());

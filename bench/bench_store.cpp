@@ -27,6 +27,7 @@
 #include "adapters/store/database.hpp"
 #include "bench/bench.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/fixtures/actor_system.hpp"
 #include "tests/fixtures/temp_dir.hpp"
 
 namespace {
@@ -194,8 +195,7 @@ namespace {
 /// timed until the writer holds nothing.
 rate writer_rate(const std::string& url, const std::string& spool,
                  size_t total) {
-  caf::actor_system_config cfg;
-  cfg.add_message_types<caf::id_block::switchboard>();
+  sb::test::test_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   sb::db_config db;
@@ -232,7 +232,8 @@ SB_BENCH("store: comms_log_writer actor matched calls/s") {
     for (int run = 0; run < runs; ++run)
       rates.push_back(writer_rate(
           "sqlite:"
-              + (dir.path() / ("writer-" + std::to_string(run) + ".db")).string(),
+              + (dir.path() / ("writer-" + std::to_string(run) + ".db"))
+                    .string(),
           (dir.path() / ("spool-" + std::to_string(run))).string(), total));
     std::printf("  %-10s %9.0f matched calls/s wall, %9.0f per CPU second "
                 "(medians of %d x %zu, one call per message)\n",
@@ -249,7 +250,8 @@ SB_BENCH("store: comms_log_writer actor matched calls/s") {
   for (int run = 0; run < runs; ++run) {
     pg_scratch pg{run};
     rates.push_back(writer_rate(
-        pg.url, (dir.path() / ("spool-" + std::to_string(run))).string(), total));
+        pg.url, (dir.path() / ("spool-" + std::to_string(run))).string(),
+        total));
   }
   std::printf("  %-10s %9.0f matched calls/s wall, %9.0f per CPU second "
               "(medians of %d x %zu, one call per message)\n",

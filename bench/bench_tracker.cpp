@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/call_tracker_correlator.hpp"
 #include "adapters/ami/codec.hpp"
 #include "bench/bench.hpp"
+#include "domain/call_correlator.hpp"
 #include "tests/fixtures/capture.hpp"
 
 namespace {
@@ -39,8 +39,8 @@ std::string shifted_id(std::string_view id, long offset) {
 }
 
 /// Copy number `copy` of `events`: ids rewritten, arrival shifted.
-std::vector<ami_event> make_copy(const std::vector<ami_event>& events,
-                                 int copy, std::chrono::microseconds shift,
+std::vector<ami_event> make_copy(const std::vector<ami_event>& events, int copy,
+                                 std::chrono::microseconds shift,
                                  bool keep_endings = true) {
   std::vector<ami_event> result;
   result.reserve(events.size());
@@ -107,9 +107,10 @@ SB_BENCH("tracker: correlator throughput (dev-11 burst, repeated)") {
         const size_t batch_size = 256;
         for (size_t i = 0; i < events.size(); i += batch_size) {
           std::vector<ami_event> batch(
-            events.begin() + static_cast<ptrdiff_t>(i),
-            events.begin()
-              + static_cast<ptrdiff_t>(std::min(events.size(), i + batch_size)));
+              events.begin() + static_cast<ptrdiff_t>(i),
+              events.begin()
+                  + static_cast<ptrdiff_t>(
+                      std::min(events.size(), i + batch_size)));
           auto t0 = std::chrono::steady_clock::now();
           for (auto& e : batch)
             correlator.on_event(e, out);
@@ -123,7 +124,7 @@ SB_BENCH("tracker: correlator throughput (dev-11 burst, repeated)") {
       }
       auto t0 = std::chrono::steady_clock::now();
       correlator.finalize_stale(
-        to_unix_micros(events.back().received) + 10'000'000, out);
+          to_unix_micros(events.back().received) + 10'000'000, out);
       secs += bench::seconds_since(t0);
       calls = out.size();
       event_rates.push_back(static_cast<double>(events.size()) / secs);
@@ -135,8 +136,7 @@ SB_BENCH("tracker: correlator throughput (dev-11 burst, repeated)") {
                 events.size(), copies, base.size(), calls, copies * 50);
     std::printf("    %.0f events/s median (min %.0f, max %.0f) = %.0f ns per "
                 "event, %.0f calls/s\n",
-                bench::median(event_rates),
-                bench::percentile(event_rates, 0.0),
+                bench::median(event_rates), bench::percentile(event_rates, 0.0),
                 bench::percentile(event_rates, 1.0),
                 1e9 / bench::median(event_rates), bench::median(call_rates));
   }

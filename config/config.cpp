@@ -14,7 +14,9 @@
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 
-#include "adapters/log/log.hpp"
+#include "core/db_url.hpp"
+#include "core/log.hpp"
+#include "core/strings.hpp"
 
 namespace sb {
 
@@ -22,41 +24,12 @@ namespace {
 
 // -- small string helpers -----------------------------------------------------
 
-std::string trim(std::string_view text) {
-  auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos)
-    return {};
-  auto last = text.find_last_not_of(" \t\r\n");
-  return std::string{text.substr(first, last - first + 1)};
-}
-
-std::string lower(std::string text) {
-  for (auto& c : text)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-std::string upper(std::string text) {
-  for (auto& c : text)
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return text;
-}
-
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
-
-bool ends_with(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size()
-         && text.substr(text.size() - suffix.size()) == suffix;
-}
-
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> items;
   std::string_view rest{text};
   while (true) {
     auto comma = rest.find(',');
-    auto item = trim(rest.substr(0, comma));
+    auto item = trim_copy(rest.substr(0, comma));
     if (!item.empty())
       items.push_back(std::move(item));
     if (comma == std::string_view::npos)
@@ -164,10 +137,6 @@ std::string scheme_of(const std::string& url) {
   return url.substr(0, colon);
 }
 
-bool is_postgres_url(const std::string& url) {
-  return has_scheme(url, "postgresql://") || has_scheme(url, "postgres://");
-}
-
 problem check_db_url(const std::string& url) {
   if (has_scheme(url, "sqlite:")) {
     if (url.size() == 7)
@@ -177,65 +146,16 @@ problem check_db_url(const std::string& url) {
   if (is_postgres_url(url)) {
     auto rest = url.substr(url.find("//") + 2);
     if (rest.empty() || rest[0] == '/' || rest[0] == '?')
-      return "postgresql URL needs a host (postgresql://user:pass@host:port/db)";
+      return "postgresql URL needs a host "
+             "(postgresql://user:pass@host:port/db)";
     return {};
   }
   return "unsupported scheme '" + scheme_of(url)
          + "' (use sqlite:<path> or postgresql://user:pass@host:port/db)";
 }
 
-/// The span of the password inside a postgresql URL's user info, or npos.
-std::pair<size_t, size_t> url_password_span(const std::string& url) {
-  if (!is_postgres_url(url))
-    return {std::string::npos, 0};
-  auto start = url.find("//") + 2;
-  auto at = url.find('@', start);
-  auto slash = url.find('/', start);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at))
-    return {std::string::npos, 0};
-  auto colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at)
-    return {std::string::npos, 0};
-  return {colon + 1, at - colon - 1};
-}
-
-/// libpq also takes `?password=...` in the query string.
-std::pair<size_t, size_t> query_password_span(const std::string& url) {
-  auto query = url.find('?');
-  if (query == std::string::npos)
-    return {std::string::npos, 0};
-  auto pos = query;
-  while (pos != std::string::npos) {
-    auto key_start = pos + 1;
-    if (lower(url.substr(key_start, 9)) == "password=") {
-      auto value_start = key_start + 9;
-      auto end = url.find('&', value_start);
-      if (end == std::string::npos)
-        end = url.size();
-      return {value_start, end - value_start};
-    }
-    pos = url.find('&', key_start);
-  }
-  return {std::string::npos, 0};
-}
-
 bool url_has_password(const std::string& url) {
-  return is_postgres_url(url)
-         && (url_password_span(url).first != std::string::npos
-             || query_password_span(url).first != std::string::npos);
-}
-
-std::string mask_url(std::string url) {
-  if (!is_postgres_url(url))
-    return url;
-  // Query first: replacing it does not move the user-info span.
-  auto [qpos, qlen] = query_password_span(url);
-  if (qpos != std::string::npos)
-    url.replace(qpos, qlen, "***");
-  auto [pos, len] = url_password_span(url);
-  if (pos != std::string::npos)
-    url.replace(pos, len, "***");
-  return url;
+  return !url_password(url).empty();
 }
 
 problem check_listen(const std::string& text) {
@@ -260,9 +180,9 @@ problem check_listen(const std::string& text) {
 }
 
 problem check_http_url(const std::string& text) {
-  size_t prefix = has_scheme(text, "https://") ? 8
-                  : has_scheme(text, "http://")  ? 7
-                                                 : 0;
+  size_t prefix = has_scheme(text, "https://")  ? 8
+                  : has_scheme(text, "http://") ? 7
+                                                : 0;
   if (prefix == 0)
     return "unsupported scheme '" + scheme_of(text) + "' (use https://host)";
   if (text.size() == prefix || text[prefix] == '/')
@@ -277,8 +197,8 @@ problem parse_disposition_map(const std::string& text,
     auto eq = entry.find('=');
     if (eq == std::string::npos)
       return "entry '" + entry + "' is not NAME=Campaign Disposition";
-    auto name = trim(entry.substr(0, eq));
-    auto value = trim(entry.substr(eq + 1));
+    auto name = trim_copy(entry.substr(0, eq));
+    auto value = trim_copy(entry.substr(eq + 1));
     if (name.empty() || value.empty())
       return "entry '" + entry + "' is not NAME=Campaign Disposition";
     result[name] = value;
@@ -305,7 +225,8 @@ bool valid_pbx_name(const std::string& name) {
   });
 }
 
-// -- the key tables -------------------------------------------------------------
+// -- the key tables
+// -------------------------------------------------------------
 
 enum class secrecy {
   none,
@@ -349,9 +270,7 @@ key_spec<Target> seconds_key(const char* name, Field field, const char* help,
           [field, allow_zero](Target& t, const std::string& v) -> problem {
             return parse_seconds(v, field(t), allow_zero);
           },
-          [field](const Target& t) {
-            return format_number(field(t));
-          }};
+          [field](const Target& t) { return format_number(field(t)); }};
 }
 
 template <class Target, class Field>
@@ -365,9 +284,7 @@ key_spec<Target> count_key(const char* name, Field field, const char* help,
               field(t) = static_cast<std::decay_t<decltype(field(t))>>(value);
             return p;
           },
-          [field](const Target& t) {
-            return std::to_string(field(t));
-          }};
+          [field](const Target& t) { return std::to_string(field(t)); }};
 }
 
 template <class Target, class Field>
@@ -377,12 +294,13 @@ key_spec<Target> list_key(const char* name, Field field, const char* help) {
             field(t) = split_list(v);
             return {};
           },
-          [field](const Target& t) {
-            return join(field(t), ", ");
-          }};
+          [field](const Target& t) { return join(field(t), ", "); }};
 }
 
-#define SB_FIELD(Target, expr) [](auto& c) -> auto& { return c.expr; }
+#define SB_FIELD(Target, expr)                                                 \
+  [](auto& c) -> auto& {                                                       \
+    return c.expr;                                                             \
+  }
 
 const std::vector<std::string>& section_names() {
   static const std::vector<std::string> names{"db",      "http",     "phone",
@@ -394,128 +312,130 @@ const std::vector<std::string>& section_names() {
 const std::vector<key_spec<app_config>>& app_keys() {
   using T = app_config;
   static const std::vector<key_spec<T>> keys{
-    string_key<T>("db.url", SB_FIELD(T, db.url),
-                  "Database: sqlite:<path> (embedded) or "
-                  "postgresql://user:pass@host:port/db. A password in the URL "
-                  "is a secret: give it by environment or db.url_file.",
-                  secrecy::url_password, check_db_url),
-    count_key<T>("db.batch_size", SB_FIELD(T, db.batch_size),
-                 "Most call entries written per transaction.", 1, 1000000),
-    count_key<T>("db.max_pending", SB_FIELD(T, db.max_pending),
-                 "Entries held in memory while the database is down, before "
-                 "they go to the spool file.",
-                 1, 100000000),
-    string_key<T>("db.spool_path", SB_FIELD(T, db.spool_path),
-                  "File where entries wait when the in-memory buffer is full "
-                  "(replayed when the database is back).",
-                  secrecy::none,
-                  [](const std::string& v) -> problem {
-                    return v.empty() ? "must not be empty" : "";
-                  }),
-    string_key<T>("http.listen", SB_FIELD(T, http.listen),
-                  "HTTP listen address host:port (IPv6 as [::1]:8080).",
-                  secrecy::none, check_listen),
-    string_key<T>("http.token", SB_FIELD(T, http.token),
-                  "Bearer token with read and write scope. Empty = API "
-                  "disabled (only /healthz, /readyz, /metrics answer).",
-                  secrecy::secret),
-    string_key<T>("http.read_token", SB_FIELD(T, http.read_token),
-                  "Optional bearer token with read scope only.",
-                  secrecy::secret),
-    count_key<T>("http.max_body_bytes", SB_FIELD(T, http.max_body_bytes),
-                 "Largest request body accepted (413 above).", 1,
-                 1024ull * 1024 * 1024),
-    seconds_key<T>("http.request_timeout_seconds",
-                   SB_FIELD(T, http.request_timeout_seconds),
-                   "How long a request waits for an actor's answer (503 "
-                   "after)."),
-    count_key<T>("http.threads", SB_FIELD(T, http.threads),
-                 "HTTP worker threads.", 1, 256),
-    string_key<T>("phone.default_region", SB_FIELD(T, phone.default_region),
-                  "ISO 3166 region (two letters) for numbers written without "
-                  "a country code.",
-                  secrecy::none,
-                  [](const std::string& v) -> problem {
-                    if (v.size() == 2 && std::isalpha(static_cast<unsigned char>(v[0]))
-                        && std::isalpha(static_cast<unsigned char>(v[1])))
-                      return {};
-                    return "'" + v
-                           + "' is not a two-letter ISO 3166 region (e.g. GB, "
-                             "IN, US)";
-                  }),
-    seconds_key<T>("tracker.stale_call_seconds",
-                   SB_FIELD(T, tracker.stale_call_seconds),
-                   "A call with no event for this long after its PBX "
-                   "connection dropped is finalized with the incomplete "
-                   "flag."),
-    seconds_key<T>("tracker.max_call_seconds",
-                   SB_FIELD(T, tracker.max_call_seconds),
-                   "Upper bound for any call's life without a Hangup (PBX "
-                   "bug, lost events)."),
-    string_key<T>("ozonetel.api_base", SB_FIELD(T, ozonetel.api_base),
-                  "CloudAgent API base URL.", secrecy::none, check_http_url),
-    string_key<T>("ozonetel.account", SB_FIELD(T, ozonetel.account),
-                  "CloudAgent account (userName). Ozonetel is enabled when "
-                  "account and api_key are both set."),
-    string_key<T>("ozonetel.api_key", SB_FIELD(T, ozonetel.api_key),
-                  "CloudAgent API key (token generation).", secrecy::secret),
-    string_key<T>("ozonetel.agent_id", SB_FIELD(T, ozonetel.agent_id),
-                  "Agent ID used for manual dial, disposition and agent "
-                  "state."),
-    string_key<T>("ozonetel.agent_password",
-                  SB_FIELD(T, ozonetel.agent_password),
-                  "Agent password (agent login, HTTP Basic).",
-                  secrecy::secret),
-    string_key<T>("ozonetel.campaign", SB_FIELD(T, ozonetel.campaign),
-                  "Campaign name for manual dial."),
-    string_key<T>("ozonetel.did", SB_FIELD(T, ozonetel.did),
-                  "DID sent with dispositions."),
-    {"ozonetel.disposition_map",
-     "Internal disposition -> campaign disposition, as NAME=Campaign "
-     "Disposition pairs separated by commas (or one per line in a "
-     "[ozonetel.disposition_map] section).",
-     secrecy::none,
-     [](app_config& c, const std::string& v) {
-       return parse_disposition_map(v, c.ozonetel.disposition_map);
-     },
-     [](const app_config& c) {
-       return print_disposition_map(c.ozonetel.disposition_map);
-     }},
-    string_key<T>("ozonetel.default_disposition",
-                  SB_FIELD(T, ozonetel.default_disposition),
-                  "Campaign disposition sent when the agent set none (or an "
-                  "unmapped one).",
-                  secrecy::none,
-                  [](const std::string& v) -> problem {
-                    return v.empty() ? "must not be empty" : "";
-                  }),
-    seconds_key<T>("ozonetel.acw_timeout_seconds",
-                   SB_FIELD(T, ozonetel.acw_timeout_seconds),
-                   "After a call ends, the default disposition is sent if the "
-                   "agent set none within this time (the seat must never stay "
-                   "in after-call work)."),
-    string_key<T>("ozonetel.callback_token",
-                  SB_FIELD(T, ozonetel.callback_token),
-                  "Token CloudAgent's callback URL carries as ?token= "
-                  "(CloudAgent cannot send headers).",
-                  secrecy::secret),
-    seconds_key<T>("ozonetel.request_timeout_seconds",
-                   SB_FIELD(T, ozonetel.request_timeout_seconds),
-                   "Timeout of one CloudAgent HTTP request."),
-    seconds_key<T>("ozonetel.pending_outbound_seconds",
-                   SB_FIELD(T, ozonetel.pending_outbound_seconds),
-                   "Lifetime of the outbound-pending flag set by a manual "
-                   "dial."),
-    string_key<T>("log.level", SB_FIELD(T, log.level),
-                  "Log level: debug, info, warning or error.", secrecy::none,
-                  [](const std::string& v) -> problem {
-                    sb::log::level lvl;
-                    if (sb::log::parse_level(v, lvl))
-                      return {};
-                    return "'" + v
-                           + "' is not a log level (debug, info, warning, "
-                             "error)";
-                  }),
+      string_key<T>(
+          "db.url", SB_FIELD(T, db.url),
+          "Database: sqlite:<path> (embedded) or "
+          "postgresql://user:pass@host:port/db. A password in the URL "
+          "is a secret: give it by environment or db.url_file.",
+          secrecy::url_password, check_db_url),
+      count_key<T>("db.batch_size", SB_FIELD(T, db.batch_size),
+                   "Most call entries written per transaction.", 1, 1000000),
+      count_key<T>("db.max_pending", SB_FIELD(T, db.max_pending),
+                   "Entries held in memory while the database is down, before "
+                   "they go to the spool file.",
+                   1, 100000000),
+      string_key<T>("db.spool_path", SB_FIELD(T, db.spool_path),
+                    "File where entries wait when the in-memory buffer is full "
+                    "(replayed when the database is back).",
+                    secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return v.empty() ? "must not be empty" : "";
+                    }),
+      string_key<T>("http.listen", SB_FIELD(T, http.listen),
+                    "HTTP listen address host:port (IPv6 as [::1]:8080).",
+                    secrecy::none, check_listen),
+      string_key<T>("http.token", SB_FIELD(T, http.token),
+                    "Bearer token with read and write scope. Empty = API "
+                    "disabled (only /healthz, /readyz, /metrics answer).",
+                    secrecy::secret),
+      string_key<T>("http.read_token", SB_FIELD(T, http.read_token),
+                    "Optional bearer token with read scope only.",
+                    secrecy::secret),
+      count_key<T>("http.max_body_bytes", SB_FIELD(T, http.max_body_bytes),
+                   "Largest request body accepted (413 above).", 1,
+                   1024ull * 1024 * 1024),
+      seconds_key<T>("http.request_timeout_seconds",
+                     SB_FIELD(T, http.request_timeout_seconds),
+                     "How long a request waits for an actor's answer (503 "
+                     "after)."),
+      count_key<T>("http.threads", SB_FIELD(T, http.threads),
+                   "HTTP worker threads.", 1, 256),
+      string_key<T>(
+          "phone.default_region", SB_FIELD(T, phone.default_region),
+          "ISO 3166 region (two letters) for numbers written without "
+          "a country code.",
+          secrecy::none,
+          [](const std::string& v) -> problem {
+            if (v.size() == 2 && std::isalpha(static_cast<unsigned char>(v[0]))
+                && std::isalpha(static_cast<unsigned char>(v[1])))
+              return {};
+            return "'" + v
+                   + "' is not a two-letter ISO 3166 region (e.g. GB, "
+                     "IN, US)";
+          }),
+      seconds_key<T>("tracker.stale_call_seconds",
+                     SB_FIELD(T, tracker.stale_call_seconds),
+                     "A call with no event for this long after its PBX "
+                     "connection dropped is finalized with the incomplete "
+                     "flag."),
+      seconds_key<T>("tracker.max_call_seconds",
+                     SB_FIELD(T, tracker.max_call_seconds),
+                     "Upper bound for any call's life without a Hangup (PBX "
+                     "bug, lost events)."),
+      string_key<T>("ozonetel.api_base", SB_FIELD(T, ozonetel.api_base),
+                    "CloudAgent API base URL.", secrecy::none, check_http_url),
+      string_key<T>("ozonetel.account", SB_FIELD(T, ozonetel.account),
+                    "CloudAgent account (userName). Ozonetel is enabled when "
+                    "account and api_key are both set."),
+      string_key<T>("ozonetel.api_key", SB_FIELD(T, ozonetel.api_key),
+                    "CloudAgent API key (token generation).", secrecy::secret),
+      string_key<T>("ozonetel.agent_id", SB_FIELD(T, ozonetel.agent_id),
+                    "Agent ID used for manual dial, disposition and agent "
+                    "state."),
+      string_key<T>(
+          "ozonetel.agent_password", SB_FIELD(T, ozonetel.agent_password),
+          "Agent password (agent login, HTTP Basic).", secrecy::secret),
+      string_key<T>("ozonetel.campaign", SB_FIELD(T, ozonetel.campaign),
+                    "Campaign name for manual dial."),
+      string_key<T>("ozonetel.did", SB_FIELD(T, ozonetel.did),
+                    "DID sent with dispositions."),
+      {"ozonetel.disposition_map",
+       "Internal disposition -> campaign disposition, as NAME=Campaign "
+       "Disposition pairs separated by commas (or one per line in a "
+       "[ozonetel.disposition_map] section).",
+       secrecy::none,
+       [](app_config& c, const std::string& v) {
+         return parse_disposition_map(v, c.ozonetel.disposition_map);
+       },
+       [](const app_config& c) {
+         return print_disposition_map(c.ozonetel.disposition_map);
+       }},
+      string_key<T>("ozonetel.default_disposition",
+                    SB_FIELD(T, ozonetel.default_disposition),
+                    "Campaign disposition sent when the agent set none (or an "
+                    "unmapped one).",
+                    secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return v.empty() ? "must not be empty" : "";
+                    }),
+      seconds_key<T>(
+          "ozonetel.acw_timeout_seconds",
+          SB_FIELD(T, ozonetel.acw_timeout_seconds),
+          "After a call ends, the default disposition is sent if the "
+          "agent set none within this time (the seat must never stay "
+          "in after-call work)."),
+      string_key<T>("ozonetel.callback_token",
+                    SB_FIELD(T, ozonetel.callback_token),
+                    "Token CloudAgent's callback URL carries as ?token= "
+                    "(CloudAgent cannot send headers).",
+                    secrecy::secret),
+      seconds_key<T>("ozonetel.request_timeout_seconds",
+                     SB_FIELD(T, ozonetel.request_timeout_seconds),
+                     "Timeout of one CloudAgent HTTP request."),
+      seconds_key<T>("ozonetel.pending_outbound_seconds",
+                     SB_FIELD(T, ozonetel.pending_outbound_seconds),
+                     "Lifetime of the outbound-pending flag set by a manual "
+                     "dial."),
+      string_key<T>("log.level", SB_FIELD(T, log.level),
+                    "Log level: debug, info, warning or error.", secrecy::none,
+                    [](const std::string& v) -> problem {
+                      sb::log::level lvl;
+                      if (sb::log::parse_level(v, lvl))
+                        return {};
+                      return "'" + v
+                             + "' is not a log level (debug, info, warning, "
+                               "error)";
+                    }),
   };
   return keys;
 }
@@ -524,63 +444,67 @@ const std::vector<key_spec<app_config>>& app_keys() {
 const std::vector<key_spec<pbx_config>>& pbx_keys() {
   using T = pbx_config;
   static const std::vector<key_spec<T>> keys{
-    string_key<T>("host", SB_FIELD(T, host),
-                  "AMI host name or address (required).", secrecy::none,
-                  [](const std::string& v) -> problem {
-                    return v.empty() ? "must not be empty" : "";
-                  }),
-    {"port", "AMI TCP port.", secrecy::none,
-     [](T& p, const std::string& v) { return parse_port(v, p.port); },
-     [](const T& p) { return std::to_string(p.port); }},
-    string_key<T>("username", SB_FIELD(T, username),
-                  "AMI user (manager.conf section, required)."),
-    string_key<T>("secret", SB_FIELD(T, secret), "AMI secret.",
-                  secrecy::secret),
-    {"auth",
-     "Login method: plain (Secret) or md5 (Challenge, the secret never "
-     "crosses the wire).",
-     secrecy::none,
-     [](T& p, const std::string& v) -> problem {
-       auto text = lower(v);
-       if (text == "plain")
-         p.auth = ami_auth::plain;
-       else if (text == "md5")
-         p.auth = ami_auth::md5;
-       else
-         return "'" + v + "' is not an auth method (plain, md5)";
-       return {};
-     },
-     [](const T& p) {
-       return std::string{p.auth == ami_auth::md5 ? "md5" : "plain"};
-     }},
-    string_key<T>("events", SB_FIELD(T, events),
-                  "Events: of the Login action: on, or a class list such as "
-                  "call,cdr.",
-                  secrecy::none,
-                  [](const std::string& v) -> problem {
-                    return v.empty() ? "must not be empty (on, or a class "
-                                       "list such as call,cdr)"
-                                     : "";
-                  }),
-    seconds_key<T>("ping_interval_seconds", SB_FIELD(T, ping_interval_seconds),
-                   "Seconds between keep-alive Pings."),
-    seconds_key<T>("ping_timeout_seconds", SB_FIELD(T, ping_timeout_seconds),
-                   "No Pong within this time = dead connection."),
-    seconds_key<T>("login_timeout_seconds", SB_FIELD(T, login_timeout_seconds),
-                   "Banner and login must complete within this time."),
-    count_key<T>("max_frame_bytes", SB_FIELD(T, max_frame_bytes),
-                 "Frames larger than this are dropped and counted.", 256,
-                 64ull * 1024 * 1024),
-    list_key<T>("trunks", SB_FIELD(T, trunks),
-                "Channel-name prefixes of trunks besides the context rules "
-                "(e.g. PJSIP/trunk-, SIP/carrier). Empty = rely on contexts."),
-    list_key<T>("inbound_contexts", SB_FIELD(T, inbound_contexts),
-                "Dialplan contexts where calls from a trunk enter (inbound)."),
-    list_key<T>("internal_contexts", SB_FIELD(T, internal_contexts),
-                "Contexts of calls placed by phones."),
-    list_key<T>("outbound_contexts", SB_FIELD(T, outbound_contexts),
-                "Contexts through which calls leave towards a trunk "
-                "(outbound)."),
+      string_key<T>("host", SB_FIELD(T, host),
+                    "AMI host name or address (required).", secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return v.empty() ? "must not be empty" : "";
+                    }),
+      {"port", "AMI TCP port.", secrecy::none,
+       [](T& p, const std::string& v) { return parse_port(v, p.port); },
+       [](const T& p) { return std::to_string(p.port); }},
+      string_key<T>("username", SB_FIELD(T, username),
+                    "AMI user (manager.conf section, required)."),
+      string_key<T>("secret", SB_FIELD(T, secret), "AMI secret.",
+                    secrecy::secret),
+      {"auth",
+       "Login method: plain (Secret) or md5 (Challenge, the secret never "
+       "crosses the wire).",
+       secrecy::none,
+       [](T& p, const std::string& v) -> problem {
+         auto text = lower(v);
+         if (text == "plain")
+           p.auth = ami_auth::plain;
+         else if (text == "md5")
+           p.auth = ami_auth::md5;
+         else
+           return "'" + v + "' is not an auth method (plain, md5)";
+         return {};
+       },
+       [](const T& p) {
+         return std::string{p.auth == ami_auth::md5 ? "md5" : "plain"};
+       }},
+      string_key<T>("events", SB_FIELD(T, events),
+                    "Events: of the Login action: on, or a class list such as "
+                    "call,cdr.",
+                    secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return v.empty() ? "must not be empty (on, or a class "
+                                         "list such as call,cdr)"
+                                       : "";
+                    }),
+      seconds_key<T>("ping_interval_seconds",
+                     SB_FIELD(T, ping_interval_seconds),
+                     "Seconds between keep-alive Pings."),
+      seconds_key<T>("ping_timeout_seconds", SB_FIELD(T, ping_timeout_seconds),
+                     "No Pong within this time = dead connection."),
+      seconds_key<T>("login_timeout_seconds",
+                     SB_FIELD(T, login_timeout_seconds),
+                     "Banner and login must complete within this time."),
+      count_key<T>("max_frame_bytes", SB_FIELD(T, max_frame_bytes),
+                   "Frames larger than this are dropped and counted.", 256,
+                   64ull * 1024 * 1024),
+      list_key<T>(
+          "trunks", SB_FIELD(T, trunks),
+          "Channel-name prefixes of trunks besides the context rules "
+          "(e.g. PJSIP/trunk-, SIP/carrier). Empty = rely on contexts."),
+      list_key<T>(
+          "inbound_contexts", SB_FIELD(T, inbound_contexts),
+          "Dialplan contexts where calls from a trunk enter (inbound)."),
+      list_key<T>("internal_contexts", SB_FIELD(T, internal_contexts),
+                  "Contexts of calls placed by phones."),
+      list_key<T>("outbound_contexts", SB_FIELD(T, outbound_contexts),
+                  "Contexts through which calls leave towards a trunk "
+                  "(outbound)."),
   };
   return keys;
 }
@@ -599,9 +523,9 @@ const key_spec<Target>* find_key(const std::vector<key_spec<Target>>& keys,
 std::string env_name_of(const std::string& dotted) {
   std::string out = "SWITCHBOARD_";
   for (char c : dotted)
-    out.push_back(c == '.' || c == '-'
-                    ? '_'
-                    : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    out.push_back(c == '.' || c == '-' ? '_'
+                                       : static_cast<char>(std::toupper(
+                                           static_cast<unsigned char>(c))));
   return out;
 }
 
@@ -626,7 +550,8 @@ std::vector<std::string> section_key_names(const std::string& section) {
   return names;
 }
 
-// -- applying one setting -------------------------------------------------------
+// -- applying one setting
+// -------------------------------------------------------
 
 bool names_equal(const std::string& x, const std::string& y) {
   if (x.size() != y.size())
@@ -708,19 +633,19 @@ caf::error apply_key(Target& target, const std::vector<key_spec<Target>>& keys,
       return fail(from, secret_key,
                   "secrets are not accepted on the command line (visible to "
                   "every user in ps); use the environment ("
-                    + env_suggestion(secret_key) + ")");
+                      + env_suggestion(secret_key) + ")");
     if (spec->secret == secrecy::url_password && url_has_password(value))
       return fail(from, secret_key,
                   "a database password is not accepted on the command line "
                   "(visible to every user in ps); use the environment ("
-                    + env_suggestion(secret_key) + ")");
+                      + env_suggestion(secret_key) + ")");
   }
   auto& mine = from_file ? state.by_file : state.direct;
   auto& other = from_file ? state.direct : state.by_file;
   if (other.count(secret_key) > 0)
     return fail(from, secret_key,
                 "given both as " + secret_key + " and " + secret_key
-                  + "_file; give one");
+                    + "_file; give one");
   mine.insert(secret_key);
   std::string text = value;
   if (from_file) {
@@ -746,13 +671,13 @@ caf::error apply_setting(app_config& cfg, const std::string& section,
     if (!valid_pbx_name(name))
       return fail(from, section,
                   "PBX name '" + name
-                    + "' must be letters, digits, '_' or '-'");
+                      + "' must be letters, digits, '_' or '-'");
     auto& pbx = pbx_named(cfg, name);
-    return apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".", key, value,
-                     from, state, pbx_key_names());
+    return apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".", key, value, from,
+                     state, pbx_key_names());
   }
   if (section == "ozonetel.disposition_map") {
-    auto name = trim(key);
+    auto name = trim_copy(key);
     if (name.empty() || value.empty())
       return fail(from, "ozonetel.disposition_map",
                   "entry must be NAME = Campaign Disposition");
@@ -763,12 +688,13 @@ caf::error apply_setting(app_config& cfg, const std::string& section,
       == section_names().end())
     return fail(from, section,
                 "unknown section (known: " + key_list(section_names())
-                  + ", pbx.<name>, ozonetel.disposition_map)");
-  return apply_key(cfg, app_keys(), "", section + "." + key, value, from,
-                   state, section_key_names(section));
+                    + ", pbx.<name>, ozonetel.disposition_map)");
+  return apply_key(cfg, app_keys(), "", section + "." + key, value, from, state,
+                   section_key_names(section));
 }
 
-// -- the file -------------------------------------------------------------------
+// -- the file
+// -------------------------------------------------------------------
 
 caf::error parse_file_into(app_config& cfg, const std::string& text,
                            const std::string& file_name) {
@@ -780,14 +706,14 @@ caf::error parse_file_into(app_config& cfg, const std::string& text,
   while (std::getline(in, line)) {
     ++line_no;
     origin from{source_kind::file, file_name + ":" + std::to_string(line_no)};
-    auto content = trim(line);
+    auto content = trim_copy(line);
     if (content.empty() || content[0] == '#' || content[0] == ';')
       continue;
     if (content[0] == '[') {
       if (content.back() != ']')
         return make_config_error(from.where
                                  + ": a section header must end with ']'");
-      auto name = trim(content.substr(1, content.size() - 2));
+      auto name = trim_copy(content.substr(1, content.size() - 2));
       if (starts_with(lower(name), "pbx.")) {
         section = "pbx." + name.substr(4);
         if (!valid_pbx_name(name.substr(4)))
@@ -798,19 +724,18 @@ caf::error parse_file_into(app_config& cfg, const std::string& text,
       }
       section = lower(name);
       if (section != "ozonetel.disposition_map"
-          && std::find(section_names().begin(), section_names().end(),
-                       section)
-               == section_names().end())
+          && std::find(section_names().begin(), section_names().end(), section)
+                 == section_names().end())
         return fail(from, "[" + name + "]",
                     "unknown section (known: " + key_list(section_names())
-                      + ", pbx.<name>, ozonetel.disposition_map)");
+                        + ", pbx.<name>, ozonetel.disposition_map)");
       continue;
     }
     auto eq = content.find('=');
     if (eq == std::string::npos)
       return make_config_error(from.where + ": expected 'key = value'");
-    auto key = trim(content.substr(0, eq));
-    auto value = trim(content.substr(eq + 1));
+    auto key = trim_copy(content.substr(0, eq));
+    auto value = trim_copy(content.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
     if (key.empty())
@@ -833,8 +758,9 @@ caf::error validate(const app_config& cfg) {
                                + "host: missing (every configured PBX needs "
                                  "a host; remove the PBX or set its host)");
     if (pbx.username.empty())
-      return make_config_error(prefix + "username: missing (AMI login needs "
-                                        "a user)");
+      return make_config_error(prefix
+                               + "username: missing (AMI login needs "
+                                 "a user)");
   }
   const auto& oz = cfg.ozonetel;
   if (!oz.account.empty() && oz.api_key.empty())
@@ -859,7 +785,8 @@ std::string read_whole_file(const std::string& path, bool& ok) {
   return content.str();
 }
 
-// -- environment ------------------------------------------------------------------
+// -- environment
+// ------------------------------------------------------------------
 
 constexpr std::string_view env_prefix = "SWITCHBOARD_";
 
@@ -896,17 +823,18 @@ caf::error apply_env_var(app_config& cfg, const std::string& name,
     if (!valid_pbx_name(pbx_name))
       return make_config_error(name + ": bad PBX name");
     auto& pbx = pbx_named(cfg, pbx_name);
-    return apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".", best_key,
-                     value, from, state, pbx_key_names());
+    return apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".", best_key, value,
+                     from, state, pbx_key_names());
   }
   if (std::find(section_names().begin(), section_names().end(), section)
       == section_names().end())
     return caf::none; // e.g. SWITCHBOARD_CMAKE_ARGS: not ours
-  return apply_key(cfg, app_keys(), "", section + "." + key, value, from,
-                   state, section_key_names(section));
+  return apply_key(cfg, app_keys(), "", section + "." + key, value, from, state,
+                   section_key_names(section));
 }
 
-// -- command line -----------------------------------------------------------------
+// -- command line
+// -----------------------------------------------------------------
 
 struct cli_setting {
   std::string flag; // without the leading "--"
@@ -926,8 +854,8 @@ caf::error apply_cli(app_config& cfg, const cli_setting& setting,
   auto key = lower(flag.substr(dot + 1));
   if (lower(section) == "pbx" || starts_with(lower(section), "pbx.")) {
     if (lower(section) == "pbx")
-      return make_config_error("--" + flag
-                               + ": name the PBX: --pbx.<name>." + key);
+      return make_config_error("--" + flag + ": name the PBX: --pbx.<name>."
+                               + key);
     section = "pbx." + section.substr(4);
   } else {
     section = lower(section);
@@ -940,7 +868,8 @@ caf::error apply_cli(app_config& cfg, const cli_setting& setting,
 
 } // namespace
 
-// -- public API -------------------------------------------------------------------
+// -- public API
+// -------------------------------------------------------------------
 
 caf::expected<app_config> parse_config_text(const std::string& text,
                                             app_config base) {
@@ -1027,10 +956,10 @@ caf::expected<app_config> load_config(int argc, const char* const* argv,
   {
     source_state state;
     static const std::vector<std::pair<std::string, std::string>> seeds{
-      {"AMI_HOST", "host"},
-      {"AMI_PORT", "port"},
-      {"AMI_USERNAME", "username"},
-      {"AMI_PASSWORD", "secret"}};
+        {"AMI_HOST", "host"},
+        {"AMI_PORT", "port"},
+        {"AMI_USERNAME", "username"},
+        {"AMI_PASSWORD", "secret"}};
     for (const auto& [seed, key] : seeds)
       for (const auto& [name, value] : env)
         if (name == seed && !value.empty()) {
@@ -1073,7 +1002,7 @@ std::string describe(const app_config& cfg) {
         // Empty stays empty so that the dump reads back as the same config.
         return text.empty() ? std::string{} : std::string{"***"};
       case secrecy::url_password:
-        return mask_url(text);
+        return redact_url(text);
       default:
         return text;
     }
@@ -1117,20 +1046,20 @@ std::string help_text() {
          "file, the environment, or <key>_file (a path whose contents are the "
          "secret).\n"
          "The config file may also be given by SWITCHBOARD_CONFIG.\n";
-  auto sources = [](const std::string& dotted, const std::string& env,
-                    secrecy secret) {
-    std::string text = "env " + env;
-    if (secret != secrecy::none)
-      text += " or " + env + "_FILE";
-    if (secret == secrecy::secret)
-      text += ", flag --" + dotted + "_file (never on the command line)";
-    else if (secret == secrecy::url_password)
-      text += ", flag --" + dotted + " (without password) or --" + dotted
-              + "_file";
-    else
-      text += ", flag --" + dotted;
-    return text;
-  };
+  auto sources
+      = [](const std::string& dotted, const std::string& env, secrecy secret) {
+          std::string text = "env " + env;
+          if (secret != secrecy::none)
+            text += " or " + env + "_FILE";
+          if (secret == secrecy::secret)
+            text += ", flag --" + dotted + "_file (never on the command line)";
+          else if (secret == secrecy::url_password)
+            text += ", flag --" + dotted + " (without password) or --" + dotted
+                    + "_file";
+          else
+            text += ", flag --" + dotted;
+          return text;
+        };
   app_config defaults;
   std::string section;
   for (const auto& spec : app_keys()) {

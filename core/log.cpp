@@ -1,4 +1,4 @@
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -97,8 +97,8 @@ void write(level lvl, std::string_view actor, std::string_view message,
   using namespace std::chrono;
   auto now = system_clock::now();
   auto secs = system_clock::to_time_t(now);
-  auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count()
-                % 1000;
+  auto millis
+      = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char ts[40];

@@ -2,12 +2,19 @@
 
 // Time helpers shared by every area that stamps or reads a time: the clock in
 // unix micros and Howard Hinnant's civil-calendar conversions (proleptic
-// Gregorian, UTC). Header-only: everything links sb_messages.
+// Gregorian, UTC), ISO-8601 formatting and parsing.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <string>
 
-#include "messages/calls.hpp"
+#include <caf/optional.hpp>
+
+namespace sb {
+/// Microseconds since 1970-01-01T00:00:00Z.
+using unix_micros = int64_t;
+} // namespace sb
 
 namespace sb {
 
@@ -15,7 +22,16 @@ namespace sb {
 inline unix_micros now_micros() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch())
-    .count();
+      .count();
+}
+
+/// A wall clock as actors take it: the real one in production, one the test
+/// moves by hand in deterministic tests.
+using wall_clock = std::function<unix_micros()>;
+
+/// The real wall clock.
+inline wall_clock system_wall_clock() {
+  return [] { return now_micros(); };
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -41,5 +57,13 @@ inline void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
 }
+
+/// Formats unix micros as UTC ISO-8601 with a `Z` (second resolution).
+std::string iso8601_utc(unix_micros t);
+
+/// Parses ISO-8601 (`2026-11-21T22:09:58Z`, with offset, fractional seconds,
+/// or a space instead of T) to unix micros; none when malformed. A date alone
+/// means midnight UTC; no offset means UTC.
+caf::optional<unix_micros> parse_iso8601(const std::string& text);
 
 } // namespace sb

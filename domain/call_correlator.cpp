@@ -1,9 +1,11 @@
-#include "actors/call_tracker_correlator.hpp"
+#include "domain/call_correlator.hpp"
 
 #include <algorithm>
 #include <chrono>
 
-#include "messages/time.hpp"
+#include "core/strings.hpp"
+#include "core/time.hpp"
+#include "messages/ami_interest.hpp"
 
 namespace sb {
 
@@ -19,10 +21,6 @@ unix_micros seconds_to_micros(double s) {
 int64_t floor_seconds(unix_micros t) {
   return t >= 0 ? t / micros_per_second
                 : -((-t + micros_per_second - 1) / micros_per_second);
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
 bool contains(const std::vector<std::string>& list, std::string_view x) {
@@ -84,8 +82,8 @@ unix_micros parse_cdr_time(std::string_view s) {
   if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || mi < 0
       || sec < 0)
     return 0;
-  auto days = days_from_civil(y, static_cast<unsigned>(mo),
-                              static_cast<unsigned>(d));
+  auto days
+      = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   return ((days * 24 + h) * 60 + mi) * 60 * micros_per_second
          + sec * micros_per_second;
 }
@@ -117,48 +115,12 @@ std::string_view number_of_dial_string(std::string_view s) {
   return s;
 }
 
-/// Events the tracker has no use for: most of the stream (VarSet and
-/// Newexten alone are ~75 %), skipped before any field is looked at. Caller
-/// ID and connected-line updates are not needed because the outside number
-/// is read from Newchannel (before any rewrite); bridges and hang-up
-/// requests add nothing the Dial and Hangup events do not say. Events not
-/// listed here (queue events, transfers, ...) still mark their call alive.
-bool is_noise(std::string_view name) {
-  switch (name.size()) {
-    case 6:
-      return name == "VarSet";
-    case 8:
-      return name == "Newexten";
-    case 9:
-      return name == "DialState";
-    case 11:
-      return name == "FullyBooted" || name == "NewCallerid"
-             || name == "BridgeEnter" || name == "BridgeLeave";
-    case 12:
-      return name == "BridgeCreate";
-    case 13:
-      return name == "ChallengeSent" || name == "HangupRequest"
-             || name == "BridgeDestroy";
-    case 14:
-      return name == "SuccessfulAuth";
-    case 15:
-      return name == "ExtensionStatus";
-    case 16:
-      return name == "NewConnectedLine";
-    case 17:
-      return name == "DeviceStateChange" || name == "QueueMemberStatus"
-             || name == "SoftHangupRequest";
-    default:
-      return false;
-  }
-}
-
 } // namespace
 
 unix_micros to_unix_micros(caf::timestamp t) noexcept {
   return std::chrono::duration_cast<std::chrono::microseconds>(
-           t.time_since_epoch())
-    .count();
+             t.time_since_epoch())
+      .count();
 }
 
 correlator_options correlator_options::from(const tracker_config& cfg) {
@@ -166,7 +128,7 @@ correlator_options correlator_options::from(const tracker_config& cfg) {
   result.stale_call_seconds = cfg.stale_call_seconds;
   result.max_call_seconds = cfg.max_call_seconds;
   result.finalized_memory_seconds
-    = std::max(result.finalized_memory_seconds, cfg.stale_call_seconds);
+      = std::max(result.finalized_memory_seconds, cfg.stale_call_seconds);
   return result;
 }
 
@@ -277,11 +239,11 @@ struct call_correlator::event_fields {
 
 call_correlator::call_correlator(std::vector<pbx_config> pbxes,
                                  correlator_options options)
-  : options_(options),
-    cdr_grace_(seconds_to_micros(options.cdr_grace_seconds)),
-    stale_after_(seconds_to_micros(options.stale_call_seconds)),
-    max_age_(seconds_to_micros(options.max_call_seconds)),
-    finalized_memory_(seconds_to_micros(options.finalized_memory_seconds)) {
+    : options_(options),
+      cdr_grace_(seconds_to_micros(options.cdr_grace_seconds)),
+      stale_after_(seconds_to_micros(options.stale_call_seconds)),
+      max_age_(seconds_to_micros(options.max_call_seconds)),
+      finalized_memory_(seconds_to_micros(options.finalized_memory_seconds)) {
   for (auto& cfg : pbxes) {
     auto name = cfg.name;
     pbxes_[name].config = std::move(cfg);
@@ -319,9 +281,8 @@ call_correlator::classify(const pbx_state& pbx, std::string_view channel_name,
 }
 
 std::pair<const std::string, call_correlator::call_record>*
-call_correlator::call_for(pbx_state& pbx, const event_fields& f,
-                          unix_micros at, unix_micros received,
-                          bool may_create) {
+call_correlator::call_for(pbx_state& pbx, const event_fields& f, unix_micros at,
+                          unix_micros received, bool may_create) {
   // Reused buffer: Linkedids over 15 characters would otherwise cost an
   // allocation per lookup.
   auto& key = key_buffer_;
@@ -350,12 +311,10 @@ call_correlator::call_for(pbx_state& pbx, const event_fields& f,
   return &*i;
 }
 
-call_correlator::channel_record&
-call_correlator::channel_for(pbx_state& pbx,
-                             std::pair<const std::string, call_record>& entry,
-                             std::string_view uniqueid,
-                             std::string_view channel_name,
-                             std::string_view context) {
+call_correlator::channel_record& call_correlator::channel_for(
+    pbx_state& pbx, std::pair<const std::string, call_record>& entry,
+    std::string_view uniqueid, std::string_view channel_name,
+    std::string_view context) {
   auto& call = entry.second;
   for (auto& ch : call.channels)
     if (ch.uniqueid == uniqueid)
@@ -381,10 +340,9 @@ void call_correlator::on_event(const ami_event& e,
   ++stats_.events;
   auto received = to_unix_micros(e.received);
   // The event name is nearly always the first field.
-  std::string_view name = e.size() > 0 && iequals(e.key(0), "Event")
-                            ? e.value(0)
-                            : e.name();
-  if (name.empty() || is_noise(name)) {
+  std::string_view name
+      = e.size() > 0 && iequals(e.key(0), "Event") ? e.value(0) : e.name();
+  if (name.empty() || !tracker_wants(name)) {
     finalize_due_closing(received, out);
     return;
   }
@@ -555,8 +513,8 @@ void call_correlator::apply_cdr(pbx_state& pbx, const event_fields& f) {
 }
 
 void call_correlator::close_if_done(
-  pbx_state& pbx, std::pair<const std::string, call_record>& entry,
-  unix_micros received) {
+    pbx_state& pbx, std::pair<const std::string, call_record>& entry,
+    unix_micros received) {
   auto& call = entry.second;
   for (auto& ch : call.channels)
     if (!ch.hung_up)
@@ -588,8 +546,8 @@ void call_correlator::finalize_stale(unix_micros now,
   unix_micros next = never;
   for (auto& [name, pbx] : pbxes_) {
     for (auto& [linkedid, call] : pbx.calls) {
-      auto stale_at = call.orphaned_at != 0 ? call.orphaned_at + stale_after_
-                                            : never;
+      auto stale_at
+          = call.orphaned_at != 0 ? call.orphaned_at + stale_after_ : never;
       auto old_at = call.first_received + max_age_;
       auto at = std::min(stale_at, old_at);
       if (at <= now)
@@ -664,8 +622,8 @@ completed_call call_correlator::make_call(const pbx_state& pbx,
   c.ext_message_id = linkedid;
   c.origin = pbx.config.name;
   c.incomplete = incomplete || call.partial;
-  const channel_record* orig = call.orig >= 0 ? &call.channels[call.orig]
-                                              : nullptr;
+  const channel_record* orig
+      = call.orig >= 0 ? &call.channels[call.orig] : nullptr;
   // Direction follows the originating channel (README field note 3).
   bool from_trunk = orig != nullptr && orig->kind == channel_kind::trunk;
   bool to_trunk = call.dialled_out;
@@ -781,8 +739,8 @@ completed_call call_correlator::make_call(const pbx_state& pbx,
 
   // Times: CDR rows when the PBX sent them, else the events' own times.
   const auto event_end = std::max(call.end_at, call.last_at);
-  const bool cdr_times = call.cdr.rows > 0 && call.cdr.start != 0
-                         && call.cdr.end != 0;
+  const bool cdr_times
+      = call.cdr.rows > 0 && call.cdr.start != 0 && call.cdr.end != 0;
   if (cdr_times) {
     c.started_at = call.cdr.start;
     c.ended_at = call.cdr.end;
@@ -791,7 +749,8 @@ completed_call call_correlator::make_call(const pbx_state& pbx,
     c.started_at = call.first_at;
     c.ended_at = event_end;
     // Whole seconds on both ends, as CDR start / end are.
-    c.duration_seconds = floor_seconds(event_end) - floor_seconds(call.first_at);
+    c.duration_seconds
+        = floor_seconds(event_end) - floor_seconds(call.first_at);
   }
   if (answered) {
     if (call.cdr.person_answer != 0)
@@ -808,7 +767,7 @@ completed_call call_correlator::make_call(const pbx_state& pbx,
     // Asterisk bills the outside party's channel from its answer (a queue's
     // Answer() included) to its hang-up, truncated to seconds.
     c.billsec = std::max<int64_t>(0, (leg_end(*orig) - orig->up_at)
-                                       / micros_per_second);
+                                         / micros_per_second);
   }
   if (call.cdr.person_rows > 0) {
     c.talk_seconds = call.cdr.talk;
@@ -816,7 +775,7 @@ completed_call call_correlator::make_call(const pbx_state& pbx,
     for (auto& ch : call.channels)
       if (ch.answered)
         c.talk_seconds += std::max<int64_t>(0, (leg_end(ch) - ch.answered_at)
-                                                 / micros_per_second);
+                                                   / micros_per_second);
   }
   return c;
 }
@@ -832,7 +791,7 @@ std::vector<live_call> call_correlator::active() const {
       x.id = linkedid;
       x.origin = pbx.config.name;
       x.direction = to_string(c.direction);
-      x.state = call.closing ? "ending"
+      x.state = call.closing                                  ? "ending"
                 : c.disposition == call_disposition::answered ? "answered"
                                                               : "ringing";
       x.external_number = std::move(c.external_number);
@@ -861,7 +820,8 @@ size_t call_correlator::live_bytes() const {
     total += pbx.calls.bucket_count() * sizeof(void*);
     total += pbx.channel_calls.bucket_count() * sizeof(void*);
     for (auto& [linkedid, call] : pbx.calls) {
-      total += node_overhead + sizeof(std::pair<const std::string, call_record>);
+      total
+          += node_overhead + sizeof(std::pair<const std::string, call_record>);
       total += heap(linkedid) + heap(call.orig_caller) + heap(call.orig_exten)
                + heap(call.trunk_number);
       total += call.channels.capacity() * sizeof(channel_record);

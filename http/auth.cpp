@@ -1,4 +1,4 @@
-#include "adapters/http/auth.hpp"
+#include "http/auth.hpp"
 
 #include <cstddef>
 

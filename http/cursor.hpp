@@ -21,7 +21,4 @@ std::string encode_cursor(const comms_cursor& c);
 /// None when `text` is not a cursor this server issued.
 std::optional<comms_cursor> decode_cursor(std::string_view text);
 
-std::string base64url_encode(std::string_view bytes);
-std::optional<std::string> base64url_decode(std::string_view text);
-
 } // namespace sb::http

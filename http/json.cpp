@@ -1,4 +1,6 @@
-#include "adapters/http/json.hpp"
+#include "http/json.hpp"
+#include "core/strings.hpp"
+#include "core/time.hpp"
 
 #include <cctype>
 #include <ctime>
@@ -31,25 +33,7 @@ void write_time(json_writer& w, const char* key, unix_micros t) {
   if (t == 0)
     w.Null();
   else
-    write_string(w, format_utc(t));
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i]))
-        != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
+    write_string(w, iso8601_utc(t));
 }
 
 } // namespace
@@ -246,17 +230,6 @@ void write_json(json_writer& w, const connection_status& x) {
   w.Int64(x.restarts);
   write_time(w, "since", x.since);
   w.EndObject();
-}
-
-std::string format_utc(unix_micros t) {
-  auto secs = static_cast<std::time_t>(t / 1000000);
-  if (t < 0 && t % 1000000 != 0)
-    --secs;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 } // namespace sb::http

@@ -103,7 +103,4 @@ std::string to_json(const T& x) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-/// Unix micros as `YYYY-MM-DDTHH:MM:SSZ` (second resolution; UTC).
-std::string format_utc(unix_micros t);
-
 } // namespace sb::http

@@ -1,4 +1,4 @@
-#include "adapters/http/openapi.hpp"
+#include "http/openapi.hpp"
 
 #include <cctype>
 

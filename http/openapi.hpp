@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "adapters/http/router.hpp"
+#include "http/router.hpp"
 
 namespace sb::http {
 

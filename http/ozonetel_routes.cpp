@@ -1,14 +1,15 @@
-#include "actors/http_ozonetel.hpp"
+#include "http/ozonetel_routes.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 
-#include "actors/http_admin.hpp"
-#include "adapters/http/json.hpp"
 #include "adapters/ozonetel/callback.hpp"
 #include "adapters/store/database.hpp"
-#include "messages/time.hpp"
+#include "core/strings.hpp"
+#include "core/time.hpp"
+#include "http/json.hpp"
+#include "http/server.hpp"
 
 namespace sb {
 
@@ -122,12 +123,6 @@ bool no_ucid(const std::string& text) {
          || text == "none" || text == "pending" || text == "null";
 }
 
-std::string lower(std::string text) {
-  for (auto& c : text)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 struct ozonetel_routes {
   const http_context& ctx;
   ucid_calls_actor calls;
@@ -200,7 +195,7 @@ struct ozonetel_routes {
         fields.fail("event", "must be ringing, answered, ended or failed");
     }
     if (at && fields.ok()) {
-      when = store::parse_iso8601(*at);
+      when = sb::parse_iso8601(*at);
       if (!when)
         fields.fail("at", "must be an ISO-8601 date-time");
     }
@@ -253,7 +248,8 @@ struct ozonetel_routes {
     // which the adapter removes. Never log req.body.
     ozonetel::callback_parse parsed;
     if (req.has_file("data"))
-      parsed = ozonetel::parse_callback_json(req.get_file_value("data").content);
+      parsed
+          = ozonetel::parse_callback_json(req.get_file_value("data").content);
     else
       parsed = ozonetel::parse_callback_form(req.body);
     if (!parsed.ok) {
@@ -276,10 +272,10 @@ struct ozonetel_routes {
       return;
     }
     auto& a = view->cloudagent;
-    int status = a.done() ? 200 : a.outcome == "unavailable"
-                                      || a.outcome == "rate_limited"
-                                    ? 503
-                                    : 502;
+    int status = a.done() ? 200
+                 : a.outcome == "unavailable" || a.outcome == "rate_limited"
+                     ? 503
+                     : 502;
     rapidjson::StringBuffer buf;
     json_writer w{buf};
     w.StartObject();
@@ -326,11 +322,11 @@ void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
   // A dial or a disposition may wait for a token and a retry or two at
   // CloudAgent: give them longer than the API's default.
   auto budget = std::chrono::duration<double>{
-    std::max(1.0, ctx.config.ozonetel.request_timeout_seconds) * 3 + 5};
+      std::max(1.0, ctx.config.ozonetel.request_timeout_seconds) * 3 + 5};
   auto timeout = std::max(ctx.timeout,
                           std::chrono::duration_cast<caf::timespan>(budget));
   auto self = std::make_shared<ozonetel_routes>(
-    ozonetel_routes{ctx, std::move(calls), timeout});
+      ozonetel_routes{ctx, std::move(calls), timeout});
   using http::scope;
   routes.post("/api/ozonetel/dial", scope::write,
               [self](const auto& req, auto& res) { self->dial(req, res); });
@@ -342,8 +338,8 @@ void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
   callback.method = "POST";
   callback.path = "/api/ozonetel/callback";
   callback.needed = scope::write;
-  callback.accepts = {"application/x-www-form-urlencoded",
-                      "multipart/form-data"};
+  callback.accepts
+      = {"application/x-www-form-urlencoded", "multipart/form-data"};
   // CloudAgent cannot add headers: its callback URL carries the token.
   auto token = ctx.config.ozonetel.callback_token;
   callback.alternative_auth = [token](const httplib::Request& req) {
@@ -352,14 +348,12 @@ void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
   };
   routes.add(std::move(callback),
              [self](const auto& req, auto& res) { self->callback(req, res); });
-  routes.get("/api/ozonetel/agent-state", scope::read,
-             [self](const auto& req, auto& res) {
-               self->get_agent_state(req, res);
-             });
-  routes.post("/api/ozonetel/agent-state", scope::write,
-              [self](const auto& req, auto& res) {
-                self->post_agent_state(req, res);
-              });
+  routes.get(
+      "/api/ozonetel/agent-state", scope::read,
+      [self](const auto& req, auto& res) { self->get_agent_state(req, res); });
+  routes.post(
+      "/api/ozonetel/agent-state", scope::write,
+      [self](const auto& req, auto& res) { self->post_agent_state(req, res); });
 }
 
 } // namespace sb

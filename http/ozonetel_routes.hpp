@@ -1,14 +1,16 @@
 #pragma once
 
-// The Ozonetel endpoints (SPEC section 4), mounted on http_admin's router so
+// The Ozonetel endpoints (SPEC section 4), mounted on http_server's router so
 // that auth, media types, body limits, JSON errors and request logging are the
 // same as everywhere else:
 //
-//   POST /api/ozonetel/dial                 {phone_number, customer_id?} -> {ucid}
-//   POST /api/ozonetel/calls/{ucid}/events  browser: ringing/answered/ended/failed
-//   POST /api/ozonetel/dispose              {ucid, disposition, notes?, callback_time?}
-//   POST /api/ozonetel/callback             CloudAgent's form (field `data`);
-//                                           bearer or ?token=<ozonetel.callback_token>
+//   POST /api/ozonetel/dial                 {phone_number, customer_id?} ->
+//   {ucid} POST /api/ozonetel/calls/{ucid}/events  browser:
+//   ringing/answered/ended/failed POST /api/ozonetel/dispose {ucid,
+//   disposition, notes?, callback_time?} POST /api/ozonetel/callback
+//   CloudAgent's form (field `data`);
+//                                           bearer or
+//                                           ?token=<ozonetel.callback_token>
 //   GET  /api/ozonetel/agent-state          CloudAgent's state + our view
 //   POST /api/ozonetel/agent-state          {state: Ready|Pause, pause_reason?}
 //
@@ -16,12 +18,13 @@
 //   admin.add_routes([&](sb::http::router& r, const sb::http_context& ctx) {
 //     sb::mount_ozonetel_routes(r, ctx, ucid_calls_handle);
 //   });
-//   deps.live_calls.push_back(sb::live_calls_of(sys, "ozonetel", ucid_calls_handle));
+//   deps.live_calls.push_back(sb::live_calls_of(sys, "ozonetel",
+//   ucid_calls_handle));
 //
 // With no account configured (or an invalid handle) every route answers 503
 // saying which keys to set.
 
-#include "adapters/http/router.hpp"
+#include "http/router.hpp"
 #include "messages/ucid_calls_actor.hpp"
 
 namespace sb {

@@ -1,4 +1,5 @@
-#include "actors/http_read_pool.hpp"
+#include "http/read_pool.hpp"
+#include "core/error.hpp"
 
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
@@ -51,25 +52,6 @@ http_read_pool::acquire(std::chrono::milliseconds wait) {
       return caf::make_error(caf::sec::request_timeout,
                              "all database read connections are busy");
   }
-}
-
-std::string describe(const caf::error& err) {
-  if (!err)
-    return "no error";
-  std::string text;
-  const auto& ctx = err.context();
-  for (size_t i = 0; i < ctx.size(); ++i) {
-    if (ctx.match_element<std::string>(i)) {
-      if (!text.empty())
-        text += ": ";
-      text += ctx.get_as<std::string>(i);
-    }
-  }
-  if (!text.empty())
-    return text;
-  if (err.category() == caf::atom("system"))
-    return to_string(static_cast<caf::sec>(err.code()));
-  return to_string(err);
 }
 
 } // namespace sb

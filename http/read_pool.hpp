@@ -17,6 +17,7 @@
 #include <caf/expected.hpp>
 
 #include "adapters/store/database.hpp"
+#include "core/error.hpp"
 
 namespace sb {
 
@@ -93,9 +94,5 @@ private:
   /// Connections open, idle or on loan, plus ones being opened.
   size_t open_ = 0;
 };
-
-/// Human-readable text of an error: the strings of its context when it has
-/// any (the store puts the database's message there), else CAF's rendering.
-std::string describe(const caf::error& err);
 
 } // namespace sb

@@ -1,9 +1,9 @@
-#include "adapters/http/router.hpp"
+#include "http/router.hpp"
 
 #include <cstdio>
 
-#include "adapters/http/json.hpp"
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
+#include "http/json.hpp"
 
 namespace sb::http {
 
@@ -129,7 +129,7 @@ router::router(httplib::Server& server, authenticator auth,
       what = ex.what();
     } catch (...) {
     }
-    log::error("http_admin", "handler failed",
+    log::error("http_server", "handler failed",
                {{"method", req.method}, {"path", req.path}, {"what", what}});
     send_error(res, 500, "internal_error",
                "the server failed to handle this request; see its log");
@@ -178,7 +178,7 @@ void router::add(route r, handler h) {
       h(req, res);
     } catch (const std::exception& ex) {
       log::error(
-          "http_admin", "handler failed",
+          "http_server", "handler failed",
           {{"method", req.method}, {"route", spec.path}, {"what", ex.what()}});
       res.headers.clear();
       send_error(res, 500, "internal_error",
@@ -290,7 +290,7 @@ void router::log_request(const httplib::Request& req,
   char ms[32];
   std::snprintf(ms, sizeof ms, "%.3f", seconds * 1000);
   auto status = std::to_string(res.status);
-  log::info("http_admin", "request",
+  log::info("http_server", "request",
             {{"method", req.method},
              {"path", path},
              {"route", route_name},

@@ -28,7 +28,7 @@
 
 #include <httplib.h>
 
-#include "adapters/http/auth.hpp"
+#include "http/auth.hpp"
 
 namespace sb::http {
 

@@ -1,4 +1,4 @@
-#include "actors/http_admin.hpp"
+#include "http/server.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -8,10 +8,11 @@
 
 #include <caf/send.hpp>
 
-#include "adapters/http/cursor.hpp"
-#include "adapters/log/log.hpp"
 #include "adapters/metrics/registry.hpp"
 #include "adapters/phone/normalizer.hpp"
+#include "core/log.hpp"
+#include "core/strings.hpp"
+#include "http/cursor.hpp"
 
 namespace sb {
 
@@ -48,14 +49,6 @@ bool printable_ascii(const std::string& s) {
 bool is_timeout(const caf::error& err) {
   return err.category() == caf::atom("system")
          && err.code() == static_cast<uint8_t>(caf::sec::request_timeout);
-}
-
-std::string trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 /// Parses "host:port" / "[v6]:port" / ":port".
@@ -105,7 +98,7 @@ void send_failure(httplib::Response& res, const std::string& what,
 
 // -- the handlers ---------------------------------------------------------
 
-struct http_admin::impl {
+struct http_server::impl {
   impl(http_deps& deps, http_context& ctx)
       : deps(deps), ctx(ctx), phones(deps.config.phone.default_region) {}
 
@@ -191,7 +184,7 @@ struct http_admin::impl {
     auto occurred_text = in.string("occurred_at", false, 64);
     caf::optional<unix_micros> occurred;
     if (occurred_text) {
-      occurred = store::parse_iso8601(*occurred_text);
+      occurred = sb::parse_iso8601(*occurred_text);
       if (!occurred)
         in.fail("occurred_at",
                 "must be an ISO-8601 time such as 2026-11-21T22:09:58Z");
@@ -236,7 +229,7 @@ struct http_admin::impl {
                     : std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-    entry.occurred_at = store::iso8601_utc(when);
+    entry.occurred_at = sb::iso8601_utc(when);
     auto stored
         = http_ask<comms_entry>(ctx, deps.writer, write_atom_v, entry, key);
     if (!stored) {
@@ -264,8 +257,8 @@ struct http_admin::impl {
         || stored.body != sent.body)
       return false;
     if (occurred_given) {
-      auto a = store::parse_iso8601(sent.occurred_at);
-      auto b = store::parse_iso8601(stored.occurred_at);
+      auto a = sb::parse_iso8601(sent.occurred_at);
+      auto b = sb::parse_iso8601(stored.occurred_at);
       if (!a || !b || *a / 1000000 != *b / 1000000)
         return false;
     }
@@ -316,18 +309,18 @@ struct http_admin::impl {
     caf::optional<unix_micros> since;
     caf::optional<unix_micros> until;
     if (auto text = param("since"); !text.empty()) {
-      since = store::parse_iso8601(text);
+      since = sb::parse_iso8601(text);
       if (!since)
         return bad("since must be an ISO-8601 time such as "
                    "2026-11-21T22:09:58Z");
-      q.since = store::iso8601_utc(*since);
+      q.since = sb::iso8601_utc(*since);
     }
     if (auto text = param("until"); !text.empty()) {
-      until = store::parse_iso8601(text);
+      until = sb::parse_iso8601(text);
       if (!until)
         return bad("until must be an ISO-8601 time such as "
                    "2026-11-21T22:09:58Z");
-      q.until = store::iso8601_utc(*until);
+      q.until = sb::iso8601_utc(*until);
     }
     if (since && until && *since > *until)
       return bad("since must not be after until");
@@ -564,7 +557,7 @@ struct http_admin::impl {
   }
 };
 
-// -- http_admin -------------------------------------------------------------
+// -- http_server -------------------------------------------------------------
 
 namespace {
 
@@ -584,7 +577,7 @@ size_t read_connections_of(const http_deps& deps) {
 
 } // namespace
 
-http_admin::http_admin(http_deps deps)
+http_server::http_server(http_deps deps)
     : deps_(std::move(deps)), server_(std::make_unique<httplib::Server>()),
       router_(std::make_unique<http::router>(
           *server_,
@@ -610,15 +603,15 @@ http_admin::http_admin(http_deps deps)
   impl_->mount(*router_);
 }
 
-http_admin::~http_admin() {
+http_server::~http_server() {
   stop();
 }
 
-void http_admin::add_routes(const mount_function& mount) {
+void http_server::add_routes(const mount_function& mount) {
   mount(*router_, ctx_);
 }
 
-caf::expected<uint16_t> http_admin::start() {
+caf::expected<uint16_t> http_server::start() {
   if (listener_.joinable())
     return port_;
   std::string host;
@@ -639,24 +632,24 @@ caf::expected<uint16_t> http_admin::start() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
-  log::info("http_admin", "listening",
+  log::info("http_server", "listening",
             {{"address", host}, {"port", std::to_string(port_)}});
   if (!router_->auth().enabled())
-    log::warning("http_admin",
+    log::warning("http_server",
                  "no http.token configured: only /healthz, /readyz and "
                  "/metrics answer");
   return port_;
 }
 
-void http_admin::stop() {
+void http_server::stop() {
   if (!listener_.joinable())
     return;
   server_->stop();
   listener_.join();
-  log::info("http_admin", "stopped");
+  log::info("http_server", "stopped");
 }
 
-std::vector<http::route> http_admin::routes() const {
+std::vector<http::route> http_server::routes() const {
   return router_->routes();
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// http_admin: switchboard's HTTP interface (SPEC section 4), served by
+// http_server: switchboard's HTTP interface (SPEC section 4), served by
 // cpp-httplib on its own worker threads and bridged into the actors with
 // request / response and the configured timeout (caf::scoped_actor).
 // Reads (GETs) go to the database through a small pool of their own
@@ -48,11 +48,11 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/timespan.hpp>
 
-#include "actors/http_read_pool.hpp"
-#include "adapters/http/auth.hpp"
-#include "adapters/http/json.hpp"
-#include "adapters/http/router.hpp"
 #include "config/config.hpp"
+#include "http/auth.hpp"
+#include "http/json.hpp"
+#include "http/read_pool.hpp"
+#include "http/router.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/connection.hpp"
@@ -69,7 +69,7 @@ struct live_call_source {
       fetch;
 };
 
-/// What http_admin needs from the rest of the server. Handles may be left
+/// What http_server needs from the rest of the server. Handles may be left
 /// invalid in setups without that actor; the routes needing it then answer
 /// 503.
 struct http_deps {
@@ -145,17 +145,17 @@ live_call_source live_calls_of(caf::actor_system& sys, std::string name,
 void send_failure(httplib::Response& res, const std::string& what,
                   const caf::error& err);
 
-class http_admin {
+class http_server {
 public:
   using mount_function
       = std::function<void(http::router&, const http_context&)>;
 
-  explicit http_admin(http_deps deps);
+  explicit http_server(http_deps deps);
   /// Stops the listener.
-  ~http_admin();
+  ~http_server();
 
-  http_admin(const http_admin&) = delete;
-  http_admin& operator=(const http_admin&) = delete;
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
 
   /// Mounts more routes; call before start().
   void add_routes(const mount_function& mount);

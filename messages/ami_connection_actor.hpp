@@ -5,10 +5,9 @@
 #include <caf/actor_system.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "config/config.hpp"
 #include "messages/ami_parser_actor.hpp"
+#include "messages/ami_supervisor_actor.hpp"
 #include "messages/call_tracker_actor.hpp"
-#include "messages/supervisor_actor.hpp"
 #include "messages/type_ids.hpp"
 
 namespace sb {
@@ -23,18 +22,5 @@ using ami_connection_actor = caf::typed_actor<
     caf::reacts_to<connected_atom>,
     // From the socket thread: the session ended; the text says why.
     caf::reacts_to<connection_lost_atom, std::string>>;
-
-/// Spawns the connection actor for `pbx`. Frames go to `parser`; state
-/// changes to `supervisor`; `tracker` hears `connection_lost_atom` when a
-/// logged-in session drops. `supervisor` and `tracker` may be invalid.
-ami_connection_actor spawn_ami_connection(caf::actor_system& sys,
-                                          pbx_config pbx,
-                                          ami_parser_actor parser,
-                                          call_tracker_actor tracker,
-                                          supervisor_actor supervisor);
-
-/// The text an ami_connection put into its exit reason (or a rendering of
-/// any other reason).
-std::string exit_reason_text(caf::actor_system& sys, const caf::error& reason);
 
 } // namespace sb

@@ -15,24 +15,9 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/timestamp.hpp>
 
-namespace sb {
+#include "core/strings.hpp"
 
-/// ASCII case-insensitive comparison: AMI keys are case-insensitive.
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto x = static_cast<unsigned char>(a[i]);
-    auto y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z')
-      x |= 0x20;
-    if (y >= 'A' && y <= 'Z')
-      y |= 0x20;
-    if (x != y)
-      return false;
-  }
-  return true;
-}
+namespace sb {
 
 /// Offsets of one `Key: Value` line inside the frame text.
 struct ami_field_span {

@@ -19,9 +19,4 @@ using ami_parser_actor = caf::typed_actor<
     // that came before it, so the tracker sees them in order.
     caf::reacts_to<connection_lost_atom, std::string>>;
 
-/// Spawns a parser for the PBX named `pbx` that hands events to `tracker`
-/// (which may be invalid: events are then counted and dropped).
-ami_parser_actor spawn_ami_parser(caf::actor_system& sys, std::string pbx,
-                                  call_tracker_actor tracker);
-
 } // namespace sb

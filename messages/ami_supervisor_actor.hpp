@@ -12,7 +12,7 @@ namespace sb {
 
 /// Keeps one ami_connection per configured PBX alive: restarts a failed one
 /// with exponential backoff and jitter, and knows each connection's state.
-using supervisor_actor = caf::typed_actor<
+using ami_supervisor_actor = caf::typed_actor<
     // A connection reports its state: "connecting" or "logged_in".
     caf::reacts_to<connected_atom, std::string /*pbx*/, std::string /*state*/>,
     // The backoff for a PBX is over: start its connection again (the number

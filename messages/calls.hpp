@@ -10,6 +10,8 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
 
+#include "core/time.hpp"
+
 namespace sb {
 
 enum class call_direction : uint8_t { inbound, outbound, internal };
@@ -67,7 +69,6 @@ inline bool from_string(std::string_view s, call_disposition& x) noexcept {
 }
 
 /// Microseconds since the Unix epoch, UTC. 0 means "never" (e.g. unanswered).
-using unix_micros = int64_t;
 
 /// One finished call, from whichever source saw it. Field meanings follow
 /// SPEC section 5 (duration_seconds = first ring to last hang-up over every
@@ -110,9 +111,9 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, completed_call& x) {
   return f(caf::meta::type_name("completed_call"), x.source, x.ext_message_id,
            x.origin, x.direction, x.external_number, x.extension,
-           x.peer_extension, x.did, x.disposition, x.started_at,
-           x.answered_at, x.ended_at, x.duration_seconds, x.billsec,
-           x.talk_seconds, x.ucid, x.notes, x.incomplete);
+           x.peer_extension, x.did, x.disposition, x.started_at, x.answered_at,
+           x.ended_at, x.duration_seconds, x.billsec, x.talk_seconds, x.ucid,
+           x.notes, x.incomplete);
 }
 
 /// A completed call with its customer (none when no customer has that number).

@@ -18,7 +18,7 @@
 #include <boost/asio/write.hpp>
 
 #include "adapters/ami/codec.hpp"
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
 
 namespace sb::ami {
 

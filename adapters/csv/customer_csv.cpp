@@ -1,32 +1,17 @@
-#include "adapters/http/customer_csv.hpp"
+#include "adapters/csv/customer_csv.hpp"
+#include "core/strings.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
 
-namespace sb::http {
+namespace sb::csv {
 
 namespace {
 
-std::string trimmed(const std::string& s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b])))
-    ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1])))
-    --e;
-  return s.substr(b, e - b);
-}
-
-std::string lowercase(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool blank(const csv_record& r) {
   for (auto& f : r.fields)
-    if (!trimmed(f).empty())
+    if (!trim(f).empty())
       return false;
   return true;
 }
@@ -137,7 +122,7 @@ customer_csv parse_customer_csv(std::string_view text) {
   size_t name_col = SIZE_MAX;
   size_t phone_col = SIZE_MAX;
   for (size_t i = 0; i < header.fields.size(); ++i) {
-    auto col = lowercase(trimmed(header.fields[i]));
+    auto col = lower(trim(header.fields[i]));
     if (col == "name" && name_col == SIZE_MAX)
       name_col = i;
     else if (col == "phone" && phone_col == SIZE_MAX)
@@ -166,8 +151,8 @@ customer_csv parse_customer_csv(std::string_view text) {
              + std::to_string(rec.fields.size()));
       continue;
     }
-    auto name = trimmed(rec.fields[name_col]);
-    auto phone = trimmed(rec.fields[phone_col]);
+    auto name = trim_copy(rec.fields[name_col]);
+    auto phone = trim_copy(rec.fields[phone_col]);
     if (name.empty()) {
       reject("name is empty");
       continue;
@@ -193,4 +178,4 @@ customer_csv parse_customer_csv(std::string_view text) {
   return result;
 }
 
-} // namespace sb::http
+} // namespace sb::csv

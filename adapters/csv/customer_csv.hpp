@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sb::http {
+namespace sb::csv {
 
 struct customer_csv_row {
   /// Line where the row starts (1 = the header).
@@ -45,4 +45,4 @@ std::vector<csv_record> split_csv(std::string_view text);
 
 customer_csv parse_customer_csv(std::string_view text);
 
-} // namespace sb::http
+} // namespace sb::csv

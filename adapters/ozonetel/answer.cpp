@@ -1,4 +1,6 @@
 #include "adapters/ozonetel/answer.hpp"
+#include "core/base64.hpp"
+#include "core/strings.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -57,21 +59,13 @@ bool contains(std::string_view haystack, std::string_view needle) {
 
 } // namespace
 
-std::string lower(std::string_view text) {
-  std::string out{text};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool is_secret_key(std::string_view key) {
   auto k = lower(key);
   k.erase(std::remove_if(k.begin(), k.end(),
                          [](char c) { return c == '_' || c == '-'; }),
           k.end());
-  return k == "apikey" || k == "token" || k == "accesstoken"
-         || k == "password" || k == "agentpassword" || k == "authorization"
-         || k == "secret";
+  return k == "apikey" || k == "token" || k == "accesstoken" || k == "password"
+         || k == "agentpassword" || k == "authorization" || k == "secret";
 }
 
 namespace {
@@ -105,7 +99,8 @@ void mask_jwts(std::string& text) {
   while ((pos = text.find("eyJ", pos)) != std::string::npos) {
     size_t end = pos;
     int dots = 0;
-    while (end < text.size() && (base64url_char(text[end]) || text[end] == '.')) {
+    while (end < text.size()
+           && (base64url_char(text[end]) || text[end] == '.')) {
       if (text[end] == '.')
         ++dots;
       ++end;
@@ -200,20 +195,12 @@ std::string member_text(const rapidjson::Value& object,
   return {};
 }
 
-std::string trim(std::string_view text) {
-  auto b = text.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos)
-    return {};
-  auto e = text.find_last_not_of(" \t\r\n");
-  return std::string{text.substr(b, e - b + 1)};
-}
-
 // The agent's state hides in different places per API: AgentDetails puts an
 // object under `message`, changeAgentState a JSON *string* under `message`.
 std::string find_agent_state(const rapidjson::Value& root) {
   static constexpr std::initializer_list<const char*> keys
-    = {"agentStatus", "AgentStatus", "agent_status", "agentState",
-       "AgentState", "State", "state"};
+      = {"agentStatus", "AgentStatus", "agent_status", "agentState",
+         "AgentState",  "State",       "state"};
   auto from_object = [](const rapidjson::Value& object) {
     return member_text(object, keys);
   };
@@ -250,8 +237,8 @@ bool success_status(const std::string& status) {
 
 } // namespace
 
-std::string redact(std::string_view text, const std::vector<std::string>& secrets,
-                   size_t max_bytes) {
+std::string redact(std::string_view text,
+                   const std::vector<std::string>& secrets, size_t max_bytes) {
   std::string out;
   rapidjson::Document doc;
   doc.Parse(text.data(), text.size());
@@ -302,34 +289,11 @@ jwt_times jwt_claims(std::string_view token) {
   if (second == std::string_view::npos)
     return times;
   auto payload = token.substr(first + 1, second - first - 1);
-  std::string decoded;
-  uint32_t bits = 0;
-  int count = 0;
-  for (char c : payload) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-' || c == '+')
-      v = 62;
-    else if (c == '_' || c == '/')
-      v = 63;
-    else if (c == '=')
-      break;
-    else
-      return times;
-    bits = (bits << 6) | static_cast<uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      decoded.push_back(static_cast<char>((bits >> count) & 0xFF));
-    }
-  }
+  auto decoded = base64_decode_lenient(payload);
+  if (!decoded)
+    return times;
   rapidjson::Document doc;
-  doc.Parse(decoded.data(), decoded.size());
+  doc.Parse(decoded->data(), decoded->size());
   if (doc.HasParseError() || !doc.IsObject())
     return times;
   times.issued_at = claim_seconds(doc, "iat");

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/strings.hpp"
+
 namespace sb::ozonetel {
 
 /// The CloudAgent REST calls switchboard makes.
@@ -109,9 +111,6 @@ result interpret(api which, int http_status, std::string_view body,
 std::string redact(std::string_view text,
                    const std::vector<std::string>& secrets = {},
                    size_t max_bytes = 4096);
-
-/// ASCII lower case: CloudAgent spells its statuses and keys in any case.
-std::string lower(std::string_view text);
 
 /// True for JSON keys that carry secrets (apiKey / Apikey / api_key / token /
 /// password / authorization / secret, any case, '_' and '-' ignored).

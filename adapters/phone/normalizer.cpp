@@ -1,4 +1,5 @@
 #include "adapters/phone/normalizer.hpp"
+#include "core/strings.hpp"
 
 #include <cctype>
 
@@ -12,33 +13,12 @@ namespace {
 using i18n::phonenumbers::PhoneNumber;
 using i18n::phonenumbers::PhoneNumberUtil;
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back()))
-    s.remove_suffix(1);
-  return s;
-}
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size())
-    return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i])
-      return false;
-  return true;
-}
-
 // PBXes and SIP stacks hand us URIs as often as bare numbers
 // (`sip:+442079460123@carrier;user=phone`, `tel:+44-20-...`): keep the user
 // part only.
 std::string_view strip_uri(std::string_view s) {
   for (std::string_view scheme : {"sips:", "sip:", "tel:"}) {
-    if (starts_with_nocase(s, scheme)) {
+    if (istarts_with(s, scheme)) {
       s.remove_prefix(scheme.size());
       break;
     }

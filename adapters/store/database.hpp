@@ -161,15 +161,4 @@ std::string call_body(int64_t duration_seconds, std::string_view notes);
 /// The notes part of a body built by call_body (empty when none).
 std::string body_notes(std::string_view body);
 
-/// `url` with any password replaced by `***`, fit for logs.
-std::string redact_url(const std::string& url);
-
-/// Formats unix micros as UTC ISO-8601 with a `Z` (second resolution).
-std::string iso8601_utc(unix_micros t);
-
-/// Parses ISO-8601 (`2026-11-21T22:09:58Z`, with offset, fractional seconds,
-/// or a space instead of T) to unix micros; none when malformed. A date alone
-/// means midnight UTC; no offset means UTC.
-caf::optional<unix_micros> parse_iso8601(const std::string& text);
-
 } // namespace sb::store

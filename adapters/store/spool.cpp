@@ -12,7 +12,7 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/sec.hpp>
 
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
 
 namespace sb::store {
 

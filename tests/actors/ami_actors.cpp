@@ -12,13 +12,16 @@
 
 #include <caf/all.hpp>
 
-#include "actors/supervisor.hpp"
+#include "actors/ami_connection.hpp"
+#include "actors/ami_parser.hpp"
+#include "actors/ami_supervisor.hpp"
 #include "adapters/metrics/registry.hpp"
 #include "messages/ami_connection_actor.hpp"
 #include "messages/ami_parser_actor.hpp"
+#include "messages/ami_supervisor_actor.hpp"
 #include "messages/call_tracker_actor.hpp"
-#include "messages/supervisor_actor.hpp"
 #include "messages/type_ids.hpp"
+#include "tests/fixtures/actor_system.hpp"
 #include "tests/fixtures/ami_server.hpp"
 
 using namespace std::chrono_literals;
@@ -27,14 +30,11 @@ using sb::ami::replay_options;
 namespace {
 
 struct actor_fixture {
-  caf::actor_system_config cfg;
+  sb::test::test_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<caf::scoped_actor> self;
 
   actor_fixture() {
-    cfg.add_message_types<caf::id_block::switchboard>();
-    // Keep the scheduler small: the machine is shared.
-    cfg.set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(cfg);
     self = std::make_unique<caf::scoped_actor>(*sys);
   }
@@ -47,8 +47,8 @@ struct actor_fixture {
     return caf::actor_cast<sb::call_tracker_actor>(self->ptr());
   }
 
-  sb::supervisor_actor as_supervisor() {
-    return caf::actor_cast<sb::supervisor_actor>(self->ptr());
+  sb::ami_supervisor_actor as_supervisor() {
+    return caf::actor_cast<sb::ami_supervisor_actor>(self->ptr());
   }
 
   /// Everything that reached the scoped actor in its stand-in roles.
@@ -105,7 +105,8 @@ struct actor_fixture {
     return *find();
   }
 
-  std::vector<sb::connection_status> status(const sb::supervisor_actor& sup) {
+  std::vector<sb::connection_status>
+  status(const sb::ami_supervisor_actor& sup) {
     std::vector<sb::connection_status> result;
     (*self)
         ->request(sup, 5s, sb::status_atom::value)
@@ -179,9 +180,10 @@ TEST_CASE_METHOD(actor_fixture,
   options.capture_path = sb::test::ami_capture("dev-11-burst-50");
   auto server = sb::test::start_replay(options);
   REQUIRE(server->capture_events() == 4062);
-  auto sup = sys->spawn(
-      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-      as_tracker(), fast_backoff());
+  auto sup
+      = sys->spawn(sb::ami_supervisor,
+                   std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+                   as_tracker(), fast_backoff());
   REQUIRE(receive_events(server->capture_events()));
   CHECK(seen.frames.size() == server->capture_events());
   CHECK(seen.frames == server->capture_frames());
@@ -218,7 +220,7 @@ TEST_CASE_METHOD(actor_fixture,
     auto policy = fast_backoff();
     policy.initial = 50ms;
     auto sup
-        = sys->spawn(sb::supervisor,
+        = sys->spawn(sb::ami_supervisor,
                      std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
                      as_tracker(), policy);
     REQUIRE(server->wait_for_actions("Login", 5, 10s));
@@ -250,9 +252,10 @@ TEST_CASE_METHOD(actor_fixture,
   auto server = sb::test::start_replay(options);
   auto policy = fast_backoff();
   policy.initial = 10ms;
-  auto sup = sys->spawn(
-      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-      as_tracker(), policy);
+  auto sup
+      = sys->spawn(sb::ami_supervisor,
+                   std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+                   as_tracker(), policy);
   REQUIRE(server->wait_for_actions("Login", 3, 10s));
   // The third login means the supervisor has handled two failures.
   auto st = status(sup);
@@ -328,9 +331,10 @@ TEST_CASE_METHOD(actor_fixture,
   options.capture_path = sb::test::ami_capture("dev-11-burst-50");
   options.close_after_events = 1000;
   auto server = sb::test::start_replay(options);
-  auto sup = sys->spawn(
-      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-      as_tracker(), fast_backoff());
+  auto sup
+      = sys->spawn(sb::ami_supervisor,
+                   std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+                   as_tracker(), fast_backoff());
   REQUIRE(receive_events(server->capture_events()));
   // Nothing lost, nothing twice, in order across the reconnect.
   CHECK(seen.frames.size() == 4062);
@@ -351,9 +355,10 @@ TEST_CASE_METHOD(actor_fixture,
   options.capture_path = sb::test::ami_capture("dev-15-inbound-queue");
   options.events_with_login_response = 100;
   auto server = sb::test::start_replay(options);
-  auto sup = sys->spawn(
-      sb::supervisor, std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
-      as_tracker(), fast_backoff());
+  auto sup
+      = sys->spawn(sb::ami_supervisor,
+                   std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
+                   as_tracker(), fast_backoff());
   REQUIRE(receive_events(server->capture_events()));
   CHECK(seen.frames == server->capture_frames());
   // FullyBooted is the first event after the login response.
@@ -376,7 +381,7 @@ TEST_CASE_METHOD(actor_fixture,
     policy.initial = 25ms;
     policy.healthy = healthy;
     auto sup
-        = sys->spawn(sb::supervisor,
+        = sys->spawn(sb::ami_supervisor,
                      std::vector<sb::pbx_config>{sb::test::local_pbx(*server)},
                      as_tracker(), policy);
     CHECK(server->wait_for_actions("Login", 5, 10s));

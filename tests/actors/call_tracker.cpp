@@ -13,14 +13,15 @@
 #include <vector>
 
 #include <caf/actor_cast.hpp>
-#include <caf/after.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actors/call_tracker.hpp"
 #include "messages/customer_matcher_actor.hpp"
+#include "tests/fixtures/actor_system.hpp"
 #include "tests/fixtures/capture.hpp"
 
 using namespace sb;
@@ -29,12 +30,10 @@ using namespace std::chrono_literals;
 namespace {
 
 struct actor_fixture {
-  caf::actor_system_config cfg;
+  sb::test::test_config cfg;
   std::unique_ptr<caf::actor_system> sys;
 
   actor_fixture() {
-    cfg.add_message_types<caf::id_block::switchboard>();
-    cfg.set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(cfg);
   }
 };
@@ -43,18 +42,17 @@ struct actor_fixture {
 /// `sink`.
 customer_matcher_actor spawn_test_matcher(caf::actor_system& sys,
                                           caf::actor sink) {
-  return sys.spawn(
-    [sink](customer_matcher_actor::pointer)
-      -> customer_matcher_actor::behavior_type {
-      return {
+  return sys.spawn([sink](customer_matcher_actor::pointer)
+                       -> customer_matcher_actor::behavior_type {
+    return {
         [sink](std::vector<completed_call>& calls) {
           // A typed actor may not send() to a dynamically typed one.
           caf::anon_send(sink, std::move(calls));
         },
         [](customer_atom, customer&) {},
         [](reload_atom) {},
-      };
-    });
+    };
+  });
 }
 
 /// The capture's events as they would arrive now.
@@ -87,12 +85,14 @@ std::vector<live_call> active(caf::scoped_actor& self,
   std::vector<live_call> result;
   bool answered = false;
   self->request(tracker, 5s, active_atom_v)
-    .receive(
-      [&](std::vector<live_call>& calls) {
-        result = std::move(calls);
-        answered = true;
-      },
-      [&](caf::error& err) { FAIL("active request failed: " << to_string(err)); });
+      .receive(
+          [&](std::vector<live_call>& calls) {
+            result = std::move(calls);
+            answered = true;
+          },
+          [&](caf::error& err) {
+            FAIL("active request failed: " << to_string(err));
+          });
   REQUIRE(answered);
   return result;
 }
@@ -101,19 +101,20 @@ std::vector<completed_call> next_completed(caf::scoped_actor& self) {
   std::vector<completed_call> result;
   bool got = false;
   self->receive(
-    [&](std::vector<completed_call>& calls) {
-      result = std::move(calls);
-      got = true;
-    },
-    caf::after(10s) >> [] {});
+      [&](std::vector<completed_call>& calls) {
+        result = std::move(calls);
+        got = true;
+      },
+      caf::after(10s) >> [] {});
   REQUIRE(got);
   return result;
 }
 
 } // namespace
 
-TEST_CASE_METHOD(actor_fixture, "call_tracker actor: batches in, completed "
-                                "calls to the matcher, active calls on request",
+TEST_CASE_METHOD(actor_fixture,
+                 "call_tracker actor: batches in, completed "
+                 "calls to the matcher, active calls on request",
                  "[tracker][actor]") {
   caf::scoped_actor self{*sys};
   auto matcher = spawn_test_matcher(*sys, caf::actor_cast<caf::actor>(self));
@@ -121,7 +122,7 @@ TEST_CASE_METHOD(actor_fixture, "call_tracker actor: batches in, completed "
                             tracker_config{}, matcher);
 
   auto events = arriving_now(
-    test::load_capture("dev-06-inbound-ringgroup-second-answers"));
+      test::load_capture("dev-06-inbound-ringgroup-second-answers"));
   auto talking = index_of(events, "BridgeEnter") + 1;
   self->send(tracker, batch_of(events, 0, talking));
   auto live = active(self, tracker);
@@ -174,17 +175,18 @@ TEST_CASE_METHOD(actor_fixture, "call_tracker actor: batches in, completed "
   self->send_exit(matcher, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE_METHOD(actor_fixture, "call_tracker actor: connection lost, calls "
-                                "finalized incomplete by its timer",
+TEST_CASE_METHOD(actor_fixture,
+                 "call_tracker actor: connection lost, calls "
+                 "finalized incomplete by its timer",
                  "[tracker][actor]") {
   caf::scoped_actor self{*sys};
   auto matcher = spawn_test_matcher(*sys, caf::actor_cast<caf::actor>(self));
   tracker_config config;
   config.stale_call_seconds = 0.2;
-  auto tracker = sys->spawn(call_tracker, std::vector<pbx_config>{}, config,
-                            matcher);
+  auto tracker
+      = sys->spawn(call_tracker, std::vector<pbx_config>{}, config, matcher);
   auto events = arriving_now(
-    test::load_capture("dev-01-inbound-answered-caller-hangup"));
+      test::load_capture("dev-01-inbound-answered-caller-hangup"));
   self->send(tracker, batch_of(events, 0, index_of(events, "BridgeEnter")));
   REQUIRE(active(self, tracker).size() == 1);
   self->send(tracker, connection_lost_atom_v, std::string{"default"});

@@ -1,4 +1,4 @@
-#include "store_test_support.hpp"
+#include "tests/fixtures/store_support.hpp"
 
 #include <map>
 
@@ -219,8 +219,7 @@ TEST_CASE("matcher and writer together store each call under its "
   cfg.spool_path = dir.file("spool");
   auto writer = env.sys.spawn<caf::detached>(comms_log_writer, cfg);
   phone_config phone;
-  auto matcher
-    = env.own(env.sys.spawn(customer_matcher, phone, url, writer));
+  auto matcher = env.own(env.sys.spawn(customer_matcher, phone, url, writer));
 
   // A customer added through the writer, announced as HTTP does.
   customer bob;

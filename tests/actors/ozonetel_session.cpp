@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/ozonetel/support.hpp"
+#include "tests/fixtures/ozonetel_support.hpp"
 
 using namespace sb;
 using namespace sb::test;
@@ -15,10 +15,10 @@ namespace {
 struct session_env {
   actor_env env;
   ozonetel_session_actor session;
-  caf::scoped_actor self{*env.sys};
+  caf::scoped_actor self{env.sys};
 
   session_env(const ozonetel_config& cfg, ozonetel_session_options opts) {
-    session = env.sys->spawn(ozonetel_session, cfg, opts);
+    session = env.sys.spawn(ozonetel_session, cfg, opts);
   }
 
   ~session_env() {
@@ -30,12 +30,12 @@ struct session_env {
     ozonetel_answer result;
     bool answered = false;
     self->request(session, 20s, std::forward<Ts>(xs)...)
-      .receive(
-        [&](ozonetel_answer& a) {
-          result = std::move(a);
-          answered = true;
-        },
-        [&](caf::error& err) { FAIL("session: " << to_string(err)); });
+        .receive(
+            [&](ozonetel_answer& a) {
+              result = std::move(a);
+              answered = true;
+            },
+            [&](caf::error& err) { FAIL("session: " << to_string(err)); });
     REQUIRE(answered);
     return result;
   }
@@ -47,18 +47,18 @@ struct session_env {
   ozonetel_session_status status() {
     ozonetel_session_status result;
     self->request(session, 5s, status_atom_v)
-      .receive([&](ozonetel_session_status& s) { result = s; },
-               [&](caf::error& err) { FAIL(to_string(err)); });
+        .receive([&](ozonetel_session_status& s) { result = s; },
+                 [&](caf::error& err) { FAIL(to_string(err)); });
     return result;
   }
 };
 
 double token_counter() {
   return sb::metrics::global()
-    .get_counter("switchboard_ozonetel_token_generations_total",
-                 "CloudAgent API tokens requested (CloudAgent allows 10 per "
-                 "hour)")
-    .value();
+      .get_counter("switchboard_ozonetel_token_generations_total",
+                   "CloudAgent API tokens requested (CloudAgent allows 10 per "
+                   "hour)")
+      .value();
 }
 
 } // namespace
@@ -73,8 +73,8 @@ TEST_CASE("session: 100 concurrent requests share one token") {
   size_t ok = 0;
   size_t received = 0;
   s.self->receive_for(received, size_t{100})(
-    [&](ozonetel_answer& a) { ok += a.outcome == "ok"; },
-    caf::after(20s) >> [&] { FAIL("timeout waiting for answers"); });
+      [&](ozonetel_answer& a) { ok += a.outcome == "ok"; },
+      caf::after(20s) >> [&] { FAIL("timeout waiting for answers"); });
   CHECK(ok == 100);
   CHECK(fake.token_generations() == 1);
   CHECK(fake.count("/ca_apis/changeAgentState") == 100);
@@ -167,7 +167,8 @@ TEST_CASE("session: a 401 renews the token once and retries the request") {
   }
 
   SECTION("a second 401 for the same request is final") {
-    auto unauthorized = fault::http(401, R"({"status":"false","message":"Invalid Token"})");
+    auto unauthorized
+        = fault::http(401, R"({"status":"false","message":"Invalid Token"})");
     fake.set_persistent_fault("/ca_apis/changeAgentState", unauthorized);
     auto before = fake.token_generations();
     auto refused = s.ready();
@@ -184,7 +185,8 @@ TEST_CASE("session: never more than 10 tokens per rolling hour") {
   session_env s{config_for(fake), opts};
   auto counter_before = token_counter();
   // CloudAgent refuses every token: each request renews once, then fails.
-  auto unauthorized = fault::http(401, R"({"status":"false","message":"Token Expired"})");
+  auto unauthorized
+      = fault::http(401, R"({"status":"false","message":"Token Expired"})");
   fake.set_persistent_fault("/ca_apis/changeAgentState", unauthorized);
   std::map<std::string, int> outcomes;
   for (int i = 0; i < 30; ++i)
@@ -195,8 +197,8 @@ TEST_CASE("session: never more than 10 tokens per rolling hour") {
                  std::string{});
   size_t received = 0;
   s.self->receive_for(received, size_t{40})(
-    [&](ozonetel_answer& a) { ++outcomes[a.outcome]; },
-    caf::after(20s) >> [&] { FAIL("timeout"); });
+      [&](ozonetel_answer& a) { ++outcomes[a.outcome]; },
+      caf::after(20s) >> [&] { FAIL("timeout"); });
   CHECK(fake.token_generations() == 10);
   CHECK(token_counter() - counter_before == 10);
   CHECK(outcomes["rate_limited"] > 0);
@@ -265,7 +267,7 @@ TEST_CASE("session: agent state reads are cached briefly") {
   CHECK(fake.count("/ca_apis/AgentDetails") == 1);
   // A state change makes the next read go to CloudAgent.
   REQUIRE(s.ask(agent_state_atom_v, std::string{"Pause"}, std::string{"Tea"})
-            .outcome
+              .outcome
           == "ok");
   CHECK(s.ask(agent_state_atom_v).agent_state == "PAUSED");
   CHECK(fake.count("/ca_apis/AgentDetails") == 2);

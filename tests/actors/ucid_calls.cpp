@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <thread>
 
-#include "adapters/log/log.hpp"
 #include "adapters/metrics/registry.hpp"
 #include "adapters/store/database.hpp"
+#include "core/log.hpp"
+#include "tests/fixtures/ozonetel_support.hpp"
 #include "tests/fixtures/temp_dir.hpp"
-#include "tests/ozonetel/support.hpp"
 
 using namespace sb;
 using namespace sb::test;
@@ -34,9 +34,9 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
 
 double live_gauge() {
   return metrics::global()
-    .get_gauge("switchboard_calls_live", "Calls in progress, by source.",
-               {{"source", "ozonetel"}})
-    .value();
+      .get_gauge("switchboard_calls_live", "Calls in progress, by source.",
+                 {{"source", "ozonetel"}})
+      .value();
 }
 
 ozonetel_agent_view view_of(calls_env& t) {
@@ -47,23 +47,22 @@ std::string callback_form(const ozonetel_server& fake, const std::string& ucid,
                           const std::string& type, const std::string& status,
                           const std::string& caller,
                           const std::string& disposition = {}) {
-  return fake.callback_form({{"monitorUCID", ucid},
-                             {"CallerID", caller},
-                             {"Did", fake.opts().did},
-                             {"CampaignName", fake.opts().campaign},
-                             {"AgentID", fake.opts().agent_id},
-                             {"StartTime", "2026-11-21 10:00:00"},
-                             {"EndTime", "2026-11-21 10:02:05"},
-                             {"Duration", "00:02:05"},
-                             {"CallDuration",
-                              status == "Answered" ? "00:01:40" : "00:00:00"},
-                             {"Status", status},
-                             {"DialStatus",
-                              status == "Answered" ? "answered" : "no_answer"},
-                             {"Disposition", disposition},
-                             {"HangupBy", "CustomerHangup"},
-                             {"Type", type},
-                             {"AudioFile", "https://rec.example/a.mp3"}});
+  return fake.callback_form(
+      {{"monitorUCID", ucid},
+       {"CallerID", caller},
+       {"Did", fake.opts().did},
+       {"CampaignName", fake.opts().campaign},
+       {"AgentID", fake.opts().agent_id},
+       {"StartTime", "2026-11-21 10:00:00"},
+       {"EndTime", "2026-11-21 10:02:05"},
+       {"Duration", "00:02:05"},
+       {"CallDuration", status == "Answered" ? "00:01:40" : "00:00:00"},
+       {"Status", status},
+       {"DialStatus", status == "Answered" ? "answered" : "no_answer"},
+       {"Disposition", disposition},
+       {"HangupBy", "CustomerHangup"},
+       {"Type", type},
+       {"AudioFile", "https://rec.example/a.mp3"}});
 }
 
 ucid_reply send_callback(calls_env& t, const std::string& form) {
@@ -72,7 +71,8 @@ ucid_reply send_callback(calls_env& t, const std::string& form) {
 
 } // namespace
 
-TEST_CASE("calls: dial -> answered -> ended -> dispose: one disposition, one entry") {
+TEST_CASE(
+    "calls: dial -> answered -> ended -> dispose: one disposition, one entry") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   calls_env t{cfg};
@@ -137,7 +137,8 @@ TEST_CASE("calls: dial -> answered -> ended -> dispose: one disposition, one ent
   CHECK(t.ask<std::vector<live_call>>(active_atom_v).empty());
 }
 
-TEST_CASE("calls: disposing during the call is queued and completes at the end") {
+TEST_CASE(
+    "calls: disposing during the call is queued and completes at the end") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto ucid = t.dial("9845012345").ucid;
@@ -167,8 +168,8 @@ TEST_CASE("calls: callback before the disposition gives one complete entry") {
   fake.end_call(ucid);
   CHECK(t.event(ucid, "ended").state == "acw");
 
-  auto cb = send_callback(t, callback_form(fake, ucid, "InBound", "Answered",
-                                           "+919800000001"));
+  auto cb = send_callback(
+      t, callback_form(fake, ucid, "InBound", "Answered", "+919800000001"));
   CHECK(cb.code == "ok");
   CHECK(cb.state == "acw");
   CHECK_FALSE(t.sink->wait_for(1, 200ms)); // still waiting for the disposition
@@ -202,8 +203,8 @@ TEST_CASE("calls: callback after the disposition merges into the same entry") {
   t.event(ucid, "ended");
   REQUIRE(t.dispose(ucid, "APPOINTMENT_BOOKED").code == "ok");
   REQUIRE(t.sink->wait_for(1, 5s));
-  auto cb = send_callback(t, callback_form(fake, ucid, "Manual", "Answered",
-                                           "+919845012345"));
+  auto cb = send_callback(
+      t, callback_form(fake, ucid, "Manual", "Answered", "+919845012345"));
   CHECK(cb.state == "disposed");
   REQUIRE(t.sink->wait_for(2, 5s));
   auto calls = t.sink->snapshot();
@@ -263,7 +264,8 @@ TEST_CASE("calls: outbound pending belongs to one dial and expires") {
       CHECK(c.state == "dialing");
 }
 
-TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound is inbound") {
+TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound "
+          "is inbound") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto dial = t.dial("+919845012345");
@@ -351,10 +353,10 @@ TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost") {
   CHECK_FALSE(fake.disposed(ucid));
   CHECK(view_of(t).awaiting_disposition == std::vector<std::string>{ucid});
   // Meanwhile the agent cannot be shown Ready.
-  CHECK(t.ask<ucid_reply>(agent_state_atom_v, std::string{"Ready"},
-                          std::string{})
+  CHECK(
+      t.ask<ucid_reply>(agent_state_atom_v, std::string{"Ready"}, std::string{})
           .code
-        == "conflict");
+      == "conflict");
   fake.clear_faults();
   REQUIRE(t.sink->wait_for(1, 10s));
   CHECK(fake.disposed(ucid));
@@ -365,14 +367,16 @@ TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost") {
   CHECK_FALSE(t.sink->wait_for(2, 300ms));
 }
 
-TEST_CASE("calls: a disposition whose answer was lost counts as done on retry") {
+TEST_CASE(
+    "calls: a disposition whose answer was lost counts as done on retry") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto ucid = t.dial("+919845012345").ucid;
   t.event(ucid, "answered");
   fake.end_call(ucid);
   t.event(ucid, "ended");
-  auto slow = fault::slow(2500ms); // CloudAgent saves it, but answers after our timeout
+  auto slow = fault::slow(
+      2500ms); // CloudAgent saves it, but answers after our timeout
   fake.push_fault("/ca_apis/DispositionAPIV2", slow);
   auto reply = t.dispose(ucid, "INFO_PROVIDED");
   CHECK(reply.code == "ok");
@@ -385,9 +389,9 @@ TEST_CASE("calls: a disposition whose answer was lost counts as done on retry") 
 TEST_CASE("calls: callback-only calls: missed, and another agent's") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
-  auto missed = send_callback(t, callback_form(fake, "9300000000000300",
-                                               "InBound", "NotAnswered",
-                                               "+919833333333"));
+  auto missed
+      = send_callback(t, callback_form(fake, "9300000000000300", "InBound",
+                                       "NotAnswered", "+919833333333"));
   CHECK(missed.state == "missed");
   auto other_form = fake.callback_form({{"monitorUCID", "9300000000000301"},
                                         {"CallerID", "+919844444444"},
@@ -419,14 +423,15 @@ TEST_CASE("calls: callback-only calls: missed, and another agent's") {
   CHECK(t.sink->snapshot().at(2).ext_message_id == "9300000000000300");
 }
 
-TEST_CASE("calls: our agent's call known only from the callback still gets a disposition") {
+TEST_CASE("calls: our agent's call known only from the callback still gets a "
+          "disposition") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   cfg.acw_timeout_seconds = 0.2;
   calls_env t{cfg};
-  auto reply = send_callback(t, callback_form(fake, "9300000000000400",
-                                              "InBound", "Answered",
-                                              "+919855555555"));
+  auto reply
+      = send_callback(t, callback_form(fake, "9300000000000400", "InBound",
+                                       "Answered", "+919855555555"));
   CHECK(reply.state == "acw");
   REQUIRE(fake.wait_for("/ca_apis/DispositionAPIV2", 1, 5s));
   CHECK(fake.requests("/ca_apis/DispositionAPIV2").at(0).json("ucid")
@@ -452,7 +457,8 @@ TEST_CASE("calls: requests that change nothing") {
   CHECK(refused.cloudagent.message == "Agent is not available");
 }
 
-TEST_CASE("calls: agent state: CloudAgent's word and ours; never Ready in ACW") {
+TEST_CASE(
+    "calls: agent state: CloudAgent's word and ours; never Ready in ACW") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto ucid = t.dial("+919845012345").ucid;
@@ -480,7 +486,7 @@ TEST_CASE("calls: agent state: CloudAgent's word and ours; never Ready in ACW") 
   CHECK(ok.state == "PAUSED");
   CHECK(t.ask<ucid_reply>(agent_state_atom_v, std::string{"Sleeping"},
                           std::string{})
-          .code
+            .code
         == "invalid");
 }
 
@@ -489,7 +495,7 @@ TEST_CASE("calls: a dead session is respawned") {
   auto cfg = config_for(fake);
   actor_env env;
   auto sink = std::make_shared<call_sink>();
-  auto matcher = env.sys->spawn(sink_matcher, sink);
+  auto matcher = env.sys.spawn(sink_matcher, sink);
   auto spawned = std::make_shared<std::vector<ozonetel_session_actor>>();
   auto session_opts = fast_session_options();
   auto factory = [cfg, spawned, session_opts](caf::actor_system& sys) {
@@ -499,14 +505,14 @@ TEST_CASE("calls: a dead session is respawned") {
   };
   ucid_calls_options opts;
   opts.restart_initial = 50ms;
-  auto calls = env.sys->spawn(ucid_calls, cfg, matcher, factory, opts);
-  caf::scoped_actor self{*env.sys};
+  auto calls = env.sys.spawn(ucid_calls, cfg, matcher, factory, opts);
+  caf::scoped_actor self{env.sys};
   auto dial = [&] {
     ucid_reply r;
     self->request(calls, 10s, dial_atom_v,
                   ozonetel_dial_request{"+919845012345", {}})
-      .receive([&](ucid_reply& x) { r = x; },
-               [&](caf::error& e) { FAIL(to_string(e)); });
+        .receive([&](ucid_reply& x) { r = x; },
+                 [&](caf::error& e) { FAIL(to_string(e)); });
     return r;
   };
   auto first = dial();
@@ -514,7 +520,7 @@ TEST_CASE("calls: a dead session is respawned") {
   REQUIRE(spawned->size() == 1);
   self->request(calls, 10s, browser_atom_v,
                 browser_call_event{first.ucid, {}, "ended", {}, 0})
-    .receive([](ucid_reply&) {}, [&](caf::error& e) { FAIL(to_string(e)); });
+      .receive([](ucid_reply&) {}, [&](caf::error& e) { FAIL(to_string(e)); });
   self->send_exit(spawned->at(0), caf::exit_reason::kill);
   fake.set_agent_state("READY");
   REQUIRE(eventually([&] {
@@ -542,15 +548,15 @@ TEST_CASE("calls: the api key, password and tokens never reach a log line") {
       auto ucid = t.dial("+919845012345").ucid;
       t.event(ucid, "answered");
       fake.expire_tokens(); // a renewal on the way
-      fake.push_fault("/ca_apis/DispositionAPIV2",
-                      fault::http(500,
-                            R"({"status":"error","message":"boom","apiKey":")"
-                              + fake.opts().api_key + "\"}"),
-                      3);
+      fake.push_fault(
+          "/ca_apis/DispositionAPIV2",
+          fault::http(500, R"({"status":"error","message":"boom","apiKey":")"
+                               + fake.opts().api_key + "\"}"),
+          3);
       fake.end_call(ucid);
       t.event(ucid, "ended");
-      send_callback(t, callback_form(fake, ucid, "Manual", "Answered",
-                                     "+919845012345"));
+      send_callback(
+          t, callback_form(fake, ucid, "Manual", "Answered", "+919845012345"));
       REQUIRE(t.sink->wait_for(1, 5s));
       calls = t.sink->snapshot();
       // The wrong key is logged by nobody either.

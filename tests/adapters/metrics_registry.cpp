@@ -62,8 +62,8 @@ TEST_CASE("counters, gauges and histograms hold their values") {
   live.dec(3);
   CHECK(live.value() == Approx(8));
 
-  auto& latency = reg.get_histogram("test_latency_seconds", "Latency.", {},
-                                    {0.1, 1, 10});
+  auto& latency
+      = reg.get_histogram("test_latency_seconds", "Latency.", {}, {0.1, 1, 10});
   for (double x : {0.05, 0.1, 0.5, 1.0, 5.0, 50.0})
     latency.observe(x);
   CHECK(latency.count() == 6);
@@ -105,8 +105,9 @@ TEST_CASE("misuse is refused: kind clash, bad names, reserved labels") {
   CHECK_THROWS_AS(reg.get_counter("bad name", "x"), std::invalid_argument);
   CHECK_THROWS_AS(reg.get_counter("test_x_total", "x", {{"1abc", "v"}}),
                   std::invalid_argument);
-  CHECK_THROWS_AS(reg.get_counter("test_x_total", "x", {{"a", "1"}, {"a", "2"}}),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(
+      reg.get_counter("test_x_total", "x", {{"a", "1"}, {"a", "2"}}),
+      std::invalid_argument);
   CHECK_THROWS_AS(reg.get_histogram("test_h_seconds", "x", {{"le", "1"}}),
                   std::invalid_argument);
 }
@@ -115,14 +116,14 @@ TEST_CASE("render() writes the Prometheus text format 0.0.4") {
   registry reg;
   reg.get_counter("test_requests_total", "HTTP requests.",
                   {{"route", "/api/calls"}, {"status", "200"}})
-    .inc(3);
+      .inc(3);
   reg.get_counter("test_requests_total", "HTTP requests.",
                   {{"route", "/metrics"}, {"status", "200"}})
-    .inc();
+      .inc();
   reg.get_gauge("test_depth", "Depth with a \\ backslash\nand newline.").set(7);
   reg.get_gauge("test_odd_labels", "Odd label values.",
                 {{"value", "quote\" backslash\\ newline\n end"}})
-    .set(1);
+      .set(1);
   auto& h = reg.get_histogram("test_write_seconds", "Write latency.",
                               {{"db", "main"}}, {0.001, 0.01});
   h.observe(0.0005);
@@ -135,8 +136,8 @@ TEST_CASE("render() writes the Prometheus text format 0.0.4") {
   INFO(page);
   CHECK(occurrences(page, "# HELP test_requests_total ") == 1);
   CHECK(occurrences(page, "# TYPE test_requests_total counter") == 1);
-  CHECK(contains(page,
-                 "test_requests_total{route=\"/api/calls\",status=\"200\"} 3\n"));
+  CHECK(contains(
+      page, "test_requests_total{route=\"/api/calls\",status=\"200\"} 3\n"));
   CHECK(contains(page,
                  "test_requests_total{route=\"/metrics\",status=\"200\"} 1\n"));
   CHECK(contains(page, "# HELP test_depth Depth with a \\\\ backslash\\nand "
@@ -207,8 +208,7 @@ TEST_CASE("concurrent updates from several threads sum exactly") {
       auto& mine = reg.get_counter("test_hits_by_thread_total", "Hits.",
                                    {{"thread", std::to_string(t)}});
       auto& level = reg.get_gauge("test_level", "Level.");
-      auto& h = reg.get_histogram("test_obs_seconds", "Obs.", {},
-                                  {0.5, 1.5});
+      auto& h = reg.get_histogram("test_obs_seconds", "Obs.", {}, {0.5, 1.5});
       auto& actor = reg.actor("worker");
       while (!go.load())
         std::this_thread::yield();
@@ -230,9 +230,10 @@ TEST_CASE("concurrent updates from several threads sum exactly") {
   for (int t = 0; t < threads; ++t)
     CHECK(reg.get_counter("test_hits_by_thread_total", "",
                           {{"thread", std::to_string(t)}})
-            .value()
+              .value()
           == per_thread * 0.5);
-  CHECK(reg.get_gauge("test_level", "").value() == double{threads} * per_thread);
+  CHECK(reg.get_gauge("test_level", "").value()
+        == double{threads} * per_thread);
   auto& h = reg.get_histogram("test_obs_seconds", "");
   CHECK(h.count() == uint64_t{threads} * per_thread);
   CHECK(h.sum() == 1.5 * threads * per_thread);
@@ -289,10 +290,10 @@ TEST_CASE("promtool check metrics accepts a page after simulated traffic") {
   registry reg;
   register_process_metrics(reg);
   // Simulated traffic through every kind of metric the server emits.
-  for (const char* name : {"ami_connection", "ami_parser", "call_tracker",
-                           "customer_matcher", "comms_log_writer",
-                           "ozonetel_session", "ucid_calls", "http_admin",
-                           "supervisor"}) {
+  for (const char* name :
+       {"ami_connection", "ami_parser", "call_tracker", "customer_matcher",
+        "comms_log_writer", "ozonetel_session", "ucid_calls", "http_server",
+        "ami_supervisor"}) {
     auto& m = reg.actor(name);
     for (size_t i = 0; i < 50; ++i)
       message_probe probe{m, i % 7};
@@ -302,30 +303,31 @@ TEST_CASE("promtool check metrics accepts a page after simulated traffic") {
     reg.get_gauge("switchboard_ami_connection_state",
                   "1 for the connection's current state.",
                   {{"pbx", "main"}, {"state", state}})
-      .set(std::string{state} == "logged_in" ? 1 : 0);
+        .set(std::string{state} == "logged_in" ? 1 : 0);
   reg.get_counter("switchboard_ami_reconnects_total", "AMI reconnects.",
                   {{"pbx", "main"}})
-    .inc(2);
+      .inc(2);
   for (const char* event : {"Newchannel", "Hangup", "Cdr", "DialBegin"})
     reg.get_counter("switchboard_ami_events_total", "AMI events by name.",
                     {{"pbx", "main"}, {"event", event}})
-      .inc(17);
+        .inc(17);
   reg.get_counter("switchboard_ami_frames_rejected_total", "Rejected frames.",
                   {{"pbx", "main"}, {"reason", "too_large"}})
-    .inc();
+      .inc();
   reg.get_gauge("switchboard_calls_live", "Live calls.", {{"source", "ami"}})
-    .set(3);
+      .set(3);
   reg.get_counter("switchboard_calls_logged_total", "Calls logged.",
                   {{"source", "ami"},
                    {"direction", "inbound"},
                    {"disposition", "answered"}})
-    .inc(9);
-  reg.get_counter("switchboard_calls_unmatched_total", "Unmatched calls.").inc();
-  auto& write = reg.get_histogram("switchboard_db_write_seconds",
-                                  "DB write latency.");
-  auto& batch = reg.get_histogram("switchboard_db_batch_size",
-                                  "Records per DB batch.", {},
-                                  {1, 10, 100, 1000});
+      .inc(9);
+  reg.get_counter("switchboard_calls_unmatched_total", "Unmatched calls.")
+      .inc();
+  auto& write
+      = reg.get_histogram("switchboard_db_write_seconds", "DB write latency.");
+  auto& batch
+      = reg.get_histogram("switchboard_db_batch_size", "Records per DB batch.",
+                          {}, {1, 10, 100, 1000});
   for (int i = 1; i <= 20; ++i) {
     write.observe(0.0001 * i);
     batch.observe(i * 37 % 1500);
@@ -335,19 +337,19 @@ TEST_CASE("promtool check metrics accepts a page after simulated traffic") {
   reg.get_gauge("switchboard_writer_spool_depth", "Spooled records.").set(0);
   reg.get_counter("switchboard_ozonetel_requests_total", "Ozonetel requests.",
                   {{"api", "dispose"}, {"outcome", "ok"}})
-    .inc(4);
+      .inc(4);
   reg.get_counter("switchboard_ozonetel_token_generations_total",
                   "Tokens generated.")
-    .inc();
+      .inc();
   reg.get_counter("switchboard_http_requests_total", "HTTP requests.",
                   {{"route", "/api/crm/comms"}, {"status", "200"}})
-    .inc(5);
+      .inc(5);
   reg.get_histogram("switchboard_http_request_seconds", "HTTP latency.",
                     {{"route", "/api/crm/comms"}})
-    .observe(0.003);
+      .observe(0.003);
   reg.get_gauge("test_weird_label_values", "Escaping under promtool.",
                 {{"value", "a \"quoted\" \\ value\nwith newline"}})
-    .set(1);
+      .set(1);
 
   auto page = reg.render();
   sb::test::scratch_dir dir{"sb-promtool"};

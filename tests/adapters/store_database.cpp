@@ -1,4 +1,5 @@
-#include "store_test_support.hpp"
+#include "core/db_url.hpp"
+#include "tests/fixtures/store_support.hpp"
 
 #include <algorithm>
 #include <set>
@@ -38,10 +39,10 @@ long long migration_rows(const std::string& url) {
 } // namespace
 
 TEST_CASE("ISO-8601 times format and parse as UTC") {
-  CHECK(store::iso8601_utc(0) == "1970-01-01T00:00:00Z");
-  CHECK(store::iso8601_utc(1795299069LL * 1000000) == "2026-11-21T22:11:09Z");
-  CHECK(store::iso8601_utc(951782400LL * 1000000) == "2000-02-29T00:00:00Z");
-  CHECK(store::iso8601_utc(-1000000) == "1969-12-31T23:59:59Z");
+  CHECK(sb::iso8601_utc(0) == "1970-01-01T00:00:00Z");
+  CHECK(sb::iso8601_utc(1795299069LL * 1000000) == "2026-11-21T22:11:09Z");
+  CHECK(sb::iso8601_utc(951782400LL * 1000000) == "2000-02-29T00:00:00Z");
+  CHECK(sb::iso8601_utc(-1000000) == "1969-12-31T23:59:59Z");
   struct row {
     const char* text;
     int64_t unix_seconds;
@@ -56,17 +57,17 @@ TEST_CASE("ISO-8601 times format and parse as UTC") {
         row{"2026-11-21T22:09Z", 1795298940}, row{"2026-11-21", 1795219200},
         row{"2000-02-29T12:00:00Z", 951825600}}) {
     INFO(r.text);
-    auto t = store::parse_iso8601(r.text);
+    auto t = sb::parse_iso8601(r.text);
     REQUIRE(t);
     CHECK(*t / 1000000 == r.unix_seconds);
   }
-  CHECK(*store::parse_iso8601("2026-11-21T22:09:58.750Z") % 1000000 == 750000);
+  CHECK(*sb::parse_iso8601("2026-11-21T22:09:58.750Z") % 1000000 == 750000);
   for (auto bad : {"", "yesterday", "2026-13-01", "2026-02-29T00:00:00Z",
                    "2026-11-21T24:00:00Z", "2026-11-21T22:09:58Q", "2026/11/21",
                    "2026-11-21T22", "2026-11-21T22:09:58+25:00",
                    "2026-11-21T22:09:58Z trailing"}) {
     INFO(bad);
-    CHECK_FALSE(store::parse_iso8601(bad));
+    CHECK_FALSE(sb::parse_iso8601(bad));
   }
 }
 
@@ -77,11 +78,11 @@ TEST_CASE("bodies, notes and redacted URLs") {
   CHECK(store::body_notes("Call duration: 7s\ncalled back\nline 2")
         == "called back\nline 2");
   CHECK(store::body_notes("Call duration: 7s").empty());
-  CHECK(store::redact_url("postgresql://sb:hunter2@db.example:5432/crm")
+  CHECK(sb::redact_url("postgresql://sb:hunter2@db.example:5432/crm")
         == "postgresql://sb:***@db.example:5432/crm");
-  CHECK(store::redact_url("postgresql://db/crm?user=sb&password=hunter2")
+  CHECK(sb::redact_url("postgresql://db/crm?user=sb&password=hunter2")
         == "postgresql://db/crm?user=sb&password=***");
-  CHECK(store::redact_url("sqlite:/var/lib/sb.db") == "sqlite:/var/lib/sb.db");
+  CHECK(sb::redact_url("sqlite:/var/lib/sb.db") == "sqlite:/var/lib/sb.db");
 }
 
 TEST_CASE("bad URLs and unreachable servers are errors, without secrets") {
@@ -170,7 +171,7 @@ TEST_CASE("write_calls stores every field and is idempotent per source") {
     CHECK(e.billsec == 7);
     CHECK(e.talk_seconds == 7);
     CHECK(e.occurred_at == "2026-11-21T22:11:09Z");
-    CHECK(store::parse_iso8601(e.created_at));
+    CHECK(sb::parse_iso8601(e.created_at));
 
     auto anon = db->find_comms("ami", "1795299070.20");
     REQUIRE(anon);
@@ -282,7 +283,7 @@ TEST_CASE("Ozonetel reports of one call merge into one complete row in "
       CHECK(e.duration_seconds == 130);
       CHECK(e.billsec == 120);
       CHECK(e.talk_seconds == 118);
-      CHECK(e.occurred_at == store::iso8601_utc(1795299100LL * 1000000));
+      CHECK(e.occurred_at == sb::iso8601_utc(1795299100LL * 1000000));
       CHECK(e.body == "Call duration: 130s\nDisposition: APPOINTMENT_BOOKED");
     }
   });
@@ -309,7 +310,7 @@ TEST_CASE("manual entries honour the idempotency key") {
     CHECK(first->type == "call");
     CHECK(first->occurred_at == "2026-11-21T09:00:00Z");
     CHECK(first->ext_message_id.empty());
-    CHECK(store::parse_iso8601(first->created_at));
+    CHECK(sb::parse_iso8601(first->created_at));
 
     // The retried request (even with a different body) returns the first.
     auto retry_entry = entry;
@@ -470,7 +471,7 @@ TEST_CASE("customers: add, look up by number, list for the matcher") {
     REQUIRE(a);
     CHECK(a->id > 0);
     CHECK(a->name == "Alice");
-    CHECK(store::parse_iso8601(a->created_at));
+    CHECK(sb::parse_iso8601(a->created_at));
     auto many = db->add_customers(
         {{0, "Alice's office", "020 7946 0123", "+442079460123", ""},
          {0, "Nobody", "anonymous", "", ""},
@@ -534,6 +535,6 @@ TEST_CASE("large batches span several statements and keep per-record "
     auto row = db->find_comms("ami", "big.349");
     REQUIRE(row);
     REQUIRE(*row);
-    CHECK((*row)->occurred_at == store::iso8601_utc(1795299349LL * 1000000));
+    CHECK((*row)->occurred_at == sb::iso8601_utc(1795299349LL * 1000000));
   });
 }

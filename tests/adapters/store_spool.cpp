@@ -1,4 +1,4 @@
-#include "store_test_support.hpp"
+#include "tests/fixtures/store_support.hpp"
 
 #include <fstream>
 

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/http_import_customers.hpp"
-#include "tests/http/http_fixture.hpp"
+#include "app/import_customers.hpp"
+#include "tests/fixtures/http_fixture.hpp"
 
 using namespace sb;
 using namespace sb::test;
@@ -98,8 +98,9 @@ TEST_CASE("import-customers CLI output and exit codes") {
   CHECK(err.str().find("header") != std::string::npos);
 
   err.str("");
-  CHECK(run_import_customers(cfg, (dir.path() / "missing.csv").string(), out, err)
-        == 1);
+  CHECK(
+      run_import_customers(cfg, (dir.path() / "missing.csv").string(), out, err)
+      == 1);
   CHECK(err.str().find("cannot read") != std::string::npos);
 
   err.str("");

@@ -17,7 +17,7 @@
 
 #include "tests/fixtures/ami_server.hpp"
 #include "tests/fixtures/capture.hpp"
-#include "tests/metrics/prometheus_scrape_support.hpp"
+#include "tests/fixtures/prometheus_scrape_support.hpp"
 
 using namespace sb::scrape_test;
 
@@ -39,9 +39,9 @@ struct comms_rows {
 
 comms_rows ami_comms_rows(uint16_t port) {
   comms_rows rows;
-  auto reply = http_get(port, "/api/crm/comms",
-                        {{"source", "ami"}, {"limit", "500"}},
-                        {{"Authorization", std::string{"Bearer "} + api_token}});
+  auto reply
+      = http_get(port, "/api/crm/comms", {{"source", "ami"}, {"limit", "500"}},
+                 {{"Authorization", std::string{"Bearer "} + api_token}});
   rows.status = reply.status;
   if (reply.status != 200)
     return rows;
@@ -53,7 +53,8 @@ comms_rows ami_comms_rows(uint16_t port) {
   for (auto& e : doc["entries"].GetArray()) {
     ++rows.count;
     rows.ext_message_ids.insert(e["ext_message_id"].GetString());
-    ++rows.by_outcome[{e["direction"].GetString(), e["disposition"].GetString()}];
+    ++rows.by_outcome[{e["direction"].GetString(),
+                       e["disposition"].GetString()}];
   }
   return rows;
 }
@@ -65,7 +66,8 @@ std::vector<sample> scrape(uint16_t port) {
   return parse_samples(reply.body);
 }
 
-double actor_messages(const std::vector<sample>& page, const std::string& actor) {
+double actor_messages(const std::vector<sample>& page,
+                      const std::string& actor) {
   return sum_of(page, "switchboard_actor_messages_total", {{"actor", actor}});
 }
 
@@ -88,20 +90,20 @@ TEST_CASE("metrics move as replayed calls flow and equal the comms log; the "
 
   scratch_dir dir{"sb-flow"};
   auto started = start_switchboard(
-    dir.path(),
-    clean_environment({"SWITCHBOARD_PBX_REPLAY_SECRET=flow-secret",
-                       std::string{"SWITCHBOARD_HTTP_TOKEN="} + api_token}),
-    [&](uint16_t) {
-      // A failed start may have taken events already: a fresh replay each
-      // time.
-      pbx.reset();
-      pbx = sb::test::start_replay(replay);
-      return std::vector<std::string>{
-        "--db.url=sqlite:" + (dir.path() / "flow.db").string(),
-        "--pbx.replay.host=127.0.0.1",
-        "--pbx.replay.port=" + std::to_string(pbx->port()),
-        "--pbx.replay.username=flow"};
-    });
+      dir.path(),
+      clean_environment({"SWITCHBOARD_PBX_REPLAY_SECRET=flow-secret",
+                         std::string{"SWITCHBOARD_HTTP_TOKEN="} + api_token}),
+      [&](uint16_t) {
+        // A failed start may have taken events already: a fresh replay each
+        // time.
+        pbx.reset();
+        pbx = sb::test::start_replay(replay);
+        return std::vector<std::string>{
+            "--db.url=sqlite:" + (dir.path() / "flow.db").string(),
+            "--pbx.replay.host=127.0.0.1",
+            "--pbx.replay.port=" + std::to_string(pbx->port()),
+            "--pbx.replay.username=flow"};
+      });
   auto& server = *started.process;
   auto port = started.port;
 
@@ -115,7 +117,8 @@ TEST_CASE("metrics move as replayed calls flow and equal the comms log; the "
   });
   if (!events_seen)
     FAIL("no AMI event counted:\n" << log_tail(server.log()));
-  const auto early_events = sum_of(early, "switchboard_ami_events_total", this_pbx);
+  const auto early_events
+      = sum_of(early, "switchboard_ami_events_total", this_pbx);
   // The replay was still going: what follows is growth, not a settled value.
   CHECK(early_events < static_cast<double>(pbx->capture_events()));
 
@@ -137,9 +140,10 @@ TEST_CASE("metrics move as replayed calls flow and equal the comms log; the "
     late = scrape(port);
     return pbx->events_sent() == pbx->capture_events()
            && sum_of(late, "switchboard_ami_events_total", this_pbx)
-                >= static_cast<double>(pbx->capture_events())
-           && sum_of(late, "switchboard_calls_logged_total", {{"source", "ami"}})
-                >= static_cast<double>(rows.count);
+                  >= static_cast<double>(pbx->capture_events())
+           && sum_of(late, "switchboard_calls_logged_total",
+                     {{"source", "ami"}})
+                  >= static_cast<double>(rows.count);
   });
   rows = ami_comms_rows(port);
   INFO("switchboard log:\n" << log_tail(server.log()));
@@ -162,8 +166,9 @@ TEST_CASE("metrics move as replayed calls flow and equal the comms log; the "
   // No label set counts calls the log does not hold.
   CHECK(count_of(late, "switchboard_calls_logged_total", {{"source", "ami"}})
         == rows.by_outcome.size());
-  CHECK(sum_of(late, "switchboard_tracker_calls_total", {{"result", "complete"}})
-        == static_cast<double>(expected_calls));
+  CHECK(
+      sum_of(late, "switchboard_tracker_calls_total", {{"result", "complete"}})
+      == static_cast<double>(expected_calls));
   CHECK(sum_of(late, "switchboard_db_batch_size_sum")
         == static_cast<double>(rows.count));
   CHECK(sum_of(late, "switchboard_db_write_seconds_count") > 0);

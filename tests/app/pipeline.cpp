@@ -5,7 +5,7 @@
 // tests/with-postgres.sh provides a server). The comms log is then compared
 // row by row with the scenario's expected.json.
 
-#include "tests/e2e/e2e_support.hpp"
+#include "tests/fixtures/e2e_support.hpp"
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 #include <rapidjson/document.h>
 
-#include "tests/metrics/prometheus_scrape_support.hpp"
+#include "tests/fixtures/prometheus_scrape_support.hpp"
 
 using namespace sb::scrape_test;
 
@@ -107,39 +107,39 @@ TEST_CASE("a real Prometheus scrapes switchboard demo: target up, per-actor "
   }
   scratch_dir dir{"sb-scrape"};
 
-  auto started = start_switchboard(
-    dir.path(), clean_environment(), [&](uint16_t) {
-      return std::vector<std::string>{
-        "demo", "--db.url=sqlite:" + (dir.path() / "demo.db").string()};
-    });
+  auto started
+      = start_switchboard(dir.path(), clean_environment(), [&](uint16_t) {
+          return std::vector<std::string>{
+              "demo", "--db.url=sqlite:" + (dir.path() / "demo.db").string()};
+        });
   auto& server = *started.process;
   auto port = started.port;
 
   // Prometheus cannot say which port it bound to: pick a free one, and try
   // another if someone took it in between.
   std::ofstream{dir.path() / "prometheus.yml"}
-    << "global:\n"
-       "  scrape_interval: 1s\n"
-       "  scrape_timeout: 1s\n"
-       "scrape_configs:\n"
-       "  - job_name: switchboard\n"
-       "    static_configs:\n"
-       "      - targets: ['127.0.0.1:"
-    << port << "']\n";
+      << "global:\n"
+         "  scrape_interval: 1s\n"
+         "  scrape_timeout: 1s\n"
+         "scrape_configs:\n"
+         "  - job_name: switchboard\n"
+         "    static_configs:\n"
+         "      - targets: ['127.0.0.1:"
+      << port << "']\n";
   std::unique_ptr<child_process> prometheus;
   uint16_t prom_port = 0;
   for (int attempt = 1; attempt <= 3 && !prometheus; ++attempt) {
     prom_port = free_port();
     auto tsdb = dir.path() / ("tsdb-" + std::to_string(attempt));
     auto candidate = std::make_unique<child_process>(
-      std::vector<std::string>{
-        prometheus_bin,
-        "--config.file=" + (dir.path() / "prometheus.yml").string(),
-        "--storage.tsdb.path=" + tsdb.string(),
-        "--web.listen-address=127.0.0.1:" + std::to_string(prom_port),
-        "--log.level=warn"},
-      clean_environment(), dir.path(),
-      dir.path() / ("prometheus-" + std::to_string(attempt) + ".log"));
+        std::vector<std::string>{
+            prometheus_bin,
+            "--config.file=" + (dir.path() / "prometheus.yml").string(),
+            "--storage.tsdb.path=" + tsdb.string(),
+            "--web.listen-address=127.0.0.1:" + std::to_string(prom_port),
+            "--log.level=warn"},
+        clean_environment(), dir.path(),
+        dir.path() / ("prometheus-" + std::to_string(attempt) + ".log"));
     wait_until(milliseconds{20000}, milliseconds{100}, [&] {
       return !candidate->running()
              || http_get(prom_port, "/-/ready").status == 200;
@@ -147,8 +147,8 @@ TEST_CASE("a real Prometheus scrapes switchboard demo: target up, per-actor "
     if (candidate->running())
       prometheus = std::move(candidate);
     else
-      WARN("prometheus attempt " << attempt << " ended ("
-                                 << candidate->ended() << "):\n"
+      WARN("prometheus attempt " << attempt << " ended (" << candidate->ended()
+                                 << "):\n"
                                  << log_tail(candidate->log()));
   }
   REQUIRE(prometheus);
@@ -182,7 +182,7 @@ TEST_CASE("a real Prometheus scrapes switchboard demo: target up, per-actor "
     std::optional<std::vector<series>> messages;
     bool stored = wait_until(milliseconds{20000}, milliseconds{200}, [&] {
       messages = instant_query(
-        prom_port, "switchboard_actor_messages_total{job=\"switchboard\"}");
+          prom_port, "switchboard_actor_messages_total{job=\"switchboard\"}");
       return messages && covers_pipeline(actors_in(*messages));
     });
     INFO("prometheus log:\n" << log_tail(prometheus->log()));
@@ -192,9 +192,9 @@ TEST_CASE("a real Prometheus scrapes switchboard demo: target up, per-actor "
 
     // A histogram per actor: several buckets, +Inf among them.
     auto buckets = instant_query(
-      prom_port,
-      "count by (actor) (switchboard_actor_message_seconds_bucket{job="
-      "\"switchboard\"})");
+        prom_port,
+        "count by (actor) (switchboard_actor_message_seconds_bucket{job="
+        "\"switchboard\"})");
     REQUIRE(buckets);
     CHECK(covers_pipeline(actors_in(*buckets)));
     for (auto& s : *buckets) {
@@ -202,7 +202,7 @@ TEST_CASE("a real Prometheus scrapes switchboard demo: target up, per-actor "
       CHECK(s.value >= 2);
     }
     auto inf = instant_query(
-      prom_port, "switchboard_actor_message_seconds_bucket{le=\"+Inf\"}");
+        prom_port, "switchboard_actor_message_seconds_bucket{le=\"+Inf\"}");
     REQUIRE(inf);
     CHECK(covers_pipeline(actors_in(*inf)));
 
@@ -220,11 +220,12 @@ TEST_CASE("a real Prometheus scrapes switchboard demo: target up, per-actor "
     std::optional<std::vector<series>> parsed, logged, events;
     bool flowing = wait_until(milliseconds{25000}, milliseconds{250}, [&] {
       parsed = instant_query(
-        prom_port, "switchboard_actor_messages_total{actor=\"ami_parser\"} > 0");
-      events = instant_query(prom_port,
-                             "sum(switchboard_ami_events_total{pbx=\"demo\"}) > 0");
+          prom_port,
+          "switchboard_actor_messages_total{actor=\"ami_parser\"} > 0");
+      events = instant_query(
+          prom_port, "sum(switchboard_ami_events_total{pbx=\"demo\"}) > 0");
       logged = instant_query(
-        prom_port, "sum(switchboard_calls_logged_total{source=\"ami\"}) > 0");
+          prom_port, "sum(switchboard_calls_logged_total{source=\"ami\"}) > 0");
       return parsed && events && logged && parsed->size() == 1
              && events->size() == 1 && logged->size() == 1;
     });

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/call_tracker_correlator.hpp"
 #include "adapters/ami/codec.hpp"
+#include "domain/call_correlator.hpp"
 #include "tests/fixtures/capture.hpp"
 
 using namespace sb;
@@ -44,8 +44,8 @@ size_t index_of(const std::vector<ami_event>& events, std::string_view name,
   return 0;
 }
 
-std::vector<ami_event> slice(const std::vector<ami_event>& events,
-                             size_t from, size_t to) {
+std::vector<ami_event> slice(const std::vector<ami_event>& events, size_t from,
+                             size_t to) {
   return {events.begin() + static_cast<ptrdiff_t>(from),
           events.begin() + static_cast<ptrdiff_t>(to)};
 }
@@ -59,13 +59,13 @@ TEST_CASE("interleaved events of many calls", "[tracker]") {
   // internal, busy) merged round-robin: each call's own order is kept, the
   // calls' events alternate one by one.
   std::vector<std::string> names = {
-    "dev-01-inbound-answered-caller-hangup",
-    "dev-06-inbound-ringgroup-second-answers",
-    "dev-03-inbound-missed-ring-timeout",
-    "dev-07-outbound-answered",
-    "dev-09-internal",
-    "dev-08a-outbound-busy",
-    "dev-15-inbound-queue",
+      "dev-01-inbound-answered-caller-hangup",
+      "dev-06-inbound-ringgroup-second-answers",
+      "dev-03-inbound-missed-ring-timeout",
+      "dev-07-outbound-answered",
+      "dev-09-internal",
+      "dev-08a-outbound-busy",
+      "dev-15-inbound-queue",
   };
   for (bool keep_cdr : {true, false}) {
     DYNAMIC_SECTION((keep_cdr ? "with Cdr" : "without Cdr")) {
@@ -93,11 +93,12 @@ TEST_CASE("interleaved events of many calls", "[tracker]") {
       // Timestamp fields.
       const unix_micros base = 1'900'000'000 * second;
       for (size_t i = 0; i < merged.size(); ++i)
-        merged[i].received = at_micros(base + static_cast<unix_micros>(i) * 1000);
+        merged[i].received
+            = at_micros(base + static_cast<unix_micros>(i) * 1000);
       call_correlator c;
       auto calls = feed(c, merged);
       c.finalize_stale(base + static_cast<unix_micros>(merged.size()) * 1000
-                         + 10 * second,
+                           + 10 * second,
                        calls);
       REQUIRE(calls.size() == expected.size());
       std::map<std::string, int> seen;

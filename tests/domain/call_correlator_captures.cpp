@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/call_tracker_correlator.hpp"
+#include "domain/call_correlator.hpp"
 #include "tests/fixtures/capture.hpp"
 
 using namespace sb;
@@ -107,7 +107,8 @@ void check(const test::expected_scenario& expected,
 
 /// The figures of two runs of one capture agree within 1 s.
 void check_agree(const std::vector<completed_call>& a,
-                 const std::vector<completed_call>& b, const std::string& what) {
+                 const std::vector<completed_call>& b,
+                 const std::string& what) {
   INFO(what);
   auto x = by_linkedid(a);
   auto y = by_linkedid(b);
@@ -199,8 +200,8 @@ TEST_CASE("capture helper: events, options and expected files",
   opts.keep_cdr = false;
   opts.keep_timestamps = false;
   opts.pbx = "pbx-a";
-  auto stripped = test::load_capture("dev-01-inbound-answered-caller-hangup",
-                                     opts);
+  auto stripped
+      = test::load_capture("dev-01-inbound-answered-caller-hangup", opts);
   CHECK(stripped.size() == events.size() - 1);
   for (size_t i = 0, j = 0; i < events.size(); ++i) {
     if (events[i].name() == "Cdr")
@@ -229,6 +230,6 @@ TEST_CASE("capture helper: events, options and expected files",
   CHECK(first.total_seconds == 11);
   CHECK(first.start == test::parse_utc("2026-11-21 22:09:58"));
   CHECK(test::read_capture_bytes("dev-01-inbound-answered-caller-hangup")
-          .rfind("Asterisk Call Manager/", 0)
+            .rfind("Asterisk Call Manager/", 0)
         == 0);
 }

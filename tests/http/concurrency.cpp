@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/http/http_fixture.hpp"
+#include "tests/fixtures/http_fixture.hpp"
 
 using namespace sb;
 using namespace sb::test;
@@ -20,7 +20,7 @@ TEST_CASE("16 clients x 200 manual logs are stored exactly once") {
   opts.threads = 16;
   // Exactly-once is the point here, not latency: the machine may be busy.
   opts.request_timeout_seconds = 30;
-  http_server srv{opts};
+  test_server srv{opts};
   std::vector<int64_t> customers;
   {
     auto c = srv.client();

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "tests/http/http_fixture.hpp"
+#include "tests/fixtures/http_fixture.hpp"
 
 using namespace sb;
 using namespace sb::test;
@@ -36,7 +36,7 @@ httplib::Result post_log(httplib::Client& c, const std::string& body,
 } // namespace
 
 TEST_CASE("healthz answers without a token; readyz checks the database") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto health = c.Get("/healthz");
   REQUIRE(health);
@@ -59,7 +59,7 @@ TEST_CASE("readyz is 503 naming each connection that is not logged in") {
         {"branch", "backing_off", "login failed: Authentication failed", 3,
          1795298999000000LL}};
   };
-  http_server srv{opts};
+  test_server srv{opts};
   auto c = srv.client();
   auto res = c.Get("/readyz");
   REQUIRE(res);
@@ -83,7 +83,7 @@ TEST_CASE("database unreachable: reads and readiness answer 503") {
   // A directory that does not exist: SQLite cannot open the file.
   opts.db_url = "sqlite:" + (elsewhere.path() / "missing" / "x.db").string();
   opts.spawn_writer = false;
-  http_server srv{opts};
+  test_server srv{opts};
   auto c = srv.client();
   auto ready = c.Get("/readyz");
   REQUIRE(ready);
@@ -107,7 +107,7 @@ TEST_CASE("database unreachable: reads and readiness answer 503") {
 TEST_CASE("writer not running: writes answer 503, reads still work") {
   server_options opts;
   opts.spawn_writer = false;
-  http_server srv{opts};
+  test_server srv{opts};
   // The database exists once someone opened it.
   srv.open_db();
   auto c = srv.client();
@@ -123,7 +123,7 @@ TEST_CASE("writer not running: writes answer 503, reads still work") {
 }
 
 TEST_CASE("auth: 401 without or with an unknown token, 403 for read on write") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto none = c.Get("/api/crm/comms");
   REQUIRE(none);
@@ -161,7 +161,7 @@ TEST_CASE("no token configured: the API is disabled, health still answers") {
   server_options opts;
   opts.token.clear();
   opts.read_token.clear();
-  http_server srv{opts};
+  test_server srv{opts};
   auto c = srv.client();
   auto res = c.Get("/api/crm/comms", auth_write());
   REQUIRE(res);
@@ -173,7 +173,7 @@ TEST_CASE("no token configured: the API is disabled, health still answers") {
 }
 
 TEST_CASE("unknown routes are 404 JSON, known paths with another method 405") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto missing = c.Get("/api/nothing", auth_read());
   REQUIRE(missing);
@@ -201,7 +201,7 @@ TEST_CASE("unknown routes are 404 JSON, known paths with another method 405") {
 }
 
 TEST_CASE("customers: add, fetch by id, find by any format of the number") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto res = c.Post("/api/crm/customers", auth_write(),
                     R"({"name":"  Alice Example ","phone":"020 7946 0123"})",
@@ -243,7 +243,7 @@ TEST_CASE("customers: add, fetch by id, find by any format of the number") {
 }
 
 TEST_CASE("customers: failures name what to fix and change nothing") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto post = [&](const std::string& body,
                   const std::string& type = "application/json") {
@@ -317,7 +317,7 @@ TEST_CASE("customers: failures name what to fix and change nothing") {
 }
 
 TEST_CASE("an added customer is matched by the next call at once") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto id = add_customer(c, "Carol", "07700 900123");
   // A call from that number goes through the real matcher and writer.
@@ -365,7 +365,7 @@ TEST_CASE("an added customer is matched by the next call at once") {
 }
 
 TEST_CASE("manual call log: 201 with the entry") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto customer = add_customer(c, "Dave", "+442079460001");
   auto res = post_log(c, manual_log(customer, "outbound", 95,
@@ -393,7 +393,7 @@ TEST_CASE("manual call log: 201 with the entry") {
   REQUIRE(now_res->status == 201);
   auto now_doc = json_of(now_res);
   CHECK(str(now_doc, "body") == "Call duration: 0s");
-  auto when = store::parse_iso8601(str(now_doc, "occurred_at"));
+  auto when = sb::parse_iso8601(str(now_doc, "occurred_at"));
   REQUIRE(when);
   auto before_us = std::chrono::duration_cast<std::chrono::microseconds>(
                        before.time_since_epoch())
@@ -403,7 +403,7 @@ TEST_CASE("manual call log: 201 with the entry") {
 }
 
 TEST_CASE("manual call log: validation, unknown customer, nothing written") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto customer = add_customer(c, "Erin", "+442079460002");
   struct bad_case {
@@ -467,7 +467,7 @@ TEST_CASE("manual call log: validation, unknown customer, nothing written") {
 
 TEST_CASE("manual call log: an Idempotency-Key makes a retry return the first "
           "entry") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto customer = add_customer(c, "Frank", "+442079460003");
   auto body
@@ -508,7 +508,7 @@ TEST_CASE("manual call log: an Idempotency-Key makes a retry return the first "
 
 TEST_CASE("comms: newest first, filters, and a cursor that pages through "
           "everything once") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto alice = add_customer(c, "Alice", "+442079460010");
   auto bob = add_customer(c, "Bob", "+442079460011");
@@ -582,7 +582,7 @@ TEST_CASE("comms: newest first, filters, and a cursor that pages through "
 }
 
 TEST_CASE("comms: pages of the maximum size 500 continue to the end") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto customer = add_customer(c, "Many", "+442079460050");
   {
@@ -594,7 +594,7 @@ TEST_CASE("comms: pages of the maximum size 500 continue to the end") {
       e.duration_seconds = i;
       e.body = store::call_body(i, "");
       e.occurred_at
-          = store::iso8601_utc(1795298998000000LL + int64_t{i} * 1000000);
+          = sb::iso8601_utc(1795298998000000LL + int64_t{i} * 1000000);
       REQUIRE(db->insert_manual(e, ""));
     }
   }
@@ -620,7 +620,7 @@ TEST_CASE("comms: pages of the maximum size 500 continue to the end") {
 }
 
 TEST_CASE("comms: bad query parameters are 400 naming the parameter") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   for (std::string q :
        {"?limit=0", "?limit=501", "?limit=ten", "?limit=-1", "?since=yesterday",
@@ -651,7 +651,7 @@ TEST_CASE("active calls: every live-call source, merged by start time") {
                                         "outbound", "ringing", "+919900000000",
                                         "", 1795298990000000LL, 0}};
        }});
-  http_server srv{opts};
+  test_server srv{opts};
   auto c = srv.client();
   auto res = c.Get("/api/calls/active", auth_read());
   REQUIRE(res);
@@ -675,7 +675,7 @@ TEST_CASE("active calls: a source that does not answer is a 503 naming it") {
       {"ozonetel", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
          return caf::make_error(caf::sec::request_timeout);
        }});
-  http_server srv{opts};
+  test_server srv{opts};
   auto c = srv.client();
   auto res = c.Get("/api/calls/active", auth_read());
   REQUIRE(res);
@@ -685,12 +685,12 @@ TEST_CASE("active calls: a source that does not answer is a 503 naming it") {
 }
 
 TEST_CASE("routes mounted by other areas get the same auth and errors") {
-  http_server srv;
+  test_server srv;
   // Mounting after start is not supported; use a second admin on the same
   // system to show the hook.
   http_deps deps{srv.sys, srv.cfg};
   deps.writer = srv.writer;
-  http_admin admin{std::move(deps)};
+  sb::http_server admin{std::move(deps)};
   int calls = 0;
   admin.add_routes([&](http::router& r, const http_context& ctx) {
     CHECK(ctx.timeout == std::chrono::seconds(5));

@@ -9,7 +9,7 @@
 
 #include <random>
 
-#include "tests/http/http_fixture.hpp"
+#include "tests/fixtures/http_fixture.hpp"
 
 using namespace sb;
 using namespace sb::test;
@@ -187,7 +187,7 @@ std::string raw_exchange(uint16_t port, const std::string& bytes) {
 
 TEST_CASE("1,000 malformed requests: every one refused, the database "
           "unchanged, the server still answering") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   auto customer = add_customer(c, "Fuzz Target", "+442079460999");
   auto comms_before = srv.comms_rows();

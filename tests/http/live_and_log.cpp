@@ -10,15 +10,15 @@
 #include <sstream>
 
 #include "actors/call_tracker.hpp"
-#include "adapters/log/log.hpp"
+#include "core/log.hpp"
 #include "tests/fixtures/capture.hpp"
-#include "tests/http/http_fixture.hpp"
+#include "tests/fixtures/http_fixture.hpp"
 
 using namespace sb;
 using namespace sb::test;
 
 TEST_CASE("active calls come from the AMI call tracker while the call is up") {
-  http_server srv;
+  test_server srv;
   pbx_config pbx;
   pbx.name = "default";
   auto tracker = srv.sys.spawn(call_tracker, std::vector<pbx_config>{pbx},
@@ -28,7 +28,7 @@ TEST_CASE("active calls come from the AMI call tracker while the call is up") {
   deps.writer = srv.writer;
   deps.matcher = srv.matcher;
   deps.tracker = tracker;
-  http_admin admin{std::move(deps)};
+  sb::http_server admin{std::move(deps)};
   auto port = admin.start();
   REQUIRE(port);
   httplib::Client c{"127.0.0.1", *port};
@@ -133,7 +133,7 @@ private:
 
 TEST_CASE("each request is one log line with method, path, status and time, "
           "never a secret") {
-  http_server srv;
+  test_server srv;
   auto c = srv.client();
   // One connection = one worker thread serving the requests in order: the
   // line of a request is written before the next request is read, so the
@@ -165,7 +165,7 @@ TEST_CASE("each request is one log line with method, path, status and time, "
   std::vector<std::string> lines;
   std::istringstream in{text};
   for (std::string line; std::getline(in, line);)
-    if (line.find("actor=http_admin msg=request") != std::string::npos)
+    if (line.find("actor=http_server msg=request") != std::string::npos)
       lines.push_back(line);
   REQUIRE(lines.size() >= 4);
   CHECK(lines[0].find("method=GET path=/api/crm/comms route=/api/crm/comms "

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "adapters/http/openapi.hpp"
-#include "tests/http/http_fixture.hpp"
+#include "http/openapi.hpp"
+#include "tests/fixtures/http_fixture.hpp"
 
 using namespace sb;
 using namespace sb::test;
@@ -42,7 +42,7 @@ TEST_CASE("the openapi reader finds paths and methods") {
 }
 
 TEST_CASE("every route the server serves is in docs/openapi.yaml") {
-  http_server srv;
+  test_server srv;
   auto yaml = openapi_text();
   auto routes = srv.admin->routes();
   REQUIRE(routes.size() >= 8);

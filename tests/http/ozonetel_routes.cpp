@@ -1,4 +1,4 @@
-// The /api/ozonetel/* endpoints over real HTTP on 127.0.0.1: http_admin with
+// The /api/ozonetel/* endpoints over real HTTP on 127.0.0.1: http_server with
 // the Ozonetel routes mounted, ucid_calls and its session talking to the
 // local CloudAgent stand-in, and the real matcher and writer on SQLite.
 
@@ -12,11 +12,11 @@
 
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
-#include "actors/http_admin.hpp"
-#include "actors/http_ozonetel.hpp"
 #include "adapters/store/database.hpp"
+#include "http/ozonetel_routes.hpp"
+#include "http/server.hpp"
+#include "tests/fixtures/ozonetel_support.hpp"
 #include "tests/fixtures/temp_dir.hpp"
-#include "tests/ozonetel/support.hpp"
 
 using namespace sb;
 using namespace sb::test;
@@ -35,7 +35,7 @@ struct ozonetel_api {
   comms_log_writer_actor writer;
   customer_matcher_actor matcher;
   ucid_calls_actor calls;
-  std::unique_ptr<http_admin> admin;
+  std::unique_ptr<sb::http_server> admin;
   uint16_t port = 0;
 
   explicit ozonetel_api(bool with_account = true, double acw_timeout = 30) {
@@ -52,31 +52,31 @@ struct ozonetel_api {
       cfg.ozonetel.account.clear();
       cfg.ozonetel.api_key.clear();
     }
-    writer = env.sys->spawn<caf::detached>(comms_log_writer, cfg.db);
-    matcher = env.sys->spawn(customer_matcher, cfg.phone, cfg.db.url, writer);
+    writer = env.sys.spawn<caf::detached>(comms_log_writer, cfg.db);
+    matcher = env.sys.spawn(customer_matcher, cfg.phone, cfg.db.url, writer);
     {
       // The writer migrates the database at start; wait for it.
-      caf::scoped_actor self{*env.sys};
+      caf::scoped_actor self{env.sys};
       self->request(writer, 10s, status_atom_v)
-        .receive([](int64_t) {},
-                 [](caf::error& err) { FAIL("writer: " << to_string(err)); });
+          .receive([](int64_t) {},
+                   [](caf::error& err) { FAIL("writer: " << to_string(err)); });
     }
     if (with_account) {
       auto session_cfg = cfg.ozonetel;
       auto session_opts = fast_session_options();
-      calls = env.sys->spawn(
-        ucid_calls, cfg.ozonetel, matcher,
-        [session_cfg, session_opts](caf::actor_system& sys) {
-          return sys.spawn(ozonetel_session, session_cfg, session_opts);
-        },
-        ucid_calls_options{});
+      calls = env.sys.spawn(
+          ucid_calls, cfg.ozonetel, matcher,
+          [session_cfg, session_opts](caf::actor_system& sys) {
+            return sys.spawn(ozonetel_session, session_cfg, session_opts);
+          },
+          ucid_calls_options{});
     }
-    http_deps deps{*env.sys, cfg};
+    http_deps deps{env.sys, cfg};
     deps.writer = writer;
     deps.matcher = matcher;
     if (calls)
-      deps.live_calls.push_back(live_calls_of(*env.sys, "ozonetel", calls));
-    admin = std::make_unique<http_admin>(std::move(deps));
+      deps.live_calls.push_back(live_calls_of(env.sys, "ozonetel", calls));
+    admin = std::make_unique<sb::http_server>(std::move(deps));
     auto handle = calls;
     admin->add_routes([handle](http::router& r, const http_context& ctx) {
       mount_ozonetel_routes(r, ctx, handle);
@@ -171,8 +171,8 @@ TEST_CASE("http: dial, events, callback and dispose make one comms-log row") {
   CHECK(text(json_of(answered), "state") == "answered");
 
   auto c = api.client();
-  auto active = c.Get("/api/calls/active",
-                      {{"Authorization", "Bearer " + read_token}});
+  auto active
+      = c.Get("/api/calls/active", {{"Authorization", "Bearer " + read_token}});
   REQUIRE(active);
   CHECK(active->status == 200);
   CHECK(active->body.find(ucid) != std::string::npos);
@@ -196,9 +196,10 @@ TEST_CASE("http: dial, events, callback and dispose make one comms-log row") {
   CHECK(cb->status == 200);
   CHECK(text(json_of(cb), "state") == "acw");
 
-  auto disposed = api.post("/api/ozonetel/dispose",
-                           R"({"ucid":")" + ucid
-                             + R"(","disposition":"APPOINTMENT_BOOKED","notes":"Tue 10:00"})");
+  auto disposed = api.post(
+      "/api/ozonetel/dispose",
+      R"({"ucid":")" + ucid
+          + R"(","disposition":"APPOINTMENT_BOOKED","notes":"Tue 10:00"})");
   REQUIRE(disposed);
   INFO(disposed->body);
   CHECK(disposed->status == 200);
@@ -226,8 +227,9 @@ TEST_CASE("http: dial, events, callback and dispose make one comms-log row") {
   CHECK(entry.body.find(api.fake.opts().api_key) == std::string::npos);
 
   // Disposing again changes nothing.
-  auto again = api.post("/api/ozonetel/dispose",
-                        R"({"ucid":")" + ucid + R"(","disposition":"INFO_PROVIDED"})");
+  auto again
+      = api.post("/api/ozonetel/dispose",
+                 R"({"ucid":")" + ucid + R"(","disposition":"INFO_PROVIDED"})");
   CHECK(again->status == 409);
   CHECK(error_of(again) == "conflict");
   CHECK(api.fake.count("/ca_apis/DispositionAPIV2") == 1);
@@ -249,9 +251,9 @@ TEST_CASE("http: dispose first, callback later: still one row") {
   api.post(events, R"({"event":"answered"})");
   api.fake.end_call(ucid);
   api.post(events, R"({"event":"ended"})");
-  auto disposed = api.post("/api/ozonetel/dispose",
-                           R"({"ucid":")" + ucid
-                             + R"(","disposition":"INFO_PROVIDED"})");
+  auto disposed
+      = api.post("/api/ozonetel/dispose",
+                 R"({"ucid":")" + ucid + R"(","disposition":"INFO_PROVIDED"})");
   CHECK(disposed->status == 200);
   REQUIRE(api.rows(1));
   auto form = api.fake.callback_form({{"monitorUCID", ucid},
@@ -306,8 +308,8 @@ TEST_CASE("http: callback auth, media type and payload checks") {
   auto json = c.Post("/api/ozonetel/callback?token=cb-token-77aa",
                      R"({"data":"{}"})", "application/json");
   CHECK(json->status == 415);
-  auto no_data = c.Post("/api/ozonetel/callback?token=cb-token-77aa",
-                        "other=1", "application/x-www-form-urlencoded");
+  auto no_data = c.Post("/api/ozonetel/callback?token=cb-token-77aa", "other=1",
+                        "application/x-www-form-urlencoded");
   CHECK(no_data->status == 422);
   CHECK(error_of(no_data) == "invalid_field");
   auto no_ucid = c.Post("/api/ozonetel/callback?token=cb-token-77aa",
@@ -318,10 +320,10 @@ TEST_CASE("http: callback auth, media type and payload checks") {
 
   // Multipart works as well (some CloudAgent setups post it that way).
   httplib::MultipartFormDataItems items{
-    {"data",
-     R"({"monitorUCID":"9300000000000601","CallerID":"+919800000004","Status":"NotAnswered","Type":"InBound","Apikey":")"
-       + api.fake.opts().api_key + "\"}",
-     "", ""}};
+      {"data",
+       R"({"monitorUCID":"9300000000000601","CallerID":"+919800000004","Status":"NotAnswered","Type":"InBound","Apikey":")"
+           + api.fake.opts().api_key + "\"}",
+       "", ""}};
   auto multipart = c.Post("/api/ozonetel/callback?token=cb-token-77aa", items);
   REQUIRE(multipart);
   CHECK(multipart->status == 200);
@@ -344,13 +346,14 @@ TEST_CASE("http: bad requests change nothing") {
         == 422);
   CHECK(api.post("/api/ozonetel/dial", R"({"phone_number":"+919845012345"})",
                  read_token)
-          ->status
+            ->status
         == 403);
   CHECK(api.post("/api/ozonetel/dial", "not json")->status == 400);
   CHECK(api.fake.count("/ca_apis/AgentManualDial") == 0);
   auto ev = api.post("/api/ozonetel/calls/123/events", R"({"event":"boom"})");
   CHECK(ev->status == 422);
-  auto no_ucid = api.post("/api/ozonetel/calls/-/events", R"({"event":"ringing"})");
+  auto no_ucid
+      = api.post("/api/ozonetel/calls/-/events", R"({"event":"ringing"})");
   CHECK(no_ucid->status == 422);
   auto unknown = api.post("/api/ozonetel/dispose",
                           R"({"ucid":"nope","disposition":"INFO_PROVIDED"})");
@@ -363,9 +366,11 @@ TEST_CASE("http: bad requests change nothing") {
   CHECK(api.fake.count("/ca_apis/changeAgentState") == 0);
 }
 
-TEST_CASE("http: agent state: CloudAgent's word, our view, never Ready in ACW") {
+TEST_CASE(
+    "http: agent state: CloudAgent's word, our view, never Ready in ACW") {
   ozonetel_api api;
-  auto dial = api.post("/api/ozonetel/dial", R"({"phone_number":"+919845012345"})");
+  auto dial
+      = api.post("/api/ozonetel/dial", R"({"phone_number":"+919845012345"})");
   auto ucid = text(json_of(dial), "ucid");
   auto events = "/api/ozonetel/calls/" + ucid + "/events";
   api.post(events, R"({"event":"answered"})");
@@ -403,16 +408,16 @@ TEST_CASE("http: agent state: CloudAgent's word, our view, never Ready in ACW") 
 TEST_CASE("http: without an Ozonetel account every route answers 503") {
   ozonetel_api api{false};
   auto c = api.client();
-  for (auto path : {"/api/ozonetel/dial", "/api/ozonetel/dispose",
-                    "/api/ozonetel/agent-state",
-                    "/api/ozonetel/calls/1/events"}) {
+  for (auto path :
+       {"/api/ozonetel/dial", "/api/ozonetel/dispose",
+        "/api/ozonetel/agent-state", "/api/ozonetel/calls/1/events"}) {
     auto body = std::string{path} == "/api/ozonetel/dial"
-                  ? R"({"phone_number":"+919845012345"})"
+                    ? R"({"phone_number":"+919845012345"})"
                 : std::string{path} == "/api/ozonetel/dispose"
-                  ? R"({"ucid":"1","disposition":"NO_ANSWER"})"
+                    ? R"({"ucid":"1","disposition":"NO_ANSWER"})"
                 : std::string{path} == "/api/ozonetel/agent-state"
-                  ? R"({"state":"Ready"})"
-                  : R"({"event":"ringing"})";
+                    ? R"({"state":"Ready"})"
+                    : R"({"event":"ringing"})";
     auto res = api.post(path, body);
     REQUIRE(res);
     INFO(path << " " << res->body);
@@ -430,10 +435,12 @@ TEST_CASE("http: without an Ozonetel account every route answers 503") {
   CHECK(api.fake.requests().empty());
 }
 
-TEST_CASE("http: CloudAgent down: dial answers 502, dispose is kept and retried") {
+TEST_CASE(
+    "http: CloudAgent down: dial answers 502, dispose is kept and retried") {
   ozonetel_api api;
   api.fake.set_persistent_fault("/ca_apis/AgentManualDial", fault::http(503));
-  auto dial = api.post("/api/ozonetel/dial", R"({"phone_number":"+919845012345"})");
+  auto dial
+      = api.post("/api/ozonetel/dial", R"({"phone_number":"+919845012345"})");
   CHECK(dial->status == 502);
   CHECK(error_of(dial) == "upstream");
   api.fake.clear_faults();
@@ -446,9 +453,9 @@ TEST_CASE("http: CloudAgent down: dial answers 502, dispose is kept and retried"
   api.fake.end_call(ucid);
   api.post(events, R"({"event":"ended"})");
   api.fake.set_persistent_fault("/ca_apis/DispositionAPIV2", fault::drop());
-  auto disposed = api.post("/api/ozonetel/dispose",
-                           R"({"ucid":")" + ucid
-                             + R"(","disposition":"INFO_PROVIDED"})");
+  auto disposed
+      = api.post("/api/ozonetel/dispose",
+                 R"({"ucid":")" + ucid + R"(","disposition":"INFO_PROVIDED"})");
   INFO(disposed->body);
   CHECK(disposed->status == 200);
   CHECK(text(json_of(disposed), "code") == "accepted");

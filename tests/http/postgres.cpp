@@ -7,7 +7,7 @@
 
 #include <unistd.h>
 
-#include "tests/http/http_fixture.hpp"
+#include "tests/fixtures/http_fixture.hpp"
 
 using namespace sb;
 using namespace sb::test;
@@ -55,7 +55,7 @@ TEST_CASE("customers, manual logs and paging on PostgreSQL") {
   pg_database pg{admin};
   server_options opts;
   opts.db_url = pg.url;
-  http_server srv{opts};
+  test_server srv{opts};
   auto c = srv.client();
   auto id = add_customer(c, "Pat", "020 7946 0300");
   auto found = c.Get("/api/crm/customers?phone=%2B442079460300", auth_read());

@@ -5,11 +5,12 @@
 
 #include <rapidjson/document.h>
 
-#include "adapters/http/auth.hpp"
-#include "adapters/http/cursor.hpp"
-#include "adapters/http/customer_csv.hpp"
-#include "adapters/http/json.hpp"
-#include "adapters/http/router.hpp"
+#include "core/base64.hpp"
+#include "core/time.hpp"
+#include "http/auth.hpp"
+#include "http/cursor.hpp"
+#include "http/json.hpp"
+#include "http/router.hpp"
 
 using namespace sb::http;
 
@@ -72,14 +73,15 @@ TEST_CASE("cursors round-trip and reject what the server did not issue") {
   CHECK(back->id == 42);
   CHECK_FALSE(decode_cursor(""));
   CHECK_FALSE(decode_cursor("not a cursor"));
-  CHECK_FALSE(decode_cursor(base64url_encode("c1|2026-01-01T00:00:00Z|0")));
-  CHECK_FALSE(decode_cursor(base64url_encode("c1|2026-01-01T00:00:00Z|x1")));
-  CHECK_FALSE(decode_cursor(base64url_encode("c2|2026-01-01T00:00:00Z|1")));
-  CHECK_FALSE(decode_cursor(base64url_encode("c1||1")));
+  CHECK_FALSE(decode_cursor(sb::base64url_encode("c1|2026-01-01T00:00:00Z|0")));
+  CHECK_FALSE(
+      decode_cursor(sb::base64url_encode("c1|2026-01-01T00:00:00Z|x1")));
+  CHECK_FALSE(decode_cursor(sb::base64url_encode("c2|2026-01-01T00:00:00Z|1")));
+  CHECK_FALSE(decode_cursor(sb::base64url_encode("c1||1")));
   CHECK_FALSE(decode_cursor(text + "A"));
   for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
-    auto enc = base64url_encode(s);
-    auto dec = base64url_decode(enc);
+    auto enc = sb::base64url_encode(s);
+    auto dec = sb::base64url_decode(enc);
     REQUIRE(dec);
     CHECK(*dec == s);
   }
@@ -147,51 +149,8 @@ TEST_CASE("error bodies are JSON with error and message") {
         == "direction must be \"inbound\"");
 }
 
-TEST_CASE("format_utc renders unix micros as ISO-8601") {
-  CHECK(format_utc(0) == "1970-01-01T00:00:00Z");
-  CHECK(format_utc(1795298998000000LL) == "2026-11-21T22:09:58Z");
-  CHECK(format_utc(1795298998999999LL) == "2026-11-21T22:09:58Z");
-}
-
-TEST_CASE("customer CSV: header in any order and case, quoting, rejections") {
-  auto csv = parse_customer_csv("\xEF\xBB\xBF"
-                                "Phone, NAME ,extra\r\n"
-                                "+44 20 7946 0123,Alice,x\r\n"
-                                "\"020 7946 0124\",\"Smith, Bob\",y\n"
-                                "\n"
-                                "0207946,,z\n"
-                                ",Carol\n"
-                                "0207946,\"multi\nline\"\n"
-                                "123\n"
-                                "\"unterminated,Dave\n");
-  REQUIRE(csv.error.empty());
-  REQUIRE(csv.rows.size() == 3);
-  CHECK(csv.rows[0].line == 2);
-  CHECK(csv.rows[0].name == "Alice");
-  CHECK(csv.rows[0].phone == "+44 20 7946 0123");
-  CHECK(csv.rows[1].line == 3);
-  CHECK(csv.rows[1].name == "Smith, Bob");
-  CHECK(csv.rows[2].line == 7);
-  CHECK(csv.rows[2].name == "multi\nline");
-  REQUIRE(csv.rejected.size() == 4);
-  CHECK(csv.rejected[0].line == 5);
-  CHECK(csv.rejected[0].reason == "name is empty");
-  CHECK(csv.rejected[1].line == 6);
-  CHECK(csv.rejected[1].reason == "phone is empty");
-  CHECK(csv.rejected[2].line == 9);
-  CHECK(csv.rejected[2].reason.find("expected at least 2 fields")
-        != std::string::npos);
-  CHECK(csv.rejected[3].line == 10);
-  CHECK(csv.rejected[3].reason == "a quoted field is never closed");
-}
-
-TEST_CASE("customer CSV: a file without the needed header is refused whole") {
-  CHECK_FALSE(parse_customer_csv("").error.empty());
-  CHECK_FALSE(parse_customer_csv("\n\n").error.empty());
-  auto csv = parse_customer_csv("name,number\nAlice,123\n");
-  CHECK(csv.error.find("'phone'") != std::string::npos);
-  CHECK(csv.rows.empty());
-  auto bad_utf8 = parse_customer_csv("name,phone\n\xff\xfe,0207946\n");
-  REQUIRE(bad_utf8.rejected.size() == 1);
-  CHECK(bad_utf8.rejected[0].reason.find("UTF-8") != std::string::npos);
+TEST_CASE("iso8601_utc renders unix micros as ISO-8601") {
+  CHECK(sb::iso8601_utc(0) == "1970-01-01T00:00:00Z");
+  CHECK(sb::iso8601_utc(1795298998000000LL) == "2026-11-21T22:09:58Z");
+  CHECK(sb::iso8601_utc(1795298998999999LL) == "2026-11-21T22:09:58Z");
 }

@@ -1,0 +1,54 @@
+#pragma once
+
+// Which AMI events the call tracker reads. The list lives here, beside the
+// event type, because the AMI reader uses it too: events nobody reads are
+// dropped before they are parsed or queued, which keeps memory bounded when a
+// PBX sends faster than the pipeline drains.
+
+#include <string_view>
+
+namespace sb {
+
+/// Events the tracker has no use for: most of the stream (VarSet and
+/// Newexten alone are ~75 %), skipped before any field is looked at. Caller
+/// ID and connected-line updates are not needed because the outside number
+/// is read from Newchannel (before any rewrite); bridges and hang-up
+/// requests add nothing the Dial and Hangup events do not say. Events not
+/// listed here (queue events, transfers, ...) still mark their call alive.
+inline bool tracker_ignores(std::string_view name) noexcept {
+  switch (name.size()) {
+    case 6:
+      return name == "VarSet";
+    case 8:
+      return name == "Newexten";
+    case 9:
+      return name == "DialState";
+    case 11:
+      return name == "FullyBooted" || name == "NewCallerid"
+             || name == "BridgeEnter" || name == "BridgeLeave";
+    case 12:
+      return name == "BridgeCreate";
+    case 13:
+      return name == "ChallengeSent" || name == "HangupRequest"
+             || name == "BridgeDestroy";
+    case 14:
+      return name == "SuccessfulAuth";
+    case 15:
+      return name == "ExtensionStatus";
+    case 16:
+      return name == "NewConnectedLine";
+    case 17:
+      return name == "DeviceStateChange" || name == "QueueMemberStatus"
+             || name == "SoftHangupRequest";
+    default:
+      return false;
+  }
+}
+
+/// True for every event the tracker may use (anything not known to be
+/// noise, so a new event kind is kept rather than lost).
+inline bool tracker_wants(std::string_view name) noexcept {
+  return !tracker_ignores(name);
+}
+
+} // namespace sb
