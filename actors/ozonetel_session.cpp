@@ -21,7 +21,7 @@ constexpr const char* log_name = "ozonetel_session";
 ozonetel_answer to_answer(const ozonetel::result& r, int attempts) {
   ozonetel_answer a;
   a.api = ozonetel::to_string(r.which);
-  a.outcome = ozonetel::to_string(r.what);
+  a.outcome = r.what;
   a.http_status = r.http_status;
   a.status = r.status;
   a.message = r.message;
@@ -32,21 +32,21 @@ ozonetel_answer to_answer(const ozonetel::result& r, int attempts) {
   return a;
 }
 
-ozonetel_answer local_answer(ozonetel::api which, std::string outcome,
+ozonetel_answer local_answer(ozonetel::api which, ozonetel_outcome outcome,
                              std::string message) {
   ozonetel_answer a;
   a.api = ozonetel::to_string(which);
-  a.outcome = std::move(outcome);
+  a.outcome = outcome;
   a.message = std::move(message);
   return a;
 }
 
-void count_request(const std::string& api, const std::string& outcome) {
+void count_request(const std::string& api, ozonetel_outcome outcome) {
   sb::metrics::global()
       .get_counter("switchboard_ozonetel_requests_total",
                    "CloudAgent REST calls by API and outcome (every HTTP "
                    "attempt, retries included)",
-                   {{"api", api}, {"outcome", outcome}})
+                   {{"api", api}, {"outcome", to_string(outcome)}})
       .inc();
 }
 
@@ -96,7 +96,7 @@ void finish(session_ptr self, uint64_t id, ozonetel_answer answer) {
   if (!answer.done())
     sb::log::warning(log_name, "CloudAgent call failed",
                      {{"api", answer.api},
-                      {"outcome", answer.outcome},
+                      {"outcome", to_string(answer.outcome)},
                       {"http_status", std::to_string(answer.http_status)},
                       {"attempts", std::to_string(answer.attempts)},
                       {"message", answer.message},
@@ -104,7 +104,7 @@ void finish(session_ptr self, uint64_t id, ozonetel_answer answer) {
   else
     sb::log::debug(log_name, "CloudAgent call done",
                    {{"api", answer.api},
-                    {"outcome", answer.outcome},
+                    {"outcome", to_string(answer.outcome)},
                     {"attempts", std::to_string(answer.attempts)}});
   if (req.which == ozonetel::api::agent_details && answer.done()) {
     st.agent_state_cache = answer;
@@ -150,7 +150,7 @@ void schedule(session_ptr self, uint64_t id) {
   }
 }
 
-void fail_waiting(session_ptr self, const std::string& outcome,
+void fail_waiting(session_ptr self, ozonetel_outcome outcome,
                   const std::string& message) {
   auto& st = self->state;
   auto waiting = std::move(st.waiting_for_token);
@@ -222,7 +222,7 @@ void start_fetch(session_ptr self) {
         {{"limit_per_hour", std::to_string(st.opts.max_tokens_per_hour)},
          {"next_in_seconds", std::to_string(next)}});
     fail_waiting(
-        self, "rate_limited",
+        self, ozonetel_outcome::rate_limited,
         "CloudAgent allows " + std::to_string(st.opts.max_tokens_per_hour)
             + " tokens per hour and they are spent; the next token can "
               "be generated in "
@@ -245,7 +245,8 @@ void on_token(session_ptr self, ozonetel_attempt& attempt) {
   auto& st = self->state;
   st.fetching = false;
   count_request(attempt.answer.api, attempt.answer.outcome);
-  if (attempt.answer.outcome == "ok" && !attempt.token.empty()) {
+  if (attempt.answer.outcome == ozonetel_outcome::ok
+      && !attempt.token.empty()) {
     auto issued = now(self);
     st.token = std::move(attempt.token);
     ++st.token_serial;
@@ -280,14 +281,14 @@ void on_token(session_ptr self, ozonetel_attempt& attempt) {
   }
   auto& answer = attempt.answer;
   sb::log::error(log_name, "generateToken failed",
-                 {{"outcome", answer.outcome},
+                 {{"outcome", to_string(answer.outcome)},
                   {"http_status", std::to_string(answer.http_status)},
                   {"message", answer.message},
                   {"answer", answer.raw}});
-  bool retry
-      = (answer.outcome == "server_error" || answer.outcome == "network_error"
-         || answer.outcome == "malformed")
-        && st.fetch_failures + 1 < st.opts.max_attempts;
+  bool retry = (answer.outcome == ozonetel_outcome::server_error
+                || answer.outcome == ozonetel_outcome::network_error
+                || answer.outcome == ozonetel_outcome::malformed)
+               && st.fetch_failures + 1 < st.opts.max_attempts;
   if (retry) {
     ++st.fetch_failures;
     self->delayed_send(self, backoff(st.opts, st.fetch_failures),
@@ -300,7 +301,8 @@ void on_token(session_ptr self, ozonetel_attempt& attempt) {
     return;
   }
   auto message = "generateToken failed: " + answer.message;
-  if (answer.outcome == "unauthorized" || answer.outcome == "rejected")
+  if (answer.outcome == ozonetel_outcome::unauthorized
+      || answer.outcome == ozonetel_outcome::rejected)
     message += " (check ozonetel.account and ozonetel.api_key)";
   fail_waiting(self, answer.outcome, message);
 }
@@ -318,7 +320,7 @@ void on_attempt(session_ptr self, ozonetel_attempt& attempt) {
     return;
   }
   auto& req = i->second;
-  if (answer.outcome == "unauthorized" && !req.reauthorized) {
+  if (answer.outcome == ozonetel_outcome::unauthorized && !req.reauthorized) {
     // Once per request: renew the token (unless a newer one already
     // replaced the rejected one) and send the request again.
     req.reauthorized = true;
@@ -331,14 +333,14 @@ void on_attempt(session_ptr self, ozonetel_attempt& attempt) {
     pump(self);
     return;
   }
-  bool transient
-      = answer.outcome == "server_error" || answer.outcome == "network_error";
+  bool transient = answer.outcome == ozonetel_outcome::server_error
+                   || answer.outcome == ozonetel_outcome::network_error;
   if (transient && req.attempts < st.opts.max_attempts
       && (req.idempotent || attempt.connect_failed)) {
     auto delay = backoff(st.opts, req.attempts);
     sb::log::info(log_name, "CloudAgent call failed, retrying",
                   {{"api", answer.api},
-                   {"outcome", answer.outcome},
+                   {"outcome", to_string(answer.outcome)},
                    {"attempt", std::to_string(req.attempts)},
                    {"delay_ms", std::to_string(delay.count())}});
     self->delayed_send(self, delay, retry_atom::value, id);
@@ -355,7 +357,7 @@ submit(session_ptr self, ozonetel::api which, bool idempotent,
   auto& st = self->state;
   auto promise = self->make_response_promise<ozonetel_answer>();
   if (!st.cfg.enabled()) {
-    promise.deliver(local_answer(which, "unavailable",
+    promise.deliver(local_answer(which, ozonetel_outcome::unavailable,
                                  "no Ozonetel account configured (set "
                                  "ozonetel.account and ozonetel.api_key)"));
     return promise;
@@ -412,8 +414,8 @@ token_ledger::for_account(const std::string& account) {
 ozonetel_session_state::~ozonetel_session_state() {
   // Callers waiting on this session must not hang when it goes away.
   for (auto& [id, req] : requests)
-    req.promise.deliver(
-        local_answer(req.which, "unavailable", "the Ozonetel session stopped"));
+    req.promise.deliver(local_answer(req.which, ozonetel_outcome::unavailable,
+                                     "the Ozonetel session stopped"));
 }
 
 ozonetel_session_actor::behavior_type

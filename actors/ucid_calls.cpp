@@ -58,10 +58,10 @@ bool live(ucid_call_phase p) {
          || p == ucid_call_phase::answered;
 }
 
-ucid_reply make_reply(std::string code, std::string message,
+ucid_reply make_reply(ucid_reply_code code, std::string message,
                       const ucid_call* call = nullptr) {
   ucid_reply r;
-  r.code = std::move(code);
+  r.code = code;
   r.message = std::move(message);
   if (call) {
     r.ucid = call->ucid;
@@ -72,10 +72,11 @@ ucid_reply make_reply(std::string code, std::string message,
 }
 
 /// Answers that mean "no CloudAgent to talk to" become 503, the rest 502.
-std::string failure_code(const ozonetel_answer& a) {
-  return a.outcome == "unavailable" || a.outcome == "rate_limited"
-             ? "unavailable"
-             : "upstream";
+ucid_reply_code failure_code(const ozonetel_answer& a) {
+  return a.outcome == ozonetel_outcome::unavailable
+                 || a.outcome == ozonetel_outcome::rate_limited
+             ? ucid_reply_code::unavailable
+             : ucid_reply_code::upstream;
 }
 
 ucid_call* find_call(calls_ptr self, const std::string& ucid) {
@@ -247,7 +248,8 @@ void on_disposition_answer(
   auto* call = find_call(self, ucid);
   if (!call) {
     if (rp)
-      rp->deliver(make_reply("not_found", "the call was forgotten meanwhile"));
+      rp->deliver(make_reply(ucid_reply_code::not_found,
+                             "the call was forgotten meanwhile"));
     return;
   }
   call->disposition_answer = answer.message;
@@ -257,10 +259,12 @@ void on_disposition_answer(
                   {{"ucid", ucid},
                    {"disposition", call->campaign_disposition},
                    {"automatic", call->automatic ? "yes" : "no"},
-                   {"outcome", answer.outcome}});
+                   {"outcome", to_string(answer.outcome)}});
     settle_after_disposition(self, *call);
     if (rp) {
-      auto reply = make_reply(answer.outcome == "accepted" ? "accepted" : "ok",
+      auto reply = make_reply(answer.outcome == ozonetel_outcome::accepted
+                                  ? ucid_reply_code::accepted
+                                  : ucid_reply_code::ok,
                               answer.message, call);
       reply.cloudagent = std::move(answer);
       rp->deliver(std::move(reply));
@@ -275,13 +279,13 @@ void on_disposition_answer(
                           call->disposition_attempts);
     sb::log::warning(log_name, "disposition not delivered, will retry",
                      {{"ucid", ucid},
-                      {"outcome", answer.outcome},
+                      {"outcome", to_string(answer.outcome)},
                       {"message", answer.message},
                       {"retry_in_ms", std::to_string(delay.count())}});
     self->delayed_send(self, delay, retry_atom_v, ucid);
     if (rp) {
       auto reply
-          = make_reply("accepted",
+          = make_reply(ucid_reply_code::accepted,
                        "CloudAgent did not take the disposition yet ("
                            + answer.message + "); switchboard keeps retrying",
                        call);
@@ -322,8 +326,8 @@ void on_disposition_answer(
   call->disposition_name.clear();
   if (rp) {
     auto reply = make_reply(
-        "upstream", "CloudAgent refused the disposition: " + answer.message,
-        call);
+        ucid_reply_code::upstream,
+        "CloudAgent refused the disposition: " + answer.message, call);
     reply.cloudagent = std::move(answer);
     rp->deliver(std::move(reply));
   }
@@ -341,7 +345,7 @@ void send_disposition(
   if (!st.session) {
     ozonetel_answer unavailable;
     unavailable.api = "DispositionAPIV2";
-    unavailable.outcome = "unavailable";
+    unavailable.outcome = ozonetel_outcome::unavailable;
     unavailable.message = "the Ozonetel session is not running";
     on_disposition_answer(self, ucid, std::move(unavailable), std::move(rp));
     return;
@@ -356,7 +360,7 @@ void send_disposition(
           [self, ucid, rp](caf::error& err) {
             ozonetel_answer failed;
             failed.api = "DispositionAPIV2";
-            failed.outcome = "unavailable";
+            failed.outcome = ozonetel_outcome::unavailable;
             failed.message
                 = "no answer from the Ozonetel session: " + to_string(err);
             on_disposition_answer(self, ucid, std::move(failed), rp);
@@ -442,15 +446,17 @@ caf::result<ucid_reply> handle_dial(calls_ptr self,
   auto digits = std::count_if(number.begin(), number.end(),
                               [](char c) { return c != '+'; });
   if (digits < 3 || digits > 20)
-    return make_reply("invalid", "phone_number needs 3 to 20 digits");
+    return make_reply(ucid_reply_code::invalid,
+                      "phone_number needs 3 to 20 digits");
   if (!st.cfg.enabled() || !st.session)
-    return make_reply("unavailable",
+    return make_reply(ucid_reply_code::unavailable,
                       "no Ozonetel account configured (ozonetel.account, "
                       "ozonetel.api_key)");
   if (st.dial_in_flight)
-    return make_reply("conflict", "another dial is being placed");
+    return make_reply(ucid_reply_code::conflict,
+                      "another dial is being placed");
   if (auto* pending = pending_call(self)) {
-    auto reply = make_reply("conflict",
+    auto reply = make_reply(ucid_reply_code::conflict,
                             "a dial is still waiting for its bridge (expires "
                             "after ozonetel.pending_outbound_seconds)",
                             pending);
@@ -476,9 +482,10 @@ caf::result<ucid_reply> handle_dial(calls_ptr self,
               // Without a UCID the call cannot be followed (SPEC failure 3).
               sb::log::error(log_name, "dial answer without UCID",
                              {{"answer", answer.raw}});
-              auto reply = make_reply(
-                  "upstream", "CloudAgent placed the dial but returned no "
-                              "UCID");
+              auto reply
+                  = make_reply(ucid_reply_code::upstream,
+                               "CloudAgent placed the dial but returned no "
+                               "UCID");
               reply.cloudagent = std::move(answer);
               rp.deliver(std::move(reply));
               return;
@@ -497,13 +504,13 @@ caf::result<ucid_reply> handle_dial(calls_ptr self,
             self->delayed_send(self, lifetime, expire_atom_v, call.ucid,
                                generation);
             sb::log::info(log_name, "dial placed", {{"ucid", call.ucid}});
-            auto reply = make_reply("ok", answer.message, &call);
+            auto reply = make_reply(ucid_reply_code::ok, answer.message, &call);
             reply.cloudagent = std::move(answer);
             rp.deliver(std::move(reply));
           },
           [self, rp](caf::error& err) mutable {
             self->state.dial_in_flight = false;
-            rp.deliver(make_reply("unavailable",
+            rp.deliver(make_reply(ucid_reply_code::unavailable,
                                   "no answer from the Ozonetel session: "
                                       + to_string(err)));
           });
@@ -512,11 +519,7 @@ caf::result<ucid_reply> handle_dial(calls_ptr self,
 
 ucid_reply handle_browser(calls_ptr self, const browser_call_event& ev) {
   auto& st = self->state;
-  auto event = lower(ev.event);
-  if (event != "ringing" && event != "answered" && event != "ended"
-      && event != "failed")
-    return make_reply("invalid",
-                      "event must be ringing, answered, ended or failed");
+  auto event = ev.event;
   auto at = ev.at > 0 ? ev.at : now_micros();
   auto* call = find_call(self, ev.ucid);
   if (!call)
@@ -537,19 +540,19 @@ ucid_reply handle_browser(calls_ptr self, const browser_call_event& ev) {
       // bridge (the flag is bound to this one dial and expires).
       call = dialed;
     } else {
-      return make_reply("invalid",
+      return make_reply(ucid_reply_code::invalid,
                         "the call has no UCID (X-UCID) and no outbound dial "
                         "is pending");
     }
   }
   if (call->external_number.empty() && !ev.caller.empty())
     call->external_number = ev.caller;
-  if (event == "ringing") {
+  if (event == browser_event::ringing) {
     if (call->phase == ucid_call_phase::dialing) {
       call->phase = ucid_call_phase::ringing;
       call->ringing_at = at;
     }
-  } else if (event == "answered") {
+  } else if (event == browser_event::answered) {
     if (call->phase == ucid_call_phase::dialing
         || call->phase == ucid_call_phase::ringing) {
       call->phase = ucid_call_phase::answered;
@@ -558,14 +561,15 @@ ucid_reply handle_browser(calls_ptr self, const browser_call_event& ev) {
     }
     clear_pending_if(self, call->ucid, "bridge answered");
   } else {
-    if (event == "failed" && !call->answered)
+    if (event == browser_event::failed && !call->answered)
       call->unanswered_outcome = call_disposition::failed;
     clear_pending_if(self, call->ucid,
-                     event == "failed" ? "call failed" : "call ended");
+                     event == browser_event::failed ? "call failed"
+                                                    : "call ended");
     end_call(self, *call, at);
   }
   (void)st;
-  return make_reply("ok", {}, call);
+  return make_reply(ucid_reply_code::ok, {}, call);
 }
 
 caf::result<ucid_reply> handle_dispose(calls_ptr self,
@@ -573,11 +577,12 @@ caf::result<ucid_reply> handle_dispose(calls_ptr self,
   auto& st = self->state;
   auto* call = find_call(self, req.ucid);
   if (!call)
-    return make_reply("not_found", "no call with UCID " + req.ucid
-                                       + " (dial, events or callback first)");
+    return make_reply(ucid_reply_code::not_found,
+                      "no call with UCID " + req.ucid
+                          + " (dial, events or callback first)");
   auto campaign = campaign_disposition(st.cfg, req.disposition);
   if (!campaign)
-    return make_reply("invalid",
+    return make_reply(ucid_reply_code::invalid,
                       "unknown disposition '" + req.disposition
                           + "': use APPOINTMENT_BOOKED, FOLLOW_UP_SCHEDULED, "
                             "INFO_PROVIDED, NO_ANSWER, WRONG_NUMBER, "
@@ -586,13 +591,13 @@ caf::result<ucid_reply> handle_dispose(calls_ptr self,
   switch (call->progress) {
     case disposition_progress::done:
     case disposition_progress::failed:
-      return make_reply("conflict",
+      return make_reply(ucid_reply_code::conflict,
                         "the call is already disposed as '"
                             + call->campaign_disposition + "'",
                         call);
     case disposition_progress::sending:
     case disposition_progress::retrying:
-      return make_reply("conflict",
+      return make_reply(ucid_reply_code::conflict,
                         "a disposition ('" + call->campaign_disposition
                             + "') is already being set for this call",
                         call);
@@ -601,7 +606,7 @@ caf::result<ucid_reply> handle_dispose(calls_ptr self,
   }
   if (call->phase == ucid_call_phase::missed
       || call->phase == ucid_call_phase::ended)
-    return make_reply("conflict",
+    return make_reply(ucid_reply_code::conflict,
                       "the call needs no disposition (it never reached the "
                       "agent's after-call work)",
                       call);
@@ -618,7 +623,8 @@ caf::result<ucid_reply> handle_dispose(calls_ptr self,
 ucid_reply handle_callback(calls_ptr self, const ozonetel_call_details& d) {
   auto& st = self->state;
   if (d.ucid.empty())
-    return make_reply("invalid", "the callback carries no monitorUCID");
+    return make_reply(ucid_reply_code::invalid,
+                      "the callback carries no monitorUCID");
   auto received = d.received_at > 0 ? d.received_at : now_micros();
   auto* call = find_call(self, d.ucid);
   if (!call) {
@@ -676,7 +682,7 @@ ucid_reply handle_callback(calls_ptr self, const ozonetel_call_details& d) {
     emit(self, *call);
   }
   (void)st;
-  return make_reply("ok", {}, call);
+  return make_reply(ucid_reply_code::ok, {}, call);
 }
 
 const ucid_call* current_call(calls_ptr self) {
@@ -854,7 +860,7 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
         if (!st.session) {
           auto view = agent_view(self);
           view.cloudagent.api = "AgentDetails";
-          view.cloudagent.outcome = "unavailable";
+          view.cloudagent.outcome = ozonetel_outcome::unavailable;
           view.cloudagent.message = st.cfg.enabled()
                                         ? "the Ozonetel session is not running"
                                         : "no Ozonetel account configured";
@@ -873,7 +879,7 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
                 [self, rp](caf::error& err) mutable {
                   auto view = agent_view(self);
                   view.cloudagent.api = "AgentDetails";
-                  view.cloudagent.outcome = "unavailable";
+                  view.cloudagent.outcome = ozonetel_outcome::unavailable;
                   view.cloudagent.message
                       = "no answer from the Ozonetel session: "
                         + to_string(err);
@@ -889,21 +895,22 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
         auto& st = self->state;
         auto wanted = lower(state);
         if (wanted != "ready" && wanted != "pause")
-          return make_reply("invalid", "state must be Ready or Pause");
+          return make_reply(ucid_reply_code::invalid,
+                            "state must be Ready or Pause");
         wanted = wanted == "ready" ? "Ready" : "Pause";
         if (wanted == "Ready") {
           // SPEC failure 5: never show Ready while CloudAgent still holds the
           // seat in after-call work for one of our calls.
           auto waiting = awaiting_disposition(self);
           if (!waiting.empty())
-            return make_reply("conflict",
+            return make_reply(ucid_reply_code::conflict,
                               "call " + waiting.front()
                                   + " is in after-call work: dispose it first "
                                     "(POST /api/ozonetel/dispose)",
                               find_call(self, waiting.front()));
         }
         if (!st.session)
-          return make_reply("unavailable",
+          return make_reply(ucid_reply_code::unavailable,
                             st.cfg.enabled()
                                 ? "the Ozonetel session is not running"
                                 : "no Ozonetel account configured");
@@ -912,13 +919,13 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
                       wanted, pause_reason)
             .then(
                 [rp](ozonetel_answer& answer) mutable {
-                  std::string code = "ok";
+                  auto code = ucid_reply_code::ok;
                   std::string message = answer.message;
                   if (!answer.done()) {
                     auto text = lower(answer.message);
                     code = text.find("acw") != std::string::npos
                                    || text.find("busy") != std::string::npos
-                               ? "conflict"
+                               ? ucid_reply_code::conflict
                                : failure_code(answer);
                     message = "CloudAgent did not change the state: "
                               + answer.message;
@@ -929,7 +936,7 @@ ucid_calls(calls_ptr self, ozonetel_config cfg, customer_matcher_actor matcher,
                   rp.deliver(std::move(reply));
                 },
                 [rp](caf::error& err) mutable {
-                  rp.deliver(make_reply("unavailable",
+                  rp.deliver(make_reply(ucid_reply_code::unavailable,
                                         "no answer from the Ozonetel session: "
                                             + to_string(err)));
                 });

@@ -17,31 +17,27 @@ namespace {
 
 using http::json_writer;
 
-int status_of(const std::string& code) {
-  if (code == "ok" || code == "accepted")
-    return 200;
-  if (code == "invalid")
-    return 422;
-  if (code == "not_found")
-    return 404;
-  if (code == "conflict")
-    return 409;
-  if (code == "upstream")
-    return 502;
-  return 503;
+int status_of(ucid_reply_code code) {
+  switch (code) {
+    case ucid_reply_code::ok:
+    case ucid_reply_code::accepted:
+      return 200;
+    case ucid_reply_code::invalid:
+      return 422;
+    case ucid_reply_code::not_found:
+      return 404;
+    case ucid_reply_code::conflict:
+      return 409;
+    case ucid_reply_code::upstream:
+      return 502;
+    default:
+      return 503;
+  }
 }
 
 /// The JSON `error` code for a failed ucid_reply.
-const char* error_code_of(const std::string& code) {
-  if (code == "invalid")
-    return "invalid_field";
-  if (code == "not_found")
-    return "not_found";
-  if (code == "conflict")
-    return "conflict";
-  if (code == "upstream")
-    return "upstream";
-  return "unavailable";
+const char* error_code_of(ucid_reply_code code) {
+  return code == ucid_reply_code::invalid ? "invalid_field" : to_string(code);
 }
 
 void write_text(json_writer& w, const char* key, const std::string& value) {
@@ -61,13 +57,13 @@ void write_optional(json_writer& w, const char* key, const std::string& value) {
 // (secrets removed), the caller gets the readable parts.
 void write_cloudagent(json_writer& w, const ozonetel_answer& a) {
   w.Key("cloudagent");
-  if (a.api.empty() && a.outcome.empty()) {
+  if (a.api.empty()) {
     w.Null();
     return;
   }
   w.StartObject();
   write_text(w, "api", a.api);
-  write_text(w, "outcome", a.outcome);
+  write_text(w, "outcome", to_string(a.outcome));
   w.Key("http_status");
   w.Int(a.http_status);
   write_text(w, "status", a.status);
@@ -91,9 +87,9 @@ void send_reply(httplib::Response& res, const ucid_reply& r) {
   if (status >= 400) {
     // The common error shape, plus what we know of the call.
     write_text(w, "error", error_code_of(r.code));
-    write_text(w, "message", r.message.empty() ? r.code : r.message);
+    write_text(w, "message", r.message.empty() ? to_string(r.code) : r.message);
   } else {
-    write_text(w, "code", r.code);
+    write_text(w, "code", to_string(r.code));
     write_text(w, "message", r.message);
   }
   write_reply_fields(w, r);
@@ -189,11 +185,9 @@ struct ozonetel_routes {
     auto caller = fields.string("caller", false, 64);
     auto at = fields.string("at", false, 64);
     caf::optional<unix_micros> when;
-    if (event) {
-      auto e = lower(*event);
-      if (e != "ringing" && e != "answered" && e != "ended" && e != "failed")
-        fields.fail("event", "must be ringing, answered, ended or failed");
-    }
+    browser_event kind = browser_event::ringing;
+    if (event && !from_string(lower(*event), kind))
+      fields.fail("event", "must be ringing, answered, ended or failed");
     if (at && fields.ok()) {
       when = sb::parse_iso8601(*at);
       if (!when)
@@ -212,7 +206,7 @@ struct ozonetel_routes {
     ev.x_ucid = x_ucid && !x_ucid->empty() ? *x_ucid : header;
     if (no_ucid(ev.x_ucid))
       ev.x_ucid.clear();
-    ev.event = lower(*event);
+    ev.event = kind;
     if (caller)
       ev.caller = *caller;
     ev.at = when ? *when : 0;
@@ -273,7 +267,8 @@ struct ozonetel_routes {
     }
     auto& a = view->cloudagent;
     int status = a.done() ? 200
-                 : a.outcome == "unavailable" || a.outcome == "rate_limited"
+                 : a.outcome == ozonetel_outcome::unavailable
+                         || a.outcome == ozonetel_outcome::rate_limited
                      ? 503
                      : 502;
     rapidjson::StringBuffer buf;

@@ -2,28 +2,101 @@
 
 // What crosses actor boundaries on the Ozonetel side: CloudAgent's answers as
 // the session hands them on (never a token, never the api key), the requests
-// the HTTP edge makes of ucid_calls, and their replies (SPEC sections 3, 4).
+// the HTTP edge makes of ucid_calls, and their replies.
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
 
+#include "core/enum_names.hpp"
 #include "messages/calls.hpp"
 
 namespace sb {
+
+/// How one CloudAgent REST call ended.
+enum class ozonetel_outcome : uint8_t {
+  /// CloudAgent did it.
+  ok,
+  /// CloudAgent queued it (a disposition while the call is still up).
+  accepted,
+  /// It was done before ("This call is already Disposed.").
+  already_done,
+  /// CloudAgent refused the request itself.
+  rejected,
+  /// The token was refused (renewed and retried once by the session).
+  unauthorized,
+  server_error,
+  network_error,
+  /// An answer that could not be read.
+  malformed,
+  /// No token: the 10-per-hour generation cap is spent.
+  rate_limited,
+  /// No session (no account configured).
+  unavailable,
+};
+
+inline constexpr const char* ozonetel_outcome_names[]
+    = {"ok",           "accepted",     "already_done",  "rejected",
+       "unauthorized", "server_error", "network_error", "malformed",
+       "rate_limited", "unavailable"};
+
+inline const char* to_string(ozonetel_outcome x) noexcept {
+  return enum_name(ozonetel_outcome_names, x);
+}
+
+inline bool from_string(std::string_view s, ozonetel_outcome& x) noexcept {
+  return enum_from_name(ozonetel_outcome_names, s, x);
+}
+
+/// How ucid_calls answered a request from the HTTP edge.
+enum class ucid_reply_code : uint8_t {
+  ok,
+  /// CloudAgent queued it, or switchboard will retry it.
+  accepted,
+  invalid,
+  not_found,
+  conflict,
+  /// CloudAgent refused or failed.
+  upstream,
+  /// No account or no session.
+  unavailable,
+};
+
+inline constexpr const char* ucid_reply_code_names[]
+    = {"ok",       "accepted", "invalid",    "not_found",
+       "conflict", "upstream", "unavailable"};
+
+inline const char* to_string(ucid_reply_code x) noexcept {
+  return enum_name(ucid_reply_code_names, x);
+}
+
+inline bool from_string(std::string_view s, ucid_reply_code& x) noexcept {
+  return enum_from_name(ucid_reply_code_names, s, x);
+}
+
+/// What the agent's browser saw happen to a SIP call.
+enum class browser_event : uint8_t { ringing, answered, ended, failed };
+
+inline constexpr const char* browser_event_names[]
+    = {"ringing", "answered", "ended", "failed"};
+
+inline const char* to_string(browser_event x) noexcept {
+  return enum_name(browser_event_names, x);
+}
+
+inline bool from_string(std::string_view s, browser_event& x) noexcept {
+  return enum_from_name(browser_event_names, s, x);
+}
 
 /// CloudAgent's answer to one REST call.
 struct ozonetel_answer {
   /// CloudAgent's name of the call ("AgentManualDial", "DispositionAPIV2"...).
   std::string api;
-  /// "ok" | "accepted" (queued by CloudAgent) | "already_done" | "rejected" |
-  /// "unauthorized" | "server_error" | "network_error" | "malformed" |
-  /// "rate_limited" (no token: the 10-per-hour cap is spent) |
-  /// "unavailable" (no session).
-  std::string outcome;
+  ozonetel_outcome outcome = ozonetel_outcome::unavailable;
   /// 0 when no HTTP answer arrived.
   int32_t http_status = 0;
   /// `status` as CloudAgent wrote it.
@@ -41,16 +114,25 @@ struct ozonetel_answer {
 
   /// CloudAgent did it, or it was already done.
   bool done() const {
-    return outcome == "ok" || outcome == "accepted"
-           || outcome == "already_done";
+    return outcome == ozonetel_outcome::ok
+           || outcome == ozonetel_outcome::accepted
+           || outcome == ozonetel_outcome::already_done;
   }
 
   /// Failed for reasons that say nothing about the request: the same request
   /// may succeed later.
   bool transient() const {
-    return outcome == "server_error" || outcome == "network_error"
-           || outcome == "malformed" || outcome == "rate_limited"
-           || outcome == "unauthorized" || outcome == "unavailable";
+    switch (outcome) {
+      case ozonetel_outcome::server_error:
+      case ozonetel_outcome::network_error:
+      case ozonetel_outcome::malformed:
+      case ozonetel_outcome::rate_limited:
+      case ozonetel_outcome::unauthorized:
+      case ozonetel_outcome::unavailable:
+        return true;
+      default:
+        return false;
+    }
   }
 };
 
@@ -73,8 +155,8 @@ struct ozonetel_disposition {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ozonetel_disposition& x) {
-  return f(caf::meta::type_name("ozonetel_disposition"), x.ucid,
-           x.disposition, x.comments, x.callback_time);
+  return f(caf::meta::type_name("ozonetel_disposition"), x.ucid, x.disposition,
+           x.comments, x.callback_time);
 }
 
 /// One finished HTTP attempt, from a session worker back to the session.
@@ -130,7 +212,8 @@ struct ozonetel_dial_request {
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, ozonetel_dial_request& x) {
+typename Inspector::result_type inspect(Inspector& f,
+                                        ozonetel_dial_request& x) {
   return f(caf::meta::type_name("ozonetel_dial_request"), x.phone_number,
            x.customer_id);
 }
@@ -141,8 +224,7 @@ struct browser_call_event {
   std::string ucid;
   /// The SIP call's X-UCID header, when present.
   std::string x_ucid;
-  /// "ringing" | "answered" | "ended" | "failed"
-  std::string event;
+  browser_event event = browser_event::ringing;
   /// The remote party as SIP presented it (inbound calls).
   std::string caller;
   /// When it happened (Unix micros); 0 = when received.
@@ -208,19 +290,16 @@ struct ozonetel_call_details {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         ozonetel_call_details& x) {
-  return f(caf::meta::type_name("ozonetel_call_details"), x.ucid,
-           x.caller_id, x.did, x.campaign, x.agent_id, x.start_time,
-           x.end_time, x.duration_seconds, x.call_duration_seconds, x.status,
-           x.dial_status, x.disposition, x.hangup_by, x.type, x.inbound,
-           x.answered, x.sanitized_json, x.received_at);
+  return f(caf::meta::type_name("ozonetel_call_details"), x.ucid, x.caller_id,
+           x.did, x.campaign, x.agent_id, x.start_time, x.end_time,
+           x.duration_seconds, x.call_duration_seconds, x.status, x.dial_status,
+           x.disposition, x.hangup_by, x.type, x.inbound, x.answered,
+           x.sanitized_json, x.received_at);
 }
 
 /// How ucid_calls answered a request from the HTTP edge.
 struct ucid_reply {
-  /// "ok" | "accepted" (CloudAgent queued it, or switchboard will retry) |
-  /// "invalid" | "not_found" | "conflict" | "upstream" (CloudAgent refused
-  /// or failed) | "unavailable" (no account / no session)
-  std::string code;
+  ucid_reply_code code = ucid_reply_code::ok;
   std::string message;
   std::string ucid;
   /// The call's state after the request.

@@ -30,27 +30,6 @@ const char* to_string(api which) noexcept {
   }
 }
 
-const char* to_string(outcome x) noexcept {
-  switch (x) {
-    case outcome::ok:
-      return "ok";
-    case outcome::accepted:
-      return "accepted";
-    case outcome::already_done:
-      return "already_done";
-    case outcome::rejected:
-      return "rejected";
-    case outcome::unauthorized:
-      return "unauthorized";
-    case outcome::server_error:
-      return "server_error";
-    case outcome::network_error:
-      return "network_error";
-    default:
-      return "malformed";
-  }
-}
-
 namespace {
 
 bool contains(std::string_view haystack, std::string_view needle) {

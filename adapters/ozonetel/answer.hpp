@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/strings.hpp"
+#include "messages/ozonetel.hpp"
 
 namespace sb::ozonetel {
 
@@ -30,27 +31,12 @@ enum class api {
 /// CloudAgent's name of the call (used in metrics labels and log lines).
 const char* to_string(api which) noexcept;
 
-enum class outcome {
-  /// Done as asked.
-  ok,
-  /// Taken but finished later by CloudAgent ("Disposition Queued
-  /// Successfully": the call is still up).
-  accepted,
-  /// Nothing to do any more ("This call is already Disposed."): done.
-  already_done,
-  /// CloudAgent refused the request (bad parameter, agent not available...).
-  rejected,
-  /// HTTP 401/403, or a "Token Expired" / "Invalid Token" answer.
-  unauthorized,
-  /// HTTP 5xx.
-  server_error,
-  /// No HTTP answer at all (refused, reset, timed out, TLS failure).
-  network_error,
-  /// An answer we cannot read (not JSON where JSON is due, no token, ...).
-  malformed,
-};
-
-const char* to_string(outcome x) noexcept;
+/// How one REST call ended: the enum that crosses into the actors (ok,
+/// accepted, already_done, rejected, unauthorized -- 401/403 or a "Token
+/// Expired" answer --, server_error -- 5xx --, network_error -- no HTTP answer
+/// at all --, malformed -- an answer we cannot read). The client never sets
+/// rate_limited or unavailable: those are the session's.
+using outcome = ozonetel_outcome;
 
 /// Worth retrying the same request later: the failure says nothing about the
 /// request itself.

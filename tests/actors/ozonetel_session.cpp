@@ -73,7 +73,7 @@ TEST_CASE("session: 100 concurrent requests share one token") {
   size_t ok = 0;
   size_t received = 0;
   s.self->receive_for(received, size_t{100})(
-      [&](ozonetel_answer& a) { ok += a.outcome == "ok"; },
+      [&](ozonetel_answer& a) { ok += a.outcome == ozonetel_outcome::ok; },
       caf::after(20s) >> [&] { FAIL("timeout waiting for answers"); });
   CHECK(ok == 100);
   CHECK(fake.token_generations() == 1);
@@ -95,18 +95,18 @@ TEST_CASE("session: renews at expiry (JWT exp) and shortly before it") {
   auto opts = fast_session_options();
   opts.clock = clock.fn();
   session_env s{config_for(fake), opts};
-  REQUIRE(s.ready().outcome == "ok");
+  REQUIRE(s.ready().outcome == ozonetel_outcome::ok);
   REQUIRE(fake.token_generations() == 1);
 
   // Ten minutes before expiry: nothing to do yet.
   clock.advance(50min);
-  REQUIRE(s.ready().outcome == "ok");
+  REQUIRE(s.ready().outcome == ozonetel_outcome::ok);
   CHECK(fake.token_generations() == 1);
 
   // Within the last five minutes: the request goes out with the current
   // token while the next one is fetched.
   clock.advance(7min);
-  REQUIRE(s.ready().outcome == "ok");
+  REQUIRE(s.ready().outcome == ozonetel_outcome::ok);
   REQUIRE(fake.wait_for("/ca_apis/CAToken/generateToken", 2, 5s));
   for (int i = 0; i < 1000 && s.status().fetching; ++i)
     std::this_thread::yield();
@@ -114,14 +114,14 @@ TEST_CASE("session: renews at expiry (JWT exp) and shortly before it") {
   auto tokens = fake.issued_tokens();
   auto sent = fake.requests("/ca_apis/changeAgentState");
   CHECK(sent.back().header("Authorization") == "Bearer " + tokens.at(0));
-  REQUIRE(s.ready().outcome == "ok");
+  REQUIRE(s.ready().outcome == ozonetel_outcome::ok);
   sent = fake.requests("/ca_apis/changeAgentState");
   tokens = fake.issued_tokens();
   CHECK(sent.back().header("Authorization") == "Bearer " + tokens.at(1));
 
   // Past the second token's expiry: the request waits for a new one.
   clock.advance(61min);
-  REQUIRE(s.ready().outcome == "ok");
+  REQUIRE(s.ready().outcome == ozonetel_outcome::ok);
   CHECK(fake.token_generations() == 3);
   tokens = fake.issued_tokens();
   sent = fake.requests("/ca_apis/changeAgentState");
@@ -136,22 +136,22 @@ TEST_CASE("session: a token without exp lives 60 minutes") {
   auto opts = fast_session_options();
   opts.clock = clock.fn();
   session_env s{config_for(fake), opts};
-  REQUIRE(s.ready().outcome == "ok");
+  REQUIRE(s.ready().outcome == ozonetel_outcome::ok);
   clock.advance(54min);
-  REQUIRE(s.ready().outcome == "ok");
+  REQUIRE(s.ready().outcome == ozonetel_outcome::ok);
   CHECK(fake.token_generations() == 1);
   clock.advance(7min);
-  REQUIRE(s.ready().outcome == "ok");
+  REQUIRE(s.ready().outcome == ozonetel_outcome::ok);
   CHECK(fake.token_generations() == 2);
 }
 
 TEST_CASE("session: a 401 renews the token once and retries the request") {
   ozonetel_server fake;
   session_env s{config_for(fake), fast_session_options()};
-  REQUIRE(s.ready().outcome == "ok");
+  REQUIRE(s.ready().outcome == ozonetel_outcome::ok);
   fake.expire_tokens(); // CloudAgent drops the token early
   auto a = s.ready();
-  CHECK(a.outcome == "ok");
+  CHECK(a.outcome == ozonetel_outcome::ok);
   CHECK(fake.token_generations() == 2);
   CHECK(fake.count("/ca_apis/changeAgentState") == 3);
 
@@ -160,9 +160,9 @@ TEST_CASE("session: a 401 renews the token once and retries the request") {
     fo.expired_token_status = 200;
     ozonetel_server fake200{fo};
     session_env s200{config_for(fake200), fast_session_options()};
-    REQUIRE(s200.ready().outcome == "ok");
+    REQUIRE(s200.ready().outcome == ozonetel_outcome::ok);
     fake200.expire_tokens();
-    CHECK(s200.ready().outcome == "ok");
+    CHECK(s200.ready().outcome == ozonetel_outcome::ok);
     CHECK(fake200.token_generations() == 2);
   }
 
@@ -172,7 +172,7 @@ TEST_CASE("session: a 401 renews the token once and retries the request") {
     fake.set_persistent_fault("/ca_apis/changeAgentState", unauthorized);
     auto before = fake.token_generations();
     auto refused = s.ready();
-    CHECK(refused.outcome == "unauthorized");
+    CHECK(refused.outcome == ozonetel_outcome::unauthorized);
     CHECK(fake.token_generations() == before + 1);
   }
 }
@@ -190,14 +190,14 @@ TEST_CASE("session: never more than 10 tokens per rolling hour") {
   fake.set_persistent_fault("/ca_apis/changeAgentState", unauthorized);
   std::map<std::string, int> outcomes;
   for (int i = 0; i < 30; ++i)
-    ++outcomes[s.ready().outcome];
+    ++outcomes[to_string(s.ready().outcome)];
   // A concurrent storm on top.
   for (int i = 0; i < 40; ++i)
     s.self->send(s.session, agent_state_atom_v, std::string{"Ready"},
                  std::string{});
   size_t received = 0;
   s.self->receive_for(received, size_t{40})(
-      [&](ozonetel_answer& a) { ++outcomes[a.outcome]; },
+      [&](ozonetel_answer& a) { ++outcomes[to_string(a.outcome)]; },
       caf::after(20s) >> [&] { FAIL("timeout"); });
   CHECK(fake.token_generations() == 10);
   CHECK(token_counter() - counter_before == 10);
@@ -209,7 +209,7 @@ TEST_CASE("session: never more than 10 tokens per rolling hour") {
   // An hour later the window has room again.
   fake.clear_faults();
   clock.advance(61min);
-  CHECK(s.ready().outcome == "ok");
+  CHECK(s.ready().outcome == ozonetel_outcome::ok);
   CHECK(fake.token_generations() == 11);
 }
 
@@ -219,24 +219,24 @@ TEST_CASE("session: 5xx, dropped and timed-out requests are retried") {
   const std::string path = "/ca_apis/changeAgentState";
   fake.push_fault(path, fault::http(503), 2);
   auto a = s.ready();
-  CHECK(a.outcome == "ok");
+  CHECK(a.outcome == ozonetel_outcome::ok);
   CHECK(a.attempts == 3);
 
   fake.push_fault(path, fault::drop());
   auto b = s.ready();
-  CHECK(b.outcome == "ok");
+  CHECK(b.outcome == ozonetel_outcome::ok);
   CHECK(b.attempts == 2);
 
   fake.push_fault(path, fault::http(500), 5);
   auto c = s.ready();
-  CHECK(c.outcome == "server_error");
+  CHECK(c.outcome == ozonetel_outcome::server_error);
   CHECK(c.attempts == 3);
   fake.clear_faults();
 
   auto slow = fault::slow(2500ms); // beyond request_timeout_seconds (2 s)
   fake.push_fault(path, slow);
   auto d = s.ready();
-  CHECK(d.outcome == "ok");
+  CHECK(d.outcome == ozonetel_outcome::ok);
   CHECK(d.attempts == 2);
 }
 
@@ -245,14 +245,14 @@ TEST_CASE("session: a dial is never sent twice") {
   session_env s{config_for(fake), fast_session_options()};
   fake.push_fault("/ca_apis/AgentManualDial", fault::http(502));
   auto a = s.ask(dial_atom_v, std::string{"+919845012345"});
-  CHECK(a.outcome == "server_error");
+  CHECK(a.outcome == ozonetel_outcome::server_error);
   CHECK(fake.count("/ca_apis/AgentManualDial") == 1);
   fake.push_fault("/ca_apis/AgentManualDial", fault::drop());
   auto b = s.ask(dial_atom_v, std::string{"+919845012345"});
-  CHECK(b.outcome == "network_error");
+  CHECK(b.outcome == ozonetel_outcome::network_error);
   CHECK(fake.count("/ca_apis/AgentManualDial") == 2);
   auto c = s.ask(dial_atom_v, std::string{"+919845012345"});
-  CHECK(c.outcome == "ok");
+  CHECK(c.outcome == ozonetel_outcome::ok);
   CHECK_FALSE(c.ucid.empty());
 }
 
@@ -261,14 +261,14 @@ TEST_CASE("session: agent state reads are cached briefly") {
   session_env s{config_for(fake), fast_session_options()};
   for (int i = 0; i < 20; ++i) {
     auto a = s.ask(agent_state_atom_v);
-    REQUIRE(a.outcome == "ok");
+    REQUIRE(a.outcome == ozonetel_outcome::ok);
     CHECK(a.agent_state == "READY");
   }
   CHECK(fake.count("/ca_apis/AgentDetails") == 1);
   // A state change makes the next read go to CloudAgent.
   REQUIRE(s.ask(agent_state_atom_v, std::string{"Pause"}, std::string{"Tea"})
               .outcome
-          == "ok");
+          == ozonetel_outcome::ok);
   CHECK(s.ask(agent_state_atom_v).agent_state == "PAUSED");
   CHECK(fake.count("/ca_apis/AgentDetails") == 2);
 }
@@ -279,7 +279,7 @@ TEST_CASE("session: without an account everything is unavailable") {
   cfg.account.clear();
   session_env s{cfg, fast_session_options()};
   auto a = s.ready();
-  CHECK(a.outcome == "unavailable");
+  CHECK(a.outcome == ozonetel_outcome::unavailable);
   CHECK(a.message.find("ozonetel.account") != std::string::npos);
   CHECK(fake.requests().empty());
 }
@@ -290,7 +290,7 @@ TEST_CASE("session: a wrong api key fails clearly and spends one token try") {
   cfg.api_key = "not-the-key-1234";
   session_env s{cfg, fast_session_options()};
   auto a = s.ready();
-  CHECK(a.outcome == "rejected");
+  CHECK(a.outcome == ozonetel_outcome::rejected);
   CHECK(a.message.find("ozonetel.api_key") != std::string::npos);
   CHECK(fake.count("/ca_apis/CAToken/generateToken") == 1);
   CHECK(fake.count("/ca_apis/changeAgentState") == 0);
@@ -302,7 +302,7 @@ TEST_CASE("session: a respawned session keeps counting towards the limit") {
   {
     session_env first{config_for(fake), opts};
     for (int i = 0; i < 10; ++i) {
-      REQUIRE(first.ready().outcome == "ok");
+      REQUIRE(first.ready().outcome == ozonetel_outcome::ok);
       fake.expire_tokens();
     }
     CHECK(fake.token_generations() == 10);
@@ -310,7 +310,7 @@ TEST_CASE("session: a respawned session keeps counting towards the limit") {
   // Same account, same ledger: the new session finds the hour spent.
   session_env second{config_for(fake), opts};
   auto a = second.ready();
-  CHECK(a.outcome == "rate_limited");
+  CHECK(a.outcome == ozonetel_outcome::rate_limited);
   CHECK(a.message.find("10 tokens per hour") != std::string::npos);
   CHECK(fake.token_generations() == 10);
   CHECK(second.status().generations_last_hour == 10);

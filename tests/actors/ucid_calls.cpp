@@ -78,7 +78,7 @@ TEST_CASE(
   calls_env t{cfg};
 
   auto dial = t.dial("+91 98450-12345");
-  REQUIRE(dial.code == "ok");
+  REQUIRE(dial.code == ucid_reply_code::ok);
   REQUIRE_FALSE(dial.ucid.empty());
   CHECK(dial.state == "dialing");
   auto ucid = dial.ucid;
@@ -95,7 +95,7 @@ TEST_CASE(
   CHECK(fake.agent_state() == "ACW");
 
   auto disposed = t.dispose(ucid, "APPOINTMENT_BOOKED", "Tuesday 10:00");
-  CHECK(disposed.code == "ok");
+  CHECK(disposed.code == ucid_reply_code::ok);
   CHECK(disposed.state == "disposed");
   CHECK(disposed.disposition == "Appointment Booked");
   CHECK(fake.agent_state() == "READY"); // autoRelease ended after-call work
@@ -131,7 +131,7 @@ TEST_CASE(
 
   // A second disposition is refused without asking CloudAgent.
   auto again = t.dispose(ucid, "INFO_PROVIDED");
-  CHECK(again.code == "conflict");
+  CHECK(again.code == ucid_reply_code::conflict);
   CHECK(fake.count("/ca_apis/DispositionAPIV2") == 1);
   CHECK_FALSE(t.sink->wait_for(2, 300ms));
   CHECK(t.ask<std::vector<live_call>>(active_atom_v).empty());
@@ -145,7 +145,8 @@ TEST_CASE(
   REQUIRE_FALSE(ucid.empty());
   t.event(ucid, "answered");
   auto early = t.dispose(ucid, "INFO_PROVIDED");
-  CHECK(early.code == "accepted"); // "Disposition Queued Successfully"
+  CHECK(early.code
+        == ucid_reply_code::accepted); // "Disposition Queued Successfully"
   CHECK(early.state == "answered");
   CHECK_FALSE(t.sink->wait_for(1, 200ms));
   fake.end_call(ucid);
@@ -170,11 +171,12 @@ TEST_CASE("calls: callback before the disposition gives one complete entry") {
 
   auto cb = send_callback(
       t, callback_form(fake, ucid, "InBound", "Answered", "+919800000001"));
-  CHECK(cb.code == "ok");
+  CHECK(cb.code == ucid_reply_code::ok);
   CHECK(cb.state == "acw");
   CHECK_FALSE(t.sink->wait_for(1, 200ms)); // still waiting for the disposition
 
-  CHECK(t.dispose(ucid, "INFO_PROVIDED", "asked about prices").code == "ok");
+  CHECK(t.dispose(ucid, "INFO_PROVIDED", "asked about prices").code
+        == ucid_reply_code::ok);
   REQUIRE(t.sink->wait_for(1, 5s));
   CHECK_FALSE(t.sink->wait_for(2, 300ms));
   auto c = t.sink->snapshot().at(0);
@@ -201,7 +203,7 @@ TEST_CASE("calls: callback after the disposition merges into the same entry") {
   t.event(ucid, "answered");
   fake.end_call(ucid);
   t.event(ucid, "ended");
-  REQUIRE(t.dispose(ucid, "APPOINTMENT_BOOKED").code == "ok");
+  REQUIRE(t.dispose(ucid, "APPOINTMENT_BOOKED").code == ucid_reply_code::ok);
   REQUIRE(t.sink->wait_for(1, 5s));
   auto cb = send_callback(
       t, callback_form(fake, ucid, "Manual", "Answered", "+919845012345"));
@@ -238,10 +240,10 @@ TEST_CASE("calls: outbound pending belongs to one dial and expires") {
   calls_env t{cfg};
 
   auto first = t.dial("+919845012345");
-  REQUIRE(first.code == "ok");
+  REQUIRE(first.code == ucid_reply_code::ok);
   CHECK(view_of(t).pending_outbound == first.ucid);
   // One dial at a time while its bridge is pending.
-  CHECK(t.dial("+919845000000").code == "conflict");
+  CHECK(t.dial("+919845000000").code == ucid_reply_code::conflict);
 
   // An inbound call with its own X-UCID is never taken for the bridge.
   const std::string inbound = "9300000000000100";
@@ -257,7 +259,7 @@ TEST_CASE("calls: outbound pending belongs to one dial and expires") {
   CHECK(std::chrono::steady_clock::now() - started >= 200ms);
   // ...after which a leg without UCID is not bound to the old dial.
   auto stray = t.event("", "answered");
-  CHECK(stray.code == "invalid");
+  CHECK(stray.code == ucid_reply_code::invalid);
   auto calls = t.ask<std::vector<live_call>>(active_atom_v);
   for (auto& c : calls)
     if (c.id == first.ucid)
@@ -269,7 +271,7 @@ TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound "
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto dial = t.dial("+919845012345");
-  REQUIRE(dial.code == "ok");
+  REQUIRE(dial.code == ucid_reply_code::ok);
   // A leg without UCID while the dial is pending: its bridge.
   auto bridge = t.event("", "ringing");
   CHECK(bridge.ucid == dial.ucid);
@@ -278,12 +280,12 @@ TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound "
   auto failed = t.event(dial.ucid, "failed");
   CHECK(failed.state == "acw"); // a manual dial still needs its disposition
   CHECK(view_of(t).pending_outbound.empty());
-  CHECK(t.event("", "ringing").code == "invalid");
+  CHECK(t.event("", "ringing").code == ucid_reply_code::invalid);
 
   const std::string next = "9300000000000200";
   fake.add_inbound_call(next);
   auto in = t.event(next, "ringing", next, "+919822222222");
-  CHECK(in.code == "ok");
+  CHECK(in.code == ucid_reply_code::ok);
   t.event(next, "answered");
   auto calls = t.ask<std::vector<live_call>>(active_atom_v);
   REQUIRE(calls.size() == 1);
@@ -313,7 +315,7 @@ TEST_CASE("calls: no disposition within acw_timeout sends the default") {
     CHECK(c.notes.find("set automatically") != std::string::npos);
     CHECK(fake.agent_state() == "READY");
     // The agent's late choice is refused: the call is disposed.
-    CHECK(t.dispose(ucid, "INFO_PROVIDED").code == "conflict");
+    CHECK(t.dispose(ucid, "INFO_PROVIDED").code == ucid_reply_code::conflict);
     CHECK(fake.count("/ca_apis/DispositionAPIV2") == 1);
   }
   SECTION("unanswered dial: NO_ANSWER through the map") {
@@ -346,7 +348,7 @@ TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost") {
   fake.set_persistent_fault("/ca_apis/DispositionAPIV2",
                             down == "5xx" ? fault::http(503) : fault::drop());
   auto reply = t.dispose(ucid, "APPOINTMENT_BOOKED");
-  CHECK(reply.code == "accepted");
+  CHECK(reply.code == ucid_reply_code::accepted);
   CHECK(reply.message.find("retrying") != std::string::npos);
   // Session retries plus ucid_calls retries, while CloudAgent stays down.
   REQUIRE(fake.wait_for("/ca_apis/DispositionAPIV2", 6, 10s));
@@ -356,7 +358,7 @@ TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost") {
   CHECK(
       t.ask<ucid_reply>(agent_state_atom_v, std::string{"Ready"}, std::string{})
           .code
-      == "conflict");
+      == ucid_reply_code::conflict);
   fake.clear_faults();
   REQUIRE(t.sink->wait_for(1, 10s));
   CHECK(fake.disposed(ucid));
@@ -379,8 +381,8 @@ TEST_CASE(
       2500ms); // CloudAgent saves it, but answers after our timeout
   fake.push_fault("/ca_apis/DispositionAPIV2", slow);
   auto reply = t.dispose(ucid, "INFO_PROVIDED");
-  CHECK(reply.code == "ok");
-  CHECK(reply.cloudagent.outcome == "already_done");
+  CHECK(reply.code == ucid_reply_code::ok);
+  CHECK(reply.cloudagent.outcome == ozonetel_outcome::already_done);
   CHECK(reply.state == "disposed");
   REQUIRE(t.sink->wait_for(1, 5s));
   CHECK_FALSE(t.sink->wait_for(2, 300ms));
@@ -442,18 +444,21 @@ TEST_CASE("calls: our agent's call known only from the callback still gets a "
 TEST_CASE("calls: requests that change nothing") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
-  CHECK(t.dispose("nope", "INFO_PROVIDED").code == "not_found");
+  CHECK(t.dispose("nope", "INFO_PROVIDED").code == ucid_reply_code::not_found);
   auto ucid = t.dial("+919845012345").ucid;
-  CHECK(t.dispose(ucid, "MADE_UP").code == "invalid");
-  CHECK(t.dial("12").code == "invalid");
-  CHECK(t.event(ucid, "exploded").code == "invalid");
+  CHECK(t.dispose(ucid, "MADE_UP").code == ucid_reply_code::invalid);
+  CHECK(t.dial("12").code == ucid_reply_code::invalid);
+  // An unknown browser event cannot even be represented (the HTTP edge
+  // answers 422 for it).
+  browser_event unknown;
+  CHECK_FALSE(from_string("exploded", unknown));
   CHECK(fake.count("/ca_apis/DispositionAPIV2") == 0);
   // CloudAgent refuses the dial: nothing is tracked.
   fake.set_agent_state("PAUSED");
   t.event(ucid, "ended");
   auto refused = t.ask<ucid_reply>(dial_atom_v,
                                    ozonetel_dial_request{"+919845099999", {}});
-  CHECK(refused.code == "upstream");
+  CHECK(refused.code == ucid_reply_code::upstream);
   CHECK(refused.cloudagent.message == "Agent is not available");
 }
 
@@ -473,21 +478,22 @@ TEST_CASE(
   t.event(ucid, "ended");
   auto ready = t.ask<ucid_reply>(agent_state_atom_v, std::string{"ready"},
                                  std::string{});
-  CHECK(ready.code == "conflict");
+  CHECK(ready.code == ucid_reply_code::conflict);
   CHECK(ready.ucid == ucid);
   CHECK(fake.count("/ca_apis/changeAgentState") == 0);
   auto pause = t.ask<ucid_reply>(agent_state_atom_v, std::string{"Pause"},
                                  std::string{"Lunch"});
-  CHECK(pause.code == "conflict"); // CloudAgent: "is in ACW state"
-  CHECK(t.dispose(ucid, "INFO_PROVIDED").code == "ok");
+  CHECK(pause.code
+        == ucid_reply_code::conflict); // CloudAgent: "is in ACW state"
+  CHECK(t.dispose(ucid, "INFO_PROVIDED").code == ucid_reply_code::ok);
   auto ok = t.ask<ucid_reply>(agent_state_atom_v, std::string{"Pause"},
                               std::string{"Lunch"});
-  CHECK(ok.code == "ok");
+  CHECK(ok.code == ucid_reply_code::ok);
   CHECK(ok.state == "PAUSED");
   CHECK(t.ask<ucid_reply>(agent_state_atom_v, std::string{"Sleeping"},
                           std::string{})
             .code
-        == "invalid");
+        == ucid_reply_code::invalid);
 }
 
 TEST_CASE("calls: a dead session is respawned") {
@@ -516,16 +522,16 @@ TEST_CASE("calls: a dead session is respawned") {
     return r;
   };
   auto first = dial();
-  REQUIRE(first.code == "ok");
+  REQUIRE(first.code == ucid_reply_code::ok);
   REQUIRE(spawned->size() == 1);
   self->request(calls, 10s, browser_atom_v,
-                browser_call_event{first.ucid, {}, "ended", {}, 0})
+                browser_call_event{first.ucid, {}, browser_event::ended, {}, 0})
       .receive([](ucid_reply&) {}, [&](caf::error& e) { FAIL(to_string(e)); });
   self->send_exit(spawned->at(0), caf::exit_reason::kill);
   fake.set_agent_state("READY");
   REQUIRE(eventually([&] {
     fake.set_agent_state("READY");
-    return dial().code == "ok";
+    return dial().code == ucid_reply_code::ok;
   }));
   CHECK(spawned->size() == 2);
   self->send_exit(calls, caf::exit_reason::user_shutdown);
@@ -563,7 +569,7 @@ TEST_CASE("calls: the api key, password and tokens never reach a log line") {
       auto bad = cfg;
       bad.api_key = "wrong-key-SECRET-5555";
       calls_env t2{bad};
-      CHECK(t2.dial("+919845012345").code == "upstream");
+      CHECK(t2.dial("+919845012345").code == ucid_reply_code::upstream);
     }
     logged = capture.finish();
   }
