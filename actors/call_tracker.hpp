@@ -1,7 +1,7 @@
 #pragma once
 
 // The call tracker actor: a thin shell around call_correlator (the logic,
-// actors/call_tracker_correlator.hpp) that owns its timer and forwards
+// domain/call_correlator.hpp) that owns its timer and forwards
 // completed calls to the customer matcher.
 
 #include <cstdint>

@@ -43,12 +43,18 @@ std::string base64url_encode(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> base64url_decode(std::string_view text) {
+namespace {
+
+// Strict: base64url only, no padding, the unused bits of the last character
+// zero. Lenient: both alphabets, decoding stops at `=`.
+std::optional<std::string> decode(std::string_view text, bool lenient) {
   std::string out;
   uint32_t acc = 0;
   int bits = 0;
   for (char c : text) {
-    auto v = value_of(c, false);
+    if (lenient && c == '=')
+      return out;
+    auto v = value_of(c, lenient);
     if (v < 0)
       return std::nullopt;
     acc = (acc << 6) | static_cast<uint32_t>(v);
@@ -58,30 +64,19 @@ std::optional<std::string> base64url_decode(std::string_view text) {
       out.push_back(static_cast<char>((acc >> bits) & 0xff));
     }
   }
-  // Leftover bits must be zero padding of the last character.
-  if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
+  if (!lenient && (bits >= 6 || (acc & ((1u << bits) - 1)) != 0))
     return std::nullopt;
   return out;
 }
 
+} // namespace
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return decode(text, false);
+}
+
 std::optional<std::string> base64_decode_lenient(std::string_view text) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=')
-      break;
-    auto v = value_of(c, true);
-    if (v < 0)
-      return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
+  return decode(text, true);
 }
 
 } // namespace sb
