@@ -16,10 +16,6 @@ namespace {
 using tracker_pointer
     = call_tracker_actor::stateful_pointer<call_tracker_state>;
 
-unix_micros wall_now() {
-  return to_unix_micros(caf::make_timestamp());
-}
-
 /// Moves the correlator's counters into the metrics registry.
 void report(call_tracker_state& st) {
   auto& now = st.correlator->stats();
@@ -58,7 +54,7 @@ void arm(tracker_pointer self) {
     return;
   if (st.timer_due != 0 && st.timer_due <= due)
     return; // the armed timer comes first; it re-arms after it ran
-  auto delay = std::max<unix_micros>(0, due - wall_now());
+  auto delay = std::max<unix_micros>(0, due - st.clock());
   st.timer_due = due;
   self->delayed_send(self, std::chrono::microseconds{delay}, sweep_atom_v,
                      ++st.timer_generation);
@@ -66,7 +62,7 @@ void arm(tracker_pointer self) {
 
 void sweep(tracker_pointer self) {
   std::vector<completed_call> out;
-  self->state.correlator->finalize_stale(wall_now(), out);
+  self->state.correlator->finalize_stale(self->state.clock(), out);
   flush(self, out);
   arm(self);
 }
@@ -77,7 +73,16 @@ call_tracker_actor::behavior_type
 call_tracker(call_tracker_actor::stateful_pointer<call_tracker_state> self,
              std::vector<pbx_config> pbxes, tracker_config config,
              customer_matcher_actor matcher) {
+  return call_tracker_with_clock(self, std::move(pbxes), config,
+                                 std::move(matcher), system_wall_clock());
+}
+
+call_tracker_actor::behavior_type call_tracker_with_clock(
+    call_tracker_actor::stateful_pointer<call_tracker_state> self,
+    std::vector<pbx_config> pbxes, tracker_config config,
+    customer_matcher_actor matcher, wall_clock clock) {
   auto& st = self->state;
+  st.clock = std::move(clock);
   st.correlator = std::make_unique<call_correlator>(
       std::move(pbxes), correlator_options::from(config));
   st.matcher = std::move(matcher);
@@ -116,10 +121,10 @@ call_tracker(call_tracker_actor::stateful_pointer<call_tracker_state> self,
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};
         log::info(call_tracker_state::name,
-                  "connection lost: its live calls are finalized if they stay "
-                  "silent",
+                  "connection lost: the re-sync after the next login tells "
+                  "which of its live calls are still up",
                   {{"pbx", pbx}});
-        self->state.correlator->on_connection_lost(pbx, wall_now());
+        self->state.correlator->on_connection_lost(pbx, self->state.clock());
         arm(self);
       },
       [self](sweep_atom) {

@@ -1,8 +1,8 @@
 #pragma once
 
 // The call tracker actor: a thin shell around call_correlator (the logic,
-// domain/call_correlator.hpp) that owns its timer and forwards
-// completed calls to the customer matcher.
+// domain/call_correlator.hpp) that owns its timer and forwards completed
+// calls to the customer matcher.
 
 #include <cstdint>
 #include <memory>
@@ -26,6 +26,8 @@ struct call_tracker_state {
   std::unique_ptr<call_correlator> correlator;
   /// Where completed calls go; may be invalid (tests, no database).
   customer_matcher_actor matcher;
+  /// The arrival clock for deadlines (ami_event::received is on it too).
+  wall_clock clock = system_wall_clock();
 
   /// One timer is armed at a time: `timer_generation` names it and
   /// `timer_due` (arrival clock, 0 = none) is when it fires. A timer message
@@ -49,5 +51,12 @@ call_tracker_actor::behavior_type
 call_tracker(call_tracker_actor::stateful_pointer<call_tracker_state> self,
              std::vector<pbx_config> pbxes, tracker_config config,
              customer_matcher_actor matcher);
+
+/// As call_tracker, with the clock its deadlines run on (tests pass the
+/// deterministic scheduler's).
+call_tracker_actor::behavior_type call_tracker_with_clock(
+    call_tracker_actor::stateful_pointer<call_tracker_state> self,
+    std::vector<pbx_config> pbxes, tracker_config config,
+    customer_matcher_actor matcher, wall_clock clock);
 
 } // namespace sb

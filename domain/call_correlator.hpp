@@ -1,17 +1,22 @@
 #pragma once
 
 // The call tracker's logic without an actor around it: AMI events in, one
-// completed_call per Linkedid out (SPEC sections 2 and 5, and the field notes
-// of tests/fixtures/ami/README.md).
+// completed_call per Linkedid out, by the call-record rules of
+// docs/architecture.md (domain/call_summary.hpp applies them).
 //
-// What it keeps per live call is a few short strings and one small record per
-// channel (no copies of events), so memory per call stays bounded whatever
-// the PBX sends. Two clocks are involved and never mixed within one figure:
+// Two clocks are involved and never mixed within one figure:
 // - call times (started_at, durations) come from `Event: Cdr` when present,
 //   else from the events' `Timestamp:`, else from their arrival time;
 // - deadlines (waiting for trailing Cdr events, stale calls after a lost
 //   connection, the maximum call age) run on the arrival clock
 //   (ami_event::received and the `now` given to finalize_stale).
+//
+// One call is one Linkedid, but channels change calls: Asterisk gives a
+// park retriever or a picking phone its own Linkedid and switches it to the
+// caller's when they are bridged (their own call then merges into the
+// caller's), and the target of a SIP attended transfer moves from the
+// consultation call to the caller's. Bridges are tracked per PBX, so a
+// trunk bridged with a channel still listed under another Linkedid counts.
 
 #include <cstddef>
 #include <cstdint>
@@ -27,10 +32,15 @@
 #include <caf/timestamp.hpp>
 
 #include "config/config.hpp"
+#include "domain/call_state.hpp"
 #include "messages/ami_event.hpp"
 #include "messages/calls.hpp"
 
 namespace sb {
+
+namespace ami_fields {
+struct event_fields;
+} // namespace ami_fields
 
 /// Microseconds since the epoch of a CAF timestamp (system clock).
 unix_micros to_unix_micros(caf::timestamp t) noexcept;
@@ -63,6 +73,9 @@ struct correlator_stats {
   uint64_t calls_completed = 0;
   /// Finalized without it (connection lost, max age) or started unseen.
   uint64_t calls_incomplete = 0;
+  /// Linkedids that turned out to be part of another call (park retriever,
+  /// pickup) and were merged into it.
+  uint64_t calls_merged = 0;
   /// Events of a call already finalized (dropped).
   uint64_t late_events = 0;
   /// Cdr events of no known channel (dropped).
@@ -85,9 +98,12 @@ public:
   void on_event(const ami_event& event, std::vector<completed_call>& out);
 
   /// The connection to `pbx` dropped at `now` (arrival clock): its live calls
-  /// may never see their Hangup. finalize_stale finalizes each of them with
-  /// `incomplete = true` once stale_call_seconds pass without an event for
-  /// it.
+  /// may never see their Hangup. The re-sync after the next login
+  /// (`CoreShowChannel` events, then `CoreShowChannelsComplete`) re-attaches
+  /// the calls still up and finalizes, `incomplete`, those that ended while
+  /// the connection was down. Without a re-sync, finalize_stale finalizes
+  /// each of them with `incomplete = true` once stale_call_seconds pass
+  /// without an event for it.
   void on_connection_lost(std::string_view pbx, unix_micros now);
 
   /// Finalizes what is due at `now` (arrival clock): hung-up calls past the
@@ -115,80 +131,20 @@ public:
   static constexpr unix_micros never = std::numeric_limits<unix_micros>::max();
 
 private:
-  enum class channel_kind : uint8_t { unknown, phone, trunk, local };
-
-  /// Outcome of a Dial towards a channel (DialEnd DialStatus).
-  enum class dial_outcome : uint8_t { none, answer, no_answer, busy, failed };
-
-  struct channel_record {
-    std::string uniqueid;
-    /// Extension (phone endpoint or Local exten) taken from the channel
-    /// name; empty for trunks.
-    std::string endpoint;
-    /// Call-clock times; 0 = not seen.
-    unix_micros up_at = 0;
-    unix_micros answered_at = 0; // a Dial to it was answered
-    unix_micros hangup_at = 0;
-    channel_kind kind = channel_kind::unknown;
-    dial_outcome outcome = dial_outcome::none;
-    /// 1-based order of the DialBegin towards it; 0 = never dialled.
-    uint8_t dial_order = 0;
-    bool hung_up = false;
-    bool answered = false;
-  };
-
-  /// Aggregate of the call's CDR rows (Event: Cdr).
-  struct cdr_summary {
-    unix_micros start = 0; // earliest StartTime
-    unix_micros end = 0;   // latest EndTime
-    /// Earliest AnswerTime of a row where a person answered.
-    unix_micros person_answer = 0;
-    /// BillableSeconds of the originating channel's first ANSWERED row, else
-    /// of its first row; -1 = no row of it yet.
-    int32_t orig_billsec = -1;
-    /// Sum of BillableSeconds of rows where a person answered.
-    int32_t talk = 0;
-    uint8_t rows = 0;
-    uint8_t person_rows = 0;
-    /// Disposition of the originating channel's first row.
-    dial_outcome orig_disposition = dial_outcome::none;
-    bool orig_answered_row = false;
-  };
-
-  struct call_record {
-    /// The originating channel as Newchannel showed it: CallerIDNum before
-    /// any NewCallerid rewrite, and Exten (the DID inbound, the dialled
-    /// number outbound / internal).
-    std::string orig_caller;
-    std::string orig_exten;
-    /// The number a trunk leg was dialled with (DestCallerIDNum /
-    /// DialString), the fallback outside number of outbound calls.
-    std::string trunk_number;
-    std::vector<channel_record> channels;
-    cdr_summary cdr;
-    /// Call clock: first event, last event, last Hangup.
-    unix_micros first_at = 0;
-    unix_micros last_at = 0;
-    unix_micros end_at = 0;
-    /// Arrival clock.
-    unix_micros first_received = 0;
-    unix_micros closing_due = 0; // finalize after this once all hung up
-    unix_micros orphaned_at = 0; // its connection dropped (0 = not)
-    int16_t orig_cause = -1;
-    int8_t orig = -1; // index of the originating channel, -1 = unseen
-    uint8_t dials = 0;
-    bool partial = false; // its start was not seen
-    bool dialled_out = false; // a Dial ran in an outbound context
-    bool closing = false;
-  };
+  using call_entry = std::pair<const std::string, call_record>;
+  using fields = ami_fields::event_fields;
 
   struct pbx_state {
     pbx_config config;
     std::unordered_map<std::string, call_record> calls; // by Linkedid
-    /// Uniqueid of non-originating channels -> their call (for Cdr, which
-    /// carries no Linkedid). Pointers into `calls` stay valid until erase.
-    std::unordered_map<std::string, std::pair<const std::string, call_record>*>
-      channel_calls;
+    /// Uniqueid of every channel of a live call -> its call (Cdr carries no
+    /// Linkedid; channels change calls). Pointers into `calls` stay valid
+    /// until that call is erased.
+    std::unordered_map<std::string, call_entry*> channel_calls;
+    /// BridgeUniqueid -> Uniqueids of the channels in it.
+    std::unordered_map<std::string, std::vector<std::string>> bridges;
+    /// Uniqueids the running re-sync (CoreShowChannel events) listed.
+    std::unordered_set<std::string> listed;
     std::unordered_set<std::string> finalized;
     std::deque<std::pair<unix_micros, std::string>> finalized_order;
   };
@@ -199,28 +155,53 @@ private:
     std::string linkedid;
   };
 
-  struct event_fields;
-
+  // Events (domain/call_correlator.cpp).
   pbx_state& pbx_for(std::string_view name);
-  std::pair<const std::string, call_record>*
-  call_for(pbx_state& pbx, const event_fields& f, unix_micros at,
-           unix_micros received, bool may_create);
-  channel_record& channel_for(pbx_state& pbx,
-                              std::pair<const std::string, call_record>& call,
+  call_entry* call_for(pbx_state& pbx, const fields& f, unix_micros at,
+                       unix_micros received);
+  call_entry* resolve(pbx_state& pbx, const fields& f, unix_micros at,
+                      unix_micros received);
+  channel_record& channel_for(pbx_state& pbx, call_entry& call,
                               std::string_view uniqueid,
                               std::string_view channel_name,
                               std::string_view context);
   channel_kind classify(const pbx_state& pbx, std::string_view channel_name,
                         std::string_view context) const;
-  void apply_cdr(pbx_state& pbx, const event_fields& f);
-  void close_if_done(pbx_state& pbx,
-                     std::pair<const std::string, call_record>& call,
-                     unix_micros received);
+  void on_call_event(pbx_state& pbx, call_entry& entry, const fields& f,
+                     unix_micros at, unix_micros received);
+  void on_dial(pbx_state& pbx, call_entry& entry, const fields& f,
+               unix_micros at, unix_micros received);
+  void on_originate_dial(pbx_state& pbx, const fields& f, unix_micros at);
+  void on_originate_response(pbx_state& pbx, const fields& f);
+  void apply_cdr(pbx_state& pbx, const fields& f);
+
+  // Channels changing calls and bridges (domain/call_bridges.cpp).
+  void adopt(pbx_state& pbx, call_entry& into, call_entry& from,
+             std::string_view uniqueid, unix_micros at, unix_micros received);
+  void merge(pbx_state& pbx, call_entry& into, call_entry& from,
+             unix_micros received);
+  void enter_bridge(pbx_state& pbx, channel_record& ch,
+                    std::string_view bridge);
+  void leave_bridge(pbx_state& pbx, channel_record& ch);
+  void merge_bridges(pbx_state& pbx, const fields& f, unix_micros at);
+  void reevaluate(pbx_state& pbx, call_entry& entry,
+                  std::string_view old_bridge, unix_micros at);
+  void update_connection(pbx_state& pbx, call_entry& entry, unix_micros at);
+  /// The record of channel `uniqueid` in whichever live call holds it.
+  channel_record* lookup(pbx_state& pbx, std::string_view uniqueid);
+
+  // Re-sync after a login (domain/call_resync.cpp).
+  void on_listed_channel(pbx_state& pbx, call_entry& entry, channel_record& ch,
+                         const fields& f, unix_micros at);
+  void on_list_complete(pbx_state& pbx, unix_micros at, unix_micros received,
+                        std::vector<completed_call>& out);
+
+  // Finalization (domain/call_correlator.cpp).
+  void close_if_done(pbx_state& pbx, call_entry& call, unix_micros received);
   void finalize_due_closing(unix_micros now, std::vector<completed_call>& out);
   void finalize(pbx_state& pbx, const std::string& linkedid, bool incomplete,
                 unix_micros received, std::vector<completed_call>& out);
-  completed_call make_call(const pbx_state& pbx, const std::string& linkedid,
-                           const call_record& call, bool incomplete) const;
+  void forget(pbx_state& pbx, call_entry& entry);
   void remember_finalized(pbx_state& pbx, const std::string& linkedid,
                           unix_micros received);
 
@@ -236,6 +217,7 @@ private:
   unix_micros scan_due_ = never;
   size_t live_ = 0;
   std::string key_buffer_;
+  std::string lookup_buffer_;
   correlator_stats stats_;
 };
 

@@ -12,20 +12,24 @@ namespace sb {
 /// Events the tracker has no use for: most of the stream (VarSet and
 /// Newexten alone are ~75 %), skipped before any field is looked at. Caller
 /// ID and connected-line updates are not needed because the outside number
-/// is read from Newchannel (before any rewrite); bridges and hang-up
-/// requests add nothing the Dial and Hangup events do not say. Events not
-/// listed here (queue events, transfers, ...) still mark their call alive.
+/// is read from Newchannel (before any rewrite); DialState, hang-up requests,
+/// DTMF and bridge creation add nothing the Dial, Hangup and BridgeEnter
+/// events do not say. Bridges entered and left, Hold / Unhold, Cdr,
+/// OriginateResponse and the re-sync (CoreShowChannel,
+/// CoreShowChannelsComplete) are all read. Events not listed here (queue
+/// events, transfers, ...) still mark their call alive.
 inline bool tracker_ignores(std::string_view name) noexcept {
   switch (name.size()) {
     case 6:
       return name == "VarSet";
+    case 7:
+      return name == "DTMFEnd";
     case 8:
       return name == "Newexten";
     case 9:
-      return name == "DialState";
+      return name == "DialState" || name == "DTMFBegin";
     case 11:
-      return name == "FullyBooted" || name == "NewCallerid"
-             || name == "BridgeEnter" || name == "BridgeLeave";
+      return name == "FullyBooted" || name == "NewCallerid";
     case 12:
       return name == "BridgeCreate";
     case 13:

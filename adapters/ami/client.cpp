@@ -61,7 +61,7 @@ constexpr std::string_view banner_prefix = "Asterisk Call Manager/";
 
 struct client::impl {
   enum class phase { connecting, banner, login, logged_in, done };
-  enum class action_kind { challenge, login, ping };
+  enum class action_kind { challenge, login, ping, resync };
 
   struct pending_action {
     std::string id;
@@ -277,7 +277,14 @@ struct client::impl {
         login_deadline.cancel();
         if (callbacks.on_logged_in)
           callbacks.on_logged_in();
+        // Asterisk does not replay what happened while we were away: ask
+        // what is live. Its CoreShowChannel events pass on as ordinary ones.
+        send_action("CoreShowChannels", {}, action_kind::resync);
         schedule_ping();
+        break;
+      case action_kind::resync:
+        // The list follows as events; an error means an old PBX or no
+        // permission: calls then age out as before.
         break;
       case action_kind::ping:
         // Any answer proves the session alive, even an error.

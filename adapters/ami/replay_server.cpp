@@ -21,6 +21,7 @@
 #include <caf/sec.hpp>
 
 #include "adapters/ami/codec.hpp"
+#include "adapters/ami/live_channels.hpp"
 
 namespace sb::ami {
 
@@ -69,6 +70,11 @@ struct replay_server::impl {
 
   mutable std::mutex mtx;
   mutable std::condition_variable changed;
+  /// The PBX's live channels after the events claimed so far (I/O thread).
+  live_channels channels;
+  /// Events to skip unsent before the next connection streams (I/O thread).
+  size_t lost_pending = 0;
+
   // Guarded by mtx (written on the I/O thread, read by anyone).
   size_t next_event = 0;
   size_t sent = 0;
@@ -171,6 +177,8 @@ private:
       respond_error(id, "Permission denied");
     } else if (iequals(name, "Ping")) {
       ping(id);
+    } else if (iequals(name, "CoreShowChannels")) {
+      queue_owned(server_.channels.core_show_channels(id));
     } else {
       respond_error(id, "Invalid/unknown command");
     }
@@ -290,15 +298,26 @@ private:
 
   /// Claims up to `want` events from the shared cursor, never more than the
   /// drop limit allows on this connection. Returns (first offset, count).
+  /// Claimed events count as happened on the PBX (CoreShowChannels).
   std::pair<size_t, size_t> take_events(size_t want) {
     auto total = server_.frames.size();
     if (drop_pending() && options_.close_after_events > sent_here_)
       want = std::min(want, options_.close_after_events - sent_here_);
     std::lock_guard<std::mutex> guard{server_.mtx};
+    if (server_.lost_pending > 0) {
+      // What happened while no client was connected: never sent.
+      auto lost = std::min(server_.lost_pending, total - server_.next_event);
+      for (size_t i = 0; i < lost; ++i)
+        server_.channels.apply(server_.frames[server_.next_event + i]);
+      server_.next_event += lost;
+      server_.lost_pending = 0;
+    }
     if (server_.next_event >= total && options_.loop)
       server_.next_event = 0;
     auto first = server_.next_event;
     auto count = std::min(want, total - first);
+    for (size_t i = 0; i < count; ++i)
+      server_.channels.apply(server_.frames[first + i]);
     server_.next_event += count;
     sent_here_ += count;
     return {server_.offsets[first], count};
@@ -320,6 +339,7 @@ private:
     if (server_.drops >= options_.max_drops)
       return false;
     ++server_.drops;
+    server_.lost_pending = options_.lost_on_drop;
     closing_ = true;
     return true;
   }

@@ -3,9 +3,11 @@
 // A local AMI server that replays a recorded session (tests/fixtures/ami/*.ami)
 // to every client that logs in. It stands in for Asterisk in the tests and in
 // `switchboard demo`: banner, Login (plain or MD5 Challenge), Ping, Logoff,
-// then the capture's events, with knobs for the failure modes a client must
-// survive (late Ping answers, a socket closed mid-stream, the login response
-// sharing one TCP segment with the first events).
+// CoreShowChannels (answered from the channels the replayed stream has up, as
+// Asterisk does), then the capture's events, with knobs for the failure modes
+// a client must survive (late Ping answers, a socket closed mid-stream, events
+// that happen while no client is connected and are never resent, the login
+// response sharing one TCP segment with the first events).
 //
 // Runs on its own I/O thread; every accessor is thread-safe.
 
@@ -42,6 +44,10 @@ struct replay_options {
   /// where the closed one stopped, so a reconnecting client gets the rest.
   size_t close_after_events = 0;
   size_t max_drops = 1;
+  /// After such a drop, this many events happen while nobody is connected:
+  /// the next connection starts after them and they are never sent (as with
+  /// a real Asterisk), though CoreShowChannels reflects them.
+  size_t lost_on_drop = 0;
 
   /// Send the login response and this many events in one write (one TCP
   /// segment on loopback).

@@ -45,6 +45,7 @@
 #include <caf/expected.hpp>
 #include <caf/optional.hpp>
 
+#include "domain/comms_merge.hpp"
 #include "messages/calls.hpp"
 #include "messages/comms.hpp"
 
@@ -154,11 +155,8 @@ private:
 /// to data the database refuses).
 bool is_unavailable(const caf::error& err);
 
-/// The comms-log body of a call: `Call duration: <N>s`, then a newline and
-/// the notes when there are any (SPEC section 5).
-std::string call_body(int64_t duration_seconds, std::string_view notes);
-
-/// The notes part of a body built by call_body (empty when none).
-std::string body_notes(std::string_view body);
+/// The comms-log body of a call and its notes part (domain/comms_merge.hpp).
+using sb::body_notes;
+using sb::call_body;
 
 } // namespace sb::store

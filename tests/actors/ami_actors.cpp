@@ -69,6 +69,10 @@ struct actor_fixture {
           [&](sb::ami_event_batch& batch) {
             for (auto& ev : batch.events) {
               CHECK(ev.pbx == batch.pbx);
+              // The answer to the re-sync after each login is not part of
+              // the replayed capture.
+              if (ev.text.rfind("Event: CoreShowChannel", 0) == 0)
+                continue;
               seen.frames.push_back(std::move(ev.text));
             }
           },

@@ -1,76 +1,103 @@
-// The call_tracker actor over a real CAF actor system: batches in, completed
+// The call_tracker actor on CAF's test_coordinator: batches in, completed
 // calls out to a (test) customer matcher, active calls on request, its own
-// timers for the Cdr wait and for stale calls. No sleeps: every wait is a
-// receive with a timeout.
+// timers for the Cdr wait, for stale calls and for the re-sync. Every step is
+// one message or one move of the clock: nothing sleeps, nothing races.
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <caf/actor_cast.hpp>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/after.hpp>
-#include <caf/scoped_actor.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actors/call_tracker.hpp"
+#include "adapters/ami/codec.hpp"
+#include "adapters/ami/live_channels.hpp"
 #include "messages/customer_matcher_actor.hpp"
-#include "tests/fixtures/actor_system.hpp"
 #include "tests/fixtures/capture.hpp"
+#include "tests/fixtures/deterministic_actor_system.hpp"
 
 using namespace sb;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct actor_fixture {
-  sb::test::test_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
+/// A tracker, a stand-in matcher that keeps what it receives, and the
+/// deterministic clock both run on.
+struct tracker_env {
+  test::deterministic_actor_system env;
+  std::vector<completed_call> completed;
+  /// How many messages the matcher received (one per batch that completed
+  /// calls).
+  size_t batches_completed = 0;
+  customer_matcher_actor matcher;
+  call_tracker_actor tracker;
 
-  actor_fixture() {
-    sys = std::make_unique<caf::actor_system>(cfg);
+  explicit tracker_env(tracker_config config = {}, bool with_matcher = true) {
+    if (with_matcher)
+      matcher = env.sys.spawn([this](customer_matcher_actor::pointer)
+                                  -> customer_matcher_actor::behavior_type {
+        return {
+            [this](std::vector<completed_call>& calls) {
+              ++batches_completed;
+              for (auto& c : calls)
+                completed.push_back(std::move(c));
+            },
+            [](customer_atom, customer&) {},
+            [](reload_atom) {},
+        };
+      });
+    tracker = env.sys.spawn(call_tracker_with_clock, std::vector<pbx_config>{},
+                            config, matcher, env.clock());
+    env.run();
+  }
+
+  ~tracker_env() {
+    caf::anon_send_exit(tracker, caf::exit_reason::user_shutdown);
+    if (matcher)
+      caf::anon_send_exit(matcher, caf::exit_reason::user_shutdown);
+    env.run();
+  }
+
+  tracker_env(const tracker_env&) = delete;
+  tracker_env& operator=(const tracker_env&) = delete;
+
+  caf::timestamp now() {
+    return caf::timestamp{std::chrono::microseconds{env.clock()()}};
+  }
+
+  /// Delivers events [from, to) as one batch arriving now, and runs it.
+  void deliver(std::vector<ami_event> events, size_t from, size_t to) {
+    ami_event_batch batch;
+    batch.pbx = "default";
+    for (size_t i = from; i < to; ++i) {
+      events[i].received = now();
+      batch.events.push_back(std::move(events[i]));
+    }
+    caf::anon_send(tracker, std::move(batch));
+    env.run();
+  }
+
+  std::vector<live_call> active() {
+    std::vector<live_call> result;
+    bool answered = false;
+    auto handle = tracker;
+    env.sys.spawn([&, handle](caf::event_based_actor* self) {
+      self->request(handle, caf::infinite, active_atom_v)
+          .then([&](std::vector<live_call>& calls) {
+            result = std::move(calls);
+            answered = true;
+          });
+    });
+    env.run();
+    REQUIRE(answered);
+    return result;
   }
 };
-
-/// A stand-in customer matcher: forwards every batch of completed calls to
-/// `sink`.
-customer_matcher_actor spawn_test_matcher(caf::actor_system& sys,
-                                          caf::actor sink) {
-  return sys.spawn([sink](customer_matcher_actor::pointer)
-                       -> customer_matcher_actor::behavior_type {
-    return {
-        [sink](std::vector<completed_call>& calls) {
-          // A typed actor may not send() to a dynamically typed one.
-          caf::anon_send(sink, std::move(calls));
-        },
-        [](customer_atom, customer&) {},
-        [](reload_atom) {},
-    };
-  });
-}
-
-/// The capture's events as they would arrive now.
-std::vector<ami_event> arriving_now(std::vector<ami_event> events) {
-  auto now = caf::make_timestamp();
-  for (auto& e : events)
-    e.received = now;
-  return events;
-}
-
-ami_event_batch batch_of(std::vector<ami_event> events, size_t from,
-                         size_t to) {
-  ami_event_batch batch;
-  batch.pbx = "default";
-  batch.events.assign(std::make_move_iterator(events.begin() + from),
-                      std::make_move_iterator(events.begin() + to));
-  return batch;
-}
 
 size_t index_of(const std::vector<ami_event>& events, std::string_view name) {
   for (size_t i = 0; i < events.size(); ++i)
@@ -80,52 +107,26 @@ size_t index_of(const std::vector<ami_event>& events, std::string_view name) {
   return 0;
 }
 
-std::vector<live_call> active(caf::scoped_actor& self,
-                              const call_tracker_actor& tracker) {
-  std::vector<live_call> result;
-  bool answered = false;
-  self->request(tracker, 5s, active_atom_v)
-      .receive(
-          [&](std::vector<live_call>& calls) {
-            result = std::move(calls);
-            answered = true;
-          },
-          [&](caf::error& err) {
-            FAIL("active request failed: " << to_string(err));
-          });
-  REQUIRE(answered);
-  return result;
-}
-
-std::vector<completed_call> next_completed(caf::scoped_actor& self) {
-  std::vector<completed_call> result;
-  bool got = false;
-  self->receive(
-      [&](std::vector<completed_call>& calls) {
-        result = std::move(calls);
-        got = true;
-      },
-      caf::after(10s) >> [] {});
-  REQUIRE(got);
+size_t last_index_of(const std::vector<ami_event>& events,
+                     std::string_view name) {
+  size_t result = events.size();
+  for (size_t i = 0; i < events.size(); ++i)
+    if (events[i].name() == name)
+      result = i;
+  REQUIRE(result < events.size());
   return result;
 }
 
 } // namespace
 
-TEST_CASE_METHOD(actor_fixture,
-                 "call_tracker actor: batches in, completed "
-                 "calls to the matcher, active calls on request",
-                 "[tracker][actor]") {
-  caf::scoped_actor self{*sys};
-  auto matcher = spawn_test_matcher(*sys, caf::actor_cast<caf::actor>(self));
-  auto tracker = sys->spawn(call_tracker, std::vector<pbx_config>{},
-                            tracker_config{}, matcher);
-
-  auto events = arriving_now(
-      test::load_capture("dev-06-inbound-ringgroup-second-answers"));
+TEST_CASE("call_tracker actor: batches in, completed calls to the matcher, "
+          "active calls on request",
+          "[tracker][actor]") {
+  tracker_env t;
+  auto events = test::load_capture("dev-06-inbound-ringgroup-second-answers");
   auto talking = index_of(events, "BridgeEnter") + 1;
-  self->send(tracker, batch_of(events, 0, talking));
-  auto live = active(self, tracker);
+  t.deliver(events, 0, talking);
+  auto live = t.active();
   REQUIRE(live.size() == 1);
   CHECK(live[0].id == "1795299069.10");
   CHECK(live[0].state == "answered");
@@ -133,16 +134,19 @@ TEST_CASE_METHOD(actor_fixture,
   CHECK(live[0].direction == "inbound");
 
   // The rest, split in two batches at the last Hangup: the trailing Cdr
-  // arrives in a later batch and the tracker's own timer finalizes the call.
-  size_t last_hangup = 0;
-  for (size_t i = 0; i < events.size(); ++i)
-    if (events[i].name() == "Hangup")
-      last_hangup = i;
-  self->send(tracker, batch_of(events, talking, last_hangup + 1));
-  self->send(tracker, batch_of(events, last_hangup + 1, events.size()));
-  auto calls = next_completed(self);
-  REQUIRE(calls.size() == 1);
-  auto& call = calls[0];
+  // arrives in a later batch, and the call waits for the Cdr grace.
+  auto last_hangup = last_index_of(events, "Hangup");
+  t.deliver(events, talking, last_hangup + 1);
+  t.deliver(events, last_hangup + 1, events.size());
+  CHECK(t.completed.empty());
+  REQUIRE(t.active().size() == 1);
+  CHECK(t.active()[0].state == "ending");
+  // The tracker's own timer finalizes it once the grace has passed.
+  t.env.advance(19ms);
+  CHECK(t.completed.empty());
+  t.env.advance(1ms);
+  REQUIRE(t.completed.size() == 1);
+  auto& call = t.completed[0];
   CHECK(call.ext_message_id == "1795299069.10");
   CHECK(call.origin == "default");
   CHECK(call.direction == call_direction::inbound);
@@ -153,66 +157,95 @@ TEST_CASE_METHOD(actor_fixture,
   CHECK(call.billsec == 8);
   CHECK(call.talk_seconds == 8);
   CHECK_FALSE(call.incomplete);
-  CHECK(active(self, tracker).empty());
+  CHECK(t.active().empty());
 
-  // The burst: 50 calls, each exactly once.
-  auto burst = arriving_now(test::load_capture("dev-11-burst-50"));
+  // The burst: 50 calls in batches of 64 events, each call exactly once.
+  t.completed.clear();
+  auto burst = test::load_capture("dev-11-burst-50");
   const size_t per_batch = 64;
   for (size_t i = 0; i < burst.size(); i += per_batch)
-    self->send(tracker,
-               batch_of(burst, i, std::min(burst.size(), i + per_batch)));
+    t.deliver(burst, i, std::min(burst.size(), i + per_batch));
+  t.env.advance(20ms);
   std::set<std::string> ids;
-  size_t total = 0;
-  while (total < 50) {
-    for (auto& c : next_completed(self)) {
-      CHECK(ids.insert(c.ext_message_id).second);
-      ++total;
-    }
-  }
-  CHECK(total == 50);
-  CHECK(active(self, tracker).empty());
-  self->send_exit(tracker, caf::exit_reason::user_shutdown);
-  self->send_exit(matcher, caf::exit_reason::user_shutdown);
+  for (auto& c : t.completed)
+    CHECK(ids.insert(c.ext_message_id).second);
+  CHECK(t.completed.size() == 50);
+  CHECK(t.active().empty());
 }
 
-TEST_CASE_METHOD(actor_fixture,
-                 "call_tracker actor: connection lost, calls "
-                 "finalized incomplete by its timer",
-                 "[tracker][actor]") {
-  caf::scoped_actor self{*sys};
-  auto matcher = spawn_test_matcher(*sys, caf::actor_cast<caf::actor>(self));
+TEST_CASE("call_tracker actor: connection lost and no re-sync, calls "
+          "finalized incomplete by its timer",
+          "[tracker][actor]") {
   tracker_config config;
   config.stale_call_seconds = 0.2;
-  auto tracker
-      = sys->spawn(call_tracker, std::vector<pbx_config>{}, config, matcher);
-  auto events = arriving_now(
-      test::load_capture("dev-01-inbound-answered-caller-hangup"));
-  self->send(tracker, batch_of(events, 0, index_of(events, "BridgeEnter")));
-  REQUIRE(active(self, tracker).size() == 1);
-  self->send(tracker, connection_lost_atom_v, std::string{"default"});
-  auto calls = next_completed(self);
-  REQUIRE(calls.size() == 1);
-  CHECK(calls[0].incomplete);
-  CHECK(calls[0].ext_message_id == "1795298998.0");
-  CHECK(calls[0].disposition == call_disposition::answered);
-  CHECK(active(self, tracker).empty());
-  self->send_exit(tracker, caf::exit_reason::user_shutdown);
-  self->send_exit(matcher, caf::exit_reason::user_shutdown);
+  tracker_env t{config};
+  auto events = test::load_capture("dev-01-inbound-answered-caller-hangup");
+  t.deliver(events, 0, index_of(events, "BridgeEnter"));
+  REQUIRE(t.active().size() == 1);
+  caf::anon_send(t.tracker, connection_lost_atom_v, std::string{"default"});
+  t.env.run();
+  t.env.advance(199ms);
+  CHECK(t.completed.empty());
+  t.env.advance(1ms);
+  REQUIRE(t.completed.size() == 1);
+  CHECK(t.completed[0].incomplete);
+  CHECK(t.completed[0].ext_message_id == "1795298998.0");
+  CHECK(t.completed[0].disposition == call_disposition::answered);
+  CHECK(t.active().empty());
 }
 
-TEST_CASE_METHOD(actor_fixture, "call_tracker actor works without a matcher",
-                 "[tracker][actor]") {
-  caf::scoped_actor self{*sys};
-  auto tracker = sys->spawn(call_tracker, std::vector<pbx_config>{},
-                            tracker_config{}, customer_matcher_actor{});
-  auto events = arriving_now(test::load_capture("dev-09-internal"));
-  self->send(tracker, batch_of(events, 0, events.size()));
-  self->send(tracker, sweep_atom_v);
-  // The request is answered after the batch and the sweep (mailbox order):
-  // at most the call waiting for its Cdr grace is still listed.
-  auto live = active(self, tracker);
+TEST_CASE("call_tracker actor: the re-sync after a reconnect keeps a live "
+          "call, which then ends as an ordinary call",
+          "[tracker][actor][resync]") {
+  tracker_config config;
+  config.stale_call_seconds = 0.2;
+  tracker_env t{config};
+  auto events = test::load_capture("dev-01-inbound-answered-caller-hangup");
+  auto cut = index_of(events, "DialBegin") + 1;
+  auto resume = index_of(events, "HangupRequest");
+  t.deliver(events, 0, cut);
+  caf::anon_send(t.tracker, connection_lost_atom_v, std::string{"default"});
+  t.env.run();
+  // The reconnect: what the PBX lists after the answer and both
+  // BridgeEnters, which it never resends.
+  ami::live_channels table;
+  for (size_t i = 0; i < resume; ++i)
+    table.apply(events[i].text);
+  std::vector<ami_event> answer;
+  ami::frame_splitter splitter{1 << 20};
+  splitter.expect_banner(false);
+  splitter.feed(
+      table.core_show_channels("1"), [](std::string_view) {},
+      [&](std::string_view frame) {
+        ami_event e;
+        if (ami::parse_frame(frame, e) && !e.name().empty())
+          answer.push_back(std::move(e));
+      });
+  REQUIRE(answer.size() == 3);
+  t.deliver(answer, 0, answer.size());
+  // Long past the stale time: the re-sync kept it alive.
+  t.env.advance(1s);
+  CHECK(t.completed.empty());
+  REQUIRE(t.active().size() == 1);
+  t.deliver(events, resume, events.size());
+  t.env.advance(20ms);
+  REQUIRE(t.completed.size() == 1);
+  auto& call = t.completed[0];
+  CHECK_FALSE(call.incomplete);
+  CHECK(call.extension == "1001");
+  CHECK(call.billsec == 7);
+  CHECK(call.duration_seconds == 11);
+}
+
+TEST_CASE("call_tracker actor works without a matcher", "[tracker][actor]") {
+  tracker_env t{tracker_config{}, false};
+  auto events = test::load_capture("dev-09-internal");
+  t.deliver(events, 0, events.size());
+  // At most the call waiting for its Cdr grace is still listed.
+  auto live = t.active();
   CHECK(live.size() <= 1);
   for (auto& call : live)
     CHECK(call.state == "ending");
-  self->send_exit(tracker, caf::exit_reason::user_shutdown);
+  t.env.advance(20ms);
+  CHECK(t.active().empty());
 }
