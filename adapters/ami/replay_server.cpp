@@ -78,6 +78,8 @@ struct replay_server::impl {
   // Guarded by mtx (written on the I/O thread, read by anyone).
   size_t next_event = 0;
   size_t sent = 0;
+  /// Event frames written as answers to actions (CoreShowChannels lists).
+  size_t answer_events = 0;
   size_t accepted = 0;
   size_t drops = 0;
   std::vector<recorded_action> actions;
@@ -112,6 +114,27 @@ public:
     pace_timer_.cancel();
   }
 
+  /// Ends the session the way a server that reads its input does: FIN
+  /// after the last byte written, then input read and discarded until the
+  /// client closes (at most two seconds). Closing with unread input (an
+  /// action the client just sent) would make the kernel answer with a reset,
+  /// and a reset discards what the client has received but not yet read:
+  /// events this server counted as sent would never arrive.
+  void close_gracefully() {
+    if (closed_ || draining_)
+      return;
+    draining_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    pace_timer_.cancel();
+    pace_timer_.expires_after(std::chrono::seconds(2));
+    auto self = shared_from_this();
+    pace_timer_.async_wait([this, self](boost::system::error_code ec) {
+      if (!ec)
+        close();
+    });
+  }
+
 private:
   struct out_item {
     std::string owned;
@@ -128,7 +151,7 @@ private:
         [this, self](boost::system::error_code ec, size_t n) {
           if (closed_)
             return;
-          if (n > 0)
+          if (n > 0 && !draining_)
             splitter_.feed(
                 std::string_view{buffer_, n}, [](std::string_view) {},
                 [this](std::string_view frame) { on_action(frame); });
@@ -178,7 +201,14 @@ private:
     } else if (iequals(name, "Ping")) {
       ping(id);
     } else if (iequals(name, "CoreShowChannels")) {
-      queue_owned(server_.channels.core_show_channels(id));
+      std::string answer;
+      {
+        std::lock_guard<std::mutex> guard{server_.mtx};
+        answer = server_.channels.core_show_channels(id);
+        // One CoreShowChannel per channel, then CoreShowChannelsComplete.
+        server_.answer_events += server_.channels.size() + 1;
+      }
+      queue_owned(std::move(answer));
     } else {
       respond_error(id, "Invalid/unknown command");
     }
@@ -346,7 +376,7 @@ private:
 
   /// Starts the next write: queued responses first, then the next events.
   void pump() {
-    if (writing_ || closed_)
+    if (writing_ || closed_ || draining_)
       return;
     if (queue_.empty()) {
       if (closing_) {
@@ -380,7 +410,7 @@ private:
                           server_.changed.notify_all();
                         }
                         if (item.close_after) {
-                          close();
+                          close_gracefully();
                           return;
                         }
                         pump();
@@ -456,6 +486,8 @@ private:
   bool streaming_ = false;
   bool pace_armed_ = false;
   size_t sent_here_ = 0;
+  /// Output shut down, input discarded until the client closes.
+  bool draining_ = false;
   size_t paced_ = 0;
   steady::time_point stream_start_;
 };
@@ -560,6 +592,11 @@ const std::vector<std::string>& replay_server::capture_frames() const noexcept {
 size_t replay_server::connections() const {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   return impl_->accepted;
+}
+
+size_t replay_server::answer_events() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return impl_->answer_events;
 }
 
 size_t replay_server::events_sent() const {

@@ -98,6 +98,10 @@ public:
   /// Event frames written so far, over all connections.
   size_t events_sent() const;
 
+  /// Event frames written as answers to actions (the CoreShowChannel list
+  /// and its Complete event), over all connections.
+  size_t answer_events() const;
+
   /// Every action received, in order.
   std::vector<recorded_action> actions() const;
 
