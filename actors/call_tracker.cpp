@@ -135,6 +135,16 @@ call_tracker(call_tracker_actor::stateful_pointer<call_tracker_state> self,
         self->state.timer_due = 0;
         sweep(self);
       },
+      [self](flush_atom) -> int64_t {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        // Past the Cdr grace of every hung-up call; live calls stay live.
+        std::vector<completed_call> out;
+        self->state.correlator->finalize_stale(wall_now() + 1000000, out);
+        auto n = static_cast<int64_t>(out.size());
+        flush(self, out);
+        return n;
+      },
       [self](active_atom) -> std::vector<live_call> {
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};

@@ -17,6 +17,7 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include "core/db_url.hpp"
+#include "core/error.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
 
@@ -25,7 +26,8 @@ namespace sb::store {
 // -- helpers ------------------------------------------------------------------
 
 bool is_unavailable(const caf::error& err) {
-  return err == caf::sec::runtime_error;
+  return err == caf::sec::runtime_error
+         || code_of(err) == ec::database_unavailable;
 }
 
 std::string call_body(int64_t duration_seconds, std::string_view notes) {

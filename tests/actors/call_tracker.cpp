@@ -51,6 +51,7 @@ customer_matcher_actor spawn_test_matcher(caf::actor_system& sys,
         },
         [](customer_atom, customer&) {},
         [](reload_atom) {},
+        [](flush_atom, int64_t) { return drain_report{}; },
     };
   });
 }
