@@ -112,6 +112,7 @@ ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
         if (!out.events.empty() && st.tracker)
           self->send(st.tracker, std::move(out));
       },
+      [](flush_atom) { return true; },
       [self](connection_lost_atom atom, std::string& lost_pbx) {
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};

@@ -34,6 +34,30 @@ void spawn_connection(
   set_state(c, "connecting");
 }
 
+using self_ptr = ami_supervisor_actor::stateful_pointer<ami_supervisor_state>;
+
+/// Every connection is down: flush each parser, answer the stop when all
+/// parsers answered.
+void flush_parsers(self_ptr self) {
+  auto& st = self->state;
+  st.stop_waiting = 0;
+  for (auto& c : st.connections)
+    if (c.parser)
+      ++st.stop_waiting;
+  if (st.stop_waiting == 0) {
+    st.stop_promise.deliver(true);
+    return;
+  }
+  for (auto& c : st.connections) {
+    if (!c.parser)
+      continue;
+    self->request(c.parser, caf::infinite, flush_atom_v).then([self](bool) {
+      if (--self->state.stop_waiting == 0)
+        self->state.stop_promise.deliver(true);
+    });
+  }
+}
+
 } // namespace
 
 supervised_connection* ami_supervisor_state::find(const std::string& pbx) {
@@ -65,7 +89,7 @@ ami_supervisor_actor::behavior_type ami_supervisor(
     auto& c = st.connections.emplace_back();
     c.pbx = std::move(pbx);
     c.status.pbx = c.pbx.name;
-    c.next_delay = st.backoff.initial;
+    c.delays.emplace(st.backoff.initial, st.backoff.max, st.backoff.jitter);
     c.reconnects
         = &reg.get_counter("switchboard_ami_reconnects_total",
                            "Restarts of an AMI connection after a failure.",
@@ -81,8 +105,17 @@ ami_supervisor_actor::behavior_type ami_supervisor(
     c.state_backing_off = state_gauge("backing_off");
     c.parser = spawn_ami_parser(self->system(), c.pbx.name, st.tracker);
   }
-  for (auto& c : st.connections)
-    spawn_connection(self, c);
+  // In groups, so that a restart of a process with many PBXes is no
+  // thundering herd of logins.
+  for (size_t i = 0; i < st.connections.size(); ++i) {
+    auto& c = st.connections[i];
+    auto group = i / std::max<size_t>(1, st.backoff.start_group);
+    if (group == 0)
+      spawn_connection(self, c);
+    else
+      self->delayed_send(self, st.backoff.stagger * group, restart_atom_v,
+                         c.pbx.name, c.generation);
+  }
   self->set_down_handler([self](caf::down_msg& down) {
     metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
     auto& st = self->state;
@@ -95,17 +128,18 @@ ami_supervisor_actor::behavior_type ami_supervisor(
       return;
     auto& c = *i;
     c.connection = nullptr;
+    if (st.stopping) {
+      if (--st.stop_waiting == 0)
+        flush_parsers(self);
+      return;
+    }
     auto now = std::chrono::steady_clock::now();
+    // A session that worked is no failure to back off from: the PBX
+    // restarted or the network blinked, and every second away loses calls.
     if (c.status.state == "logged_in"
-        && now - c.logged_in_at >= st.backoff.healthy)
-      c.next_delay = st.backoff.initial;
-    auto delay = c.next_delay;
-    c.next_delay = std::min(
-        std::chrono::duration_cast<std::chrono::milliseconds>(c.next_delay * 2),
-        st.backoff.max);
-    std::uniform_real_distribution<double> spread{1.0 - st.backoff.jitter, 1.0};
-    auto wait = std::chrono::milliseconds{static_cast<int64_t>(
-        static_cast<double>(delay.count()) * spread(st.rng))};
+        && (c.streamed || now - c.logged_in_at >= st.backoff.healthy))
+      c.delays->reset();
+    auto wait = c.delays->next();
     c.status.last_error = exit_reason_text(self->system(), down.reason);
     set_state(c, "backing_off");
     log::warning(
@@ -129,7 +163,10 @@ ami_supervisor_actor::behavior_type ami_supervisor(
           return;
         if (state == "logged_in") {
           c->logged_in_at = std::chrono::steady_clock::now();
+          c->streamed = false;
           set_state(*c, "logged_in");
+        } else if (state == "streaming") {
+          c->streamed = true;
         } else if (state == "connecting") {
           set_state(*c, "connecting");
         }
@@ -138,8 +175,14 @@ ami_supervisor_actor::behavior_type ami_supervisor(
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};
         auto* c = self->state.find(pbx);
-        if (c == nullptr || c->generation != generation || c->connection)
+        if (self->state.stopping || c == nullptr || c->generation != generation
+            || c->connection)
           return;
+        if (generation == 0) {
+          // A staggered first start, not a restart.
+          spawn_connection(self, *c);
+          return;
+        }
         ++c->status.restarts;
         c->reconnects->inc();
         if (auto* restarts = metrics::global().actor("ami_connection").restarts)
@@ -154,6 +197,27 @@ ami_supervisor_actor::behavior_type ami_supervisor(
         for (auto& c : self->state.connections)
           result.push_back(c.status);
         return result;
+      },
+      [self](flush_atom) -> caf::result<bool> {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& st = self->state;
+        if (st.stopping)
+          return true;
+        st.stopping = true;
+        st.stop_promise = self->make_response_promise<bool>();
+        st.stop_waiting = 0;
+        // Closing a connection joins its socket reader: once its down
+        // message is here, no frame of it can follow the parser flush.
+        for (auto& c : st.connections) {
+          if (!c.connection)
+            continue;
+          ++st.stop_waiting;
+          self->send_exit(c.connection, caf::exit_reason::user_shutdown);
+        }
+        if (st.stop_waiting == 0)
+          flush_parsers(self);
+        return st.stop_promise;
       },
   };
 }

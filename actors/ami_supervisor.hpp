@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 
 #include "adapters/metrics/registry.hpp"
 #include "config/config.hpp"
+#include "core/backoff.hpp"
 #include "messages/ami_connection_actor.hpp"
 #include "messages/ami_parser_actor.hpp"
 #include "messages/ami_supervisor_actor.hpp"
@@ -18,15 +20,21 @@
 
 namespace sb {
 
-/// How a failed connection is retried (SPEC: 1 s doubling to 30 s, with
-/// jitter, reset after a healthy period). Injectable so tests run fast.
+/// How a failed connection is retried: 1 s doubling to 30 s, with jitter,
+/// for failures before a session worked (refused, wrong secret, silent PBX);
+/// a session that logged in and received its first events starts again from
+/// `initial`. Injectable so tests run fast.
 struct backoff_policy {
   std::chrono::milliseconds initial{1000};
   std::chrono::milliseconds max{30000};
-  /// A connection logged in for at least this long before failing starts
-  /// again from `initial`; a shorter one keeps doubling. A wrong secret never
-  /// logs in, so it backs off up to `max` and stays there.
-  std::chrono::milliseconds healthy{60000};
+  /// A connection logged in for at least this long (or that received
+  /// events) before failing starts again from `initial`; a shorter one keeps
+  /// doubling. A wrong secret never logs in, so it backs off up to `max`.
+  std::chrono::milliseconds healthy{5000};
+  /// Connections started at once at start-up; the next group follows
+  /// `stagger` later, so 1,000 PBXes do not all log in in the same instant.
+  size_t start_group = 50;
+  std::chrono::milliseconds stagger{50};
   /// Each delay is drawn from [(1 - jitter) * d, d], so PBXes that failed
   /// together do not reconnect in lockstep, and the delay still grows.
   double jitter = 0.25;
@@ -37,9 +45,11 @@ struct supervised_connection {
   ami_parser_actor parser;
   ami_connection_actor connection;
   connection_status status;
-  /// The delay the next failure waits before restarting.
-  std::chrono::milliseconds next_delay{0};
+  /// The delays of restarts after failures.
+  std::optional<sb::backoff> delays;
   std::chrono::steady_clock::time_point logged_in_at;
+  /// The current session passed on events (the PBX is really serving it).
+  bool streamed = false;
   /// Bumped on every spawn; a restart timer of an older generation is stale.
   uint64_t generation = 0;
   metrics::counter* reconnects = nullptr;
@@ -55,7 +65,11 @@ struct ami_supervisor_state {
   std::vector<supervised_connection> connections;
   call_tracker_actor tracker;
   backoff_policy backoff;
-  std::minstd_rand rng{std::random_device{}()};
+  /// A stop is under way: connections are not restarted, and the flush
+  /// is answered once every connection is down and every parser flushed.
+  bool stopping = false;
+  size_t stop_waiting = 0;
+  caf::typed_response_promise<bool> stop_promise;
 
   supervised_connection* find(const std::string& pbx);
 

@@ -140,6 +140,16 @@ call_tracker_actor::behavior_type call_tracker_with_clock(
         self->state.timer_due = 0;
         sweep(self);
       },
+      [self](flush_atom) -> int64_t {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        // Past the Cdr grace of every hung-up call; live calls stay live.
+        std::vector<completed_call> out;
+        self->state.correlator->finalize_stale(self->state.clock() + 1000000, out);
+        auto n = static_cast<int64_t>(out.size());
+        flush(self, out);
+        return n;
+      },
       [self](active_atom) -> std::vector<live_call> {
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};

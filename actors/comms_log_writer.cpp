@@ -29,6 +29,7 @@ std::vector<double> batch_size_buckets() {
 void update_gauges(comms_log_writer_state& st) {
   st.pending_gauge->set(static_cast<double>(st.pending.size()));
   st.spool_gauge->set(st.spool ? static_cast<double>(st.spool->depth()) : 0.0);
+  st.spool_bytes->set(st.spool ? static_cast<double>(st.spool->bytes()) : 0.0);
 }
 
 void count_logged(comms_log_writer_state& st, const std::string& source,
@@ -74,7 +75,7 @@ void count_outcomes(comms_log_writer_state& st,
 
 caf::error unavailable_error(const comms_log_writer_state& st,
                              const std::string& reason) {
-  return caf::make_error(caf::sec::runtime_error,
+  return caf::make_error(ec::database_unavailable,
                          "database unavailable: " + reason + " (records held: "
                              + std::to_string(st.held()) + ")");
 }
@@ -106,6 +107,7 @@ struct writer_ops {
     }
     s.down = true;
     s.db.reset();
+    spill_pending();
     s.next_attempt = clock_type::now() + s.backoff;
     self->delayed_send(caf::actor_cast<comms_log_writer_actor>(self), s.backoff,
                        retry_atom_v);
@@ -143,8 +145,58 @@ struct writer_ops {
     self->send(caf::actor_cast<comms_log_writer_actor>(self), retry_atom_v);
   }
 
+  /// Appends to the spool; false (records untouched) when it cannot take
+  /// them: then they stay in memory and the error is logged and counted.
+  bool to_spool(const std::vector<matched_call>& records) {
+    auto& s = st();
+    if (records.empty())
+      return true;
+    if (s.spool) {
+      auto ok = s.spool->append(records);
+      if (ok) {
+        s.spooled_total->inc(static_cast<double>(records.size()));
+        return true;
+      }
+      s.spool_refused->inc(static_cast<double>(records.size()));
+      log::error(actor_name,
+                 "cannot append to the spool; records held in memory only "
+                 "(lost if the process dies)",
+                 {{"error", describe(ok.error())},
+                  {"records", std::to_string(records.size())}});
+      return false;
+    }
+    if (!s.warned_unbounded) {
+      s.warned_unbounded = true;
+      log::error(actor_name,
+                 "records cannot be committed and there is no spool: "
+                 "holding them in memory only (lost if the process dies)",
+                 {{"records", std::to_string(records.size())}});
+    }
+    return false;
+  }
+
+  /// Moves what memory holds to the spool, so that nothing waits for the
+  /// database in memory alone. Records the spool refuses stay in memory.
+  void spill_pending() {
+    auto& s = st();
+    if (s.pending.empty() || !s.spool)
+      return;
+    std::vector<matched_call> rest(std::make_move_iterator(s.pending.begin()),
+                                   std::make_move_iterator(s.pending.end()));
+    s.pending.clear();
+    if (to_spool(rest))
+      return;
+    std::move(rest.begin(), rest.end(), std::back_inserter(s.pending));
+  }
+
   void accept(std::vector<matched_call>&& calls) {
     auto& s = st();
+    // While the database is down a record cannot be committed at once:
+    // it is made durable now, not when memory runs out.
+    if (s.down && s.spool && s.pending.empty()) {
+      if (to_spool(calls))
+        return;
+    }
     auto room = s.config.max_pending > s.pending.size()
                     ? s.config.max_pending - s.pending.size()
                     : size_t{0};
@@ -157,22 +209,8 @@ struct writer_ops {
     overflow.reserve(calls.size() - to_memory);
     std::move(calls.begin() + static_cast<ptrdiff_t>(to_memory), calls.end(),
               std::back_inserter(overflow));
-    if (s.spool) {
-      if (auto ok = s.spool->append(overflow); ok)
-        return;
-      else
-        log::error(actor_name,
-                   "cannot append to the spool; keeping the "
-                   "records in memory",
-                   {{"error", describe(ok.error())}});
-    }
-    if (!s.warned_unbounded) {
-      s.warned_unbounded = true;
-      log::error(actor_name,
-                 "more records than max_pending and no spool: "
-                 "holding them in memory",
-                 {{"max_pending", std::to_string(s.config.max_pending)}});
-    }
+    if (to_spool(overflow))
+      return;
     std::move(overflow.begin(), overflow.end(), std::back_inserter(s.pending));
   }
 
@@ -233,6 +271,7 @@ struct writer_ops {
           std::chrono::duration<double>(clock_type::now() - t0).count());
       s.batch_size->observe(static_cast<double>(batch.size()));
       count_outcomes(s, batch, outcomes);
+      s.committed += static_cast<int64_t>(batch.size());
       drop_handled(batch.size(), from_memory);
       mark_up();
       return true;
@@ -248,6 +287,7 @@ struct writer_ops {
       auto one = s.db->write_calls(single, &outcomes);
       if (one) {
         count_outcomes(s, single, outcomes);
+        ++s.committed;
         continue;
       }
       if (store::is_unavailable(one.error())) {
@@ -326,10 +366,27 @@ comms_log_writer_actor::behavior_type comms_log_writer(
   st.rejected = &reg.get_counter(
       "switchboard_writer_rejected_total",
       "Call records the database refused (logged with their identity).");
+  st.spool_bytes
+      = &reg.get_gauge("switchboard_writer_spool_bytes",
+                       "Size of the comms-log writer's spool file in bytes.");
+  st.spool_limit = &reg.get_gauge(
+      "switchboard_writer_spool_limit_bytes",
+      "Largest size the spool file may reach (db.spool_max_mb).");
+  st.spooled_total = &reg.get_counter(
+      "switchboard_writer_spooled_total",
+      "Records written to the spool file because they could not be "
+      "committed at once.");
+  st.spool_refused = &reg.get_counter(
+      "switchboard_writer_spool_refused_total",
+      "Records the spool could not take (full, disk error): held in memory "
+      "only.");
+  auto limit = st.config.spool_max_mb * size_t{1024} * 1024;
+  st.spool_limit->set(static_cast<double>(limit));
   if (!st.config.spool_path.empty()) {
-    if (auto spool = store::spool::open(st.config.spool_path))
+    if (auto spool = store::spool::open(st.config.spool_path)) {
       st.spool = std::move(*spool);
-    else
+      st.spool->set_limit(limit);
+    } else
       log::error(actor_name,
                  "cannot open the spool; records beyond "
                  "max_pending stay in memory",
@@ -421,6 +478,25 @@ comms_log_writer_actor::behavior_type comms_log_writer(
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};
         return static_cast<int64_t>(self->state.held());
+      },
+      [self, ops](flush_atom, int64_t budget_ms) -> drain_report {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& s = self->state;
+        auto deadline
+            = clock_type::now() + std::chrono::milliseconds{budget_ms};
+        // Commit while there is time and a database; a record the database
+        // cannot take now goes to the spool instead of waiting in memory.
+        while (!s.down && s.held() > 0 && clock_type::now() < deadline)
+          if (!ops->write_batch())
+            break;
+        ops->spill_pending();
+        update_gauges(s);
+        drain_report report;
+        report.committed = s.committed;
+        report.spooled = s.spool ? static_cast<int64_t>(s.spool->depth()) : 0;
+        report.lost = static_cast<int64_t>(s.pending.size());
+        return report;
       },
   };
 }

@@ -13,24 +13,29 @@
 //     db_config.batch_size. Arrival schedules a flush by a message to itself,
 //     so every call already in the mailbox joins the same transaction: one row
 //     per transaction when idle (no added latency), large batches under load.
-//   - When the database is down or locked, records stay queued and the writer
-//     retries with exponential backoff (retry_backoff_initial doubling to
-//     retry_backoff_max). At most db_config.max_pending records are held in
-//     memory; more go to the spool file db_config.spool_path (fsync'd per
-//     append), which is drained back into the database when it returns. On
-//     shutdown, records still queued in memory are appended to the spool; a
-//     writer started later with the same spool path sends them. Sending a
-//     record twice is harmless: inserts are idempotent on
-//     (source, ext_message_id). An empty spool_path disables the spool (then
-//     memory is the only buffer, unbounded, with an error logged).
+//   - A record that cannot be committed at once (database down or locked)
+//     goes to the spool file db_config.spool_path (fsync'd per append) at
+//     once: memory is only a cache in front of the database, bounded by
+//     db_config.max_pending while the database is slow. The writer retries
+//     with exponential backoff (retry_backoff_initial doubling to
+//     retry_backoff_max) and drains the spool back into the database when it
+//     returns; a writer started later with the same spool path sends what is
+//     left. Sending a record twice is harmless: inserts are idempotent on
+//     (source, ext_message_id). The spool is limited to db.spool_max_mb; a
+//     record it refuses (full, disk error) stays in memory with an error
+//     logged and counted (switchboard_writer_spool_refused_total). An empty
+//     spool_path disables the spool (memory only, with an error logged).
+//   - `flush_atom, budget_ms` (a stop): commits what it can within the
+//     budget, spools the rest and answers a drain_report.
 //   - A record the database refuses (constraint) is isolated from its batch,
 //     logged with its identity and counted in
 //     switchboard_writer_rejected_total; the rest of the batch is written.
 //   - Manual entries and customers (request / response) are written at once.
 //     While the database is down they fail immediately with
-//     caf::sec::runtime_error ("database unavailable: ..."), so HTTP can answer
-//     503; data the database refuses fails with caf::sec::invalid_argument.
-//     After a customer was added, the caller tells the customer_matcher
+//     ec::database_unavailable ("database unavailable: ..."), so HTTP can
+//     answer 503; data the database refuses fails with
+//     caf::sec::invalid_argument. After a customer was added, the caller tells
+//     the customer_matcher
 //     (`customer_atom, customer`): the writer does not know the matcher.
 //
 // Metrics: switchboard_calls_logged_total{source,direction,disposition} (new
@@ -38,7 +43,9 @@
 // stored: duplicate or merged), switchboard_db_write_seconds,
 // switchboard_db_batch_size, switchboard_writer_pending,
 // switchboard_writer_spool_depth, switchboard_writer_db_errors_total{kind},
-// switchboard_writer_rejected_total.
+// switchboard_writer_rejected_total, switchboard_writer_spool_bytes,
+// switchboard_writer_spool_limit_bytes, switchboard_writer_spooled_total,
+// switchboard_writer_spool_refused_total.
 
 #include <chrono>
 #include <cstdint>
@@ -91,6 +98,12 @@ struct comms_log_writer_state {
   metrics::histogram* batch_size = nullptr;
   metrics::gauge* pending_gauge = nullptr;
   metrics::gauge* spool_gauge = nullptr;
+  metrics::gauge* spool_bytes = nullptr;
+  metrics::gauge* spool_limit = nullptr;
+  metrics::counter* spooled_total = nullptr;
+  metrics::counter* spool_refused = nullptr;
+  /// Records committed since start (new rows and records already stored).
+  int64_t committed = 0;
   metrics::counter* errors_unavailable = nullptr;
   metrics::counter* errors_rejected = nullptr;
   metrics::counter* rejected = nullptr;

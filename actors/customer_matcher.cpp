@@ -32,6 +32,72 @@ void forward(self_ptr self, std::vector<completed_call> calls) {
   self->send(self->state.writer, std::move(matched));
 }
 
+/// How long the writer may commit before it spools what it holds, when the
+/// matcher asks it to make the released calls durable.
+constexpr int64_t release_budget_ms = 1000;
+
+/// Drops the first `n` records of the held spool, once the writer holds
+/// them durably. Calls held after the release stay behind them.
+void consume_held_spool(self_ptr self, size_t n) {
+  auto& spool = self->state.held_spool;
+  if (!spool || n == 0)
+    return;
+  n = std::min(n, spool->depth());
+  caf::error err;
+  if (auto peeked = spool->peek(n); !peeked)
+    err = std::move(peeked.error());
+  else if (auto consumed = spool->consume(n); !consumed)
+    err = std::move(consumed.error());
+  if (err)
+    log::error(actor_name,
+               "cannot empty the held-calls spool; its calls are sent again "
+               "on the next start (harmless duplicates)",
+               {{"error", describe(err)}});
+}
+
+/// Hands every held call on to the writer; the held spool is emptied once
+/// the writer answers a flush, i.e. holds them committed or spooled.
+void release_held(self_ptr self) {
+  auto& st = self->state;
+  forward(self, std::move(st.held));
+  st.held.clear();
+  if (!st.held_spool || st.held_spool->depth() == 0 || st.release_in_flight)
+    return;
+  st.release_in_flight = true;
+  auto n = st.held_spool->depth();
+  self->request(st.writer, std::chrono::seconds{30}, flush_atom_v,
+                release_budget_ms)
+      .then(
+          [self, n](drain_report&) {
+            self->state.release_in_flight = false;
+            consume_held_spool(self, n);
+          },
+          [self](caf::error& err) {
+            self->state.release_in_flight = false;
+            log::warning(actor_name,
+                         "writer did not confirm the released calls; they "
+                         "stay in the held-calls spool",
+                         {{"error", describe(err)}});
+          });
+}
+
+/// Keeps calls until the index is loaded: on disk first, then in memory.
+void hold(self_ptr self, std::vector<completed_call>& calls) {
+  auto& st = self->state;
+  if (st.held_spool) {
+    std::vector<matched_call> records;
+    records.reserve(calls.size());
+    for (auto& call : calls)
+      records.push_back(matched_call{call, caf::none, {}});
+    if (auto ok = st.held_spool->append(records); !ok)
+      log::error(actor_name,
+                 "cannot append to the held-calls spool; holding the calls in "
+                 "memory only",
+                 {{"error", describe(ok.error())}});
+  }
+  std::move(calls.begin(), calls.end(), std::back_inserter(st.held));
+}
+
 void schedule_reload(self_ptr self) {
   auto& st = self->state;
   if (st.reload_scheduled)
@@ -69,9 +135,34 @@ void load(self_ptr self) {
              {"numbers", std::to_string(st.ids_by_e164.size())}});
   if (!st.loaded) {
     st.loaded = true;
-    forward(self, std::move(st.held));
-    st.held.clear();
+    release_held(self);
   }
+}
+
+void open_held_spool(self_ptr self, const std::string& path) {
+  auto& st = self->state;
+  auto spool = store::spool::open(path);
+  if (!spool) {
+    log::error(actor_name,
+               "cannot open the held-calls spool; held calls are in memory "
+               "only",
+               {{"error", describe(spool.error())}});
+    return;
+  }
+  st.held_spool = std::move(*spool);
+  auto depth = st.held_spool->depth();
+  if (depth == 0)
+    return;
+  auto earlier = st.held_spool->peek(depth);
+  if (!earlier) {
+    log::error(actor_name, "held-calls spool unreadable",
+               {{"error", describe(earlier.error())}});
+    return;
+  }
+  for (auto& record : *earlier)
+    st.held.push_back(std::move(record.call));
+  log::info(actor_name, "holding calls from an earlier run",
+            {{"calls", std::to_string(st.held.size())}, {"path", path}});
 }
 
 } // namespace
@@ -138,6 +229,14 @@ customer_matcher_state::match(std::vector<completed_call> calls) {
 customer_matcher_actor::behavior_type customer_matcher(
     customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
     phone_config phone, std::string db_url, comms_log_writer_actor writer) {
+  return durable_customer_matcher(self, std::move(phone), std::move(db_url),
+                                  std::move(writer), std::string{});
+}
+
+customer_matcher_actor::behavior_type durable_customer_matcher(
+    customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
+    phone_config phone, std::string db_url, comms_log_writer_actor writer,
+    std::string held_path) {
   auto& st = self->state;
   st.normalizer = std::make_unique<phone::normalizer>(phone.default_region);
   st.db_url = std::move(db_url);
@@ -150,6 +249,8 @@ customer_matcher_actor::behavior_type customer_matcher(
       "switchboard_calls_unmatched_total",
       "Completed outside calls whose number matches no customer (anonymous, "
       "unknown or not a customer).");
+  if (!held_path.empty())
+    open_held_spool(self, held_path);
   load(self);
   return {
       [self](std::vector<completed_call>& calls) {
@@ -160,15 +261,13 @@ customer_matcher_actor::behavior_type customer_matcher(
           forward(self, std::move(calls));
           return;
         }
-        std::move(calls.begin(), calls.end(), std::back_inserter(s.held));
+        hold(self, calls);
         if (s.held.size() > customer_matcher_state::max_held) {
           log::warning(actor_name,
                        "customer index still not loaded; writing "
                        "held calls without customers",
                        {{"calls", std::to_string(s.held.size())}});
-          auto overflow = std::move(s.held);
-          s.held.clear();
-          forward(self, std::move(overflow));
+          release_held(self);
         }
       },
       [self](customer_atom, customer& c) {
@@ -188,6 +287,32 @@ customer_matcher_actor::behavior_type customer_matcher(
             && std::chrono::steady_clock::now() >= st.refresh_due)
           st.refresh_pending = false;
         load(self);
+      },
+      [self](flush_atom, int64_t budget_ms) -> caf::result<drain_report> {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        auto& s = self->state;
+        if (!s.held.empty())
+          log::warning(actor_name,
+                       s.loaded ? "stopping: handing on held calls"
+                                : "stopping before the customer index "
+                                  "loaded: handing on held calls unmatched",
+                       {{"calls", std::to_string(s.held.size())}});
+        forward(self, std::move(s.held));
+        s.held.clear();
+        auto n = s.held_spool ? s.held_spool->depth() : size_t{0};
+        auto rp = self->make_response_promise<drain_report>();
+        self->request(s.writer,
+                      std::chrono::milliseconds{budget_ms}
+                          + std::chrono::seconds{5},
+                      flush_atom_v, budget_ms)
+            .then(
+                [self, rp, n](drain_report& report) mutable {
+                  consume_held_spool(self, n);
+                  rp.deliver(report);
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
       },
   };
 }

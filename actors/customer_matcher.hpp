@@ -16,7 +16,15 @@
 //
 // Until the first load succeeds, calls are held (up to max_held, then
 // forwarded unmatched with a warning) and the load is retried with backoff:
-// writing them without a customer would be permanent.
+// writing them without a customer would be permanent. Held calls are also
+// appended to a spool file of their own (fsync'd, see
+// durable_customer_matcher), so a crash while the database is down loses
+// none: the next start holds them again. The file is emptied once the
+// writer has answered a flush for them (committed or in its own spool).
+//
+// `flush_atom, budget_ms` (a stop) hands on whatever is held, unmatched if
+// the index never loaded, then asks the writer to flush and answers its
+// drain_report.
 //
 // Metrics: switchboard_calls_matched_total, switchboard_calls_unmatched_total
 // (outside calls with no customer; internal calls are neither).
@@ -33,6 +41,7 @@
 
 #include "adapters/metrics/registry.hpp"
 #include "adapters/phone/normalizer.hpp"
+#include "adapters/store/spool.hpp"
 #include "config/config.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
@@ -64,6 +73,10 @@ struct customer_matcher_state {
   bool loaded = false;
   /// Calls that arrived before the index could be loaded.
   std::vector<completed_call> held;
+  /// The same calls on disk (none without a path).
+  std::unique_ptr<store::spool> held_spool;
+  /// A writer flush for released calls is awaited (one at a time).
+  bool release_in_flight = false;
   bool reload_scheduled = false;
   std::chrono::milliseconds reload_backoff = reload_backoff_initial;
   /// One periodic refresh timer at a time, however many reloads are asked.
@@ -96,5 +109,12 @@ struct customer_matcher_state {
 customer_matcher_actor::behavior_type customer_matcher(
     customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
     phone_config phone, std::string db_url, comms_log_writer_actor writer);
+
+/// The same, with its held calls also in the spool file `held_path`
+/// (opened or created; calls found in it are held again at start).
+customer_matcher_actor::behavior_type durable_customer_matcher(
+    customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
+    phone_config phone, std::string db_url, comms_log_writer_actor writer,
+    std::string held_path);
 
 } // namespace sb

@@ -73,9 +73,15 @@ int serve(sb::app_config cfg, bool demo) {
   sigwait(&stop_signals, &signal_number);
   sb::log::info("main", "stopping",
                 {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
-  auto left = srv.stop();
+  auto left = srv.stop(std::chrono::milliseconds{
+      static_cast<int64_t>(cfg.db.shutdown_timeout_seconds * 1000)});
   demo_pbx.pbx.reset();
-  sb::log::info("main", "stopped", {{"uncommitted", std::to_string(left)}});
+  auto drained = srv.last_drain();
+  sb::log::info("main", "stopped",
+                {{"committed", std::to_string(drained.committed)},
+                 {"spooled", std::to_string(drained.spooled)},
+                 {"lost", std::to_string(drained.lost)},
+                 {"uncommitted", std::to_string(left)}});
   return 0;
 }
 

@@ -64,8 +64,12 @@ caf::expected<void> server::start() {
   // gets a thread of its own instead of stalling a scheduler worker that the
   // tracker and parsers need.
   writer_ = sys_.spawn<caf::detached>(comms_log_writer, cfg_.db);
-  matcher_ = sys_.spawn<caf::detached>(customer_matcher, cfg_.phone,
-                                       cfg_.db.url, writer_);
+  // Calls held while the customer index cannot load survive a crash in a
+  // spool of their own, beside the writer's.
+  matcher_ = sys_.spawn<caf::detached>(
+      durable_customer_matcher, cfg_.phone, cfg_.db.url, writer_,
+      cfg_.db.spool_path.empty() ? std::string{}
+                                 : cfg_.db.spool_path + ".held");
   tracker_ = sys_.spawn(call_tracker, cfg_.pbxes, cfg_.tracker, matcher_);
   backoff_policy backoff;
   backoff.initial = opts_.reconnect_initial;
@@ -135,26 +139,66 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
   if (http_)
     http_->stop();
   caf::scoped_actor self{sys_};
-  if (supervisor_)
-    self->send_exit(supervisor_, caf::exit_reason::user_shutdown);
+  auto t0 = std::chrono::steady_clock::now();
+  auto deadline = t0 + drain_timeout;
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds{0},
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now()));
+  };
   if (ucid_calls_)
     self->send_exit(ucid_calls_, caf::exit_reason::user_shutdown);
-  int64_t pending = 0;
-  if (writer_) {
-    auto deadline = std::chrono::steady_clock::now() + drain_timeout;
-    for (;;) {
-      pending = -1;
-      self->request(writer_, std::chrono::seconds{1}, status_atom_v)
-          .receive([&](int64_t n) { pending = n; }, [&](caf::error&) {});
-      if (pending == 0 || std::chrono::steady_clock::now() >= deadline)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds{20});
-    }
-    if (pending > 0)
-      log::warning(log_name, "records not committed at shutdown",
-                   {{"pending", std::to_string(pending)},
-                    {"spool", cfg_.db.spool_path}});
-  }
+  // Then a flush passes every stage in order: each answers only after it
+  // handed on all it holds, so the next one sees everything before its own
+  // flush. The sockets close first (nothing new), then parser -> tracker
+  // (hung-up calls waiting for their Cdr) -> matcher (held calls) -> writer
+  // (commits within the budget, spools the rest).
+  auto step_failed = [](const char* stage) {
+    return [stage](caf::error& err) {
+      log::error(log_name, "drain step failed",
+                 {{"stage", stage}, {"error", describe(err)}});
+    };
+  };
+  if (supervisor_)
+    self->request(supervisor_, left() + std::chrono::seconds{1}, flush_atom_v)
+        .receive([](bool) {}, step_failed("ami"));
+  if (tracker_)
+    self->request(tracker_, left() + std::chrono::seconds{1}, flush_atom_v)
+        .receive([](int64_t) {}, step_failed("tracker"));
+  drain_ = drain_report{};
+  bool reported = false;
+  auto take = [&](drain_report& report) {
+    drain_ = report;
+    reported = true;
+  };
+  auto failed = [&](caf::error& err) {
+    log::error(log_name, "drain did not finish in time",
+               {{"error", describe(err)}});
+  };
+  // The writer spools whatever it holds when the budget is over; it answers
+  // in time because a spool append is a local fsync.
+  auto budget = std::chrono::seconds{10} + left();
+  if (matcher_)
+    self->request(matcher_, budget, flush_atom_v, left().count())
+        .receive(take, failed);
+  if (!reported && writer_)
+    self->request(writer_, std::chrono::seconds{10}, flush_atom_v, int64_t{0})
+        .receive(take, failed);
+  auto took
+      = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+  log::info(log_name, "pipeline drained",
+            {{"committed", std::to_string(drain_.committed)},
+             {"spooled", std::to_string(drain_.spooled)},
+             {"lost", std::to_string(drain_.lost)},
+             {"seconds", std::to_string(took)}});
+  if (drain_.lost > 0)
+    log::error(
+        log_name, "records lost at shutdown: the spool refused them",
+        {{"lost", std::to_string(drain_.lost)}, {"spool", cfg_.db.spool_path}});
+  if (supervisor_)
+    self->send_exit(supervisor_, caf::exit_reason::user_shutdown);
+  int64_t pending = drain_.spooled + drain_.lost;
   for (auto handle : {caf::actor_cast<caf::actor>(tracker_),
                       caf::actor_cast<caf::actor>(matcher_),
                       caf::actor_cast<caf::actor>(writer_)})

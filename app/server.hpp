@@ -18,6 +18,7 @@
 #include "messages/call_tracker_actor.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
+#include "messages/drain.hpp"
 #include "messages/ucid_calls_actor.hpp"
 
 namespace sb {
@@ -53,6 +54,11 @@ public:
   int64_t stop(std::chrono::milliseconds drain_timeout
                = std::chrono::seconds{10});
 
+  /// What the last stop() committed, spooled and lost.
+  drain_report last_drain() const noexcept {
+    return drain_;
+  }
+
   /// The HTTP port actually bound (0 before start() or without HTTP).
   uint16_t http_port() const noexcept;
 
@@ -87,6 +93,7 @@ private:
   ucid_calls_actor ucid_calls_;
   std::unique_ptr<http_server> http_;
   bool stopped_ = false;
+  drain_report drain_;
 };
 
 /// Registers everything switchboard sends between actors.

@@ -331,6 +331,14 @@ const std::vector<key_spec<app_config>>& app_keys() {
                     [](const std::string& v) -> problem {
                       return v.empty() ? "must not be empty" : "";
                     }),
+      count_key<T>("db.spool_max_mb", SB_FIELD(T, db.spool_max_mb),
+                   "Largest size of the spool file in MiB; past it entries "
+                   "stay in memory and an error is logged.",
+                   1, 1048576),
+      seconds_key<T>("db.shutdown_timeout_seconds",
+                     SB_FIELD(T, db.shutdown_timeout_seconds),
+                     "How long a stop may take to commit what the pipeline "
+                     "holds; the rest is spooled."),
       string_key<T>("http.listen", SB_FIELD(T, http.listen),
                     "HTTP listen address host:port (IPv6 as [::1]:8080).",
                     secrecy::none, check_listen),

@@ -60,6 +60,12 @@ struct db_config {
   size_t max_pending = 100000;
   /// Where records go when the in-memory buffer is full.
   std::string spool_path = "switchboard.spool";
+  /// Largest size of the spool file in MiB; past it records stay in memory
+  /// and an error is logged (the alert fires well before).
+  size_t spool_max_mb = 1024;
+  /// How long a stop may take to commit what the pipeline holds; what is
+  /// not committed by then is spooled.
+  double shutdown_timeout_seconds = 10;
 };
 
 struct http_config {

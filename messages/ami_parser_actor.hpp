@@ -17,6 +17,9 @@ using ami_parser_actor = caf::typed_actor<
     caf::reacts_to<ami_frame_batch>,
     // The PBX connection dropped: passed on to the tracker after the frames
     // that came before it, so the tracker sees them in order.
-    caf::reacts_to<connection_lost_atom, std::string>>;
+    caf::reacts_to<connection_lost_atom, std::string>,
+    // A stop: answered once every frame received before it went on to the
+    // tracker.
+    caf::replies_to<flush_atom>::with<bool>>;
 
 } // namespace sb

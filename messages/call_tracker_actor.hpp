@@ -24,6 +24,9 @@ using call_tracker_actor = caf::typed_actor<
   // The tracker's own timer (delayed_send to itself) with its generation:
   // only the latest armed timer acts. Not for other actors.
   caf::reacts_to<sweep_atom, uint64_t>,
+  // A stop: finalize the hung-up calls still waiting for their trailing Cdr
+  // and hand them on; answers how many were handed on.
+  caf::replies_to<flush_atom>::with<int64_t>,
   // Calls in progress now.
   caf::replies_to<active_atom>::with<std::vector<live_call>>>;
 

@@ -23,6 +23,9 @@ using comms_log_writer_actor = caf::typed_actor<
   // Internal: try pending records again after a database error.
   caf::reacts_to<retry_atom>,
   // Records accepted but not yet committed (memory + spool).
-  caf::replies_to<status_atom>::with<int64_t>>;
+  caf::replies_to<status_atom>::with<int64_t>,
+  // A stop: commit for at most this many milliseconds, spool the rest, and
+  // say what was committed, spooled and (if the spool refused) lost.
+  caf::replies_to<flush_atom, int64_t>::with<drain_report>>;
 
 } // namespace sb

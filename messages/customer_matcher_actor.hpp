@@ -17,6 +17,10 @@ using customer_matcher_actor = caf::typed_actor<
   // A customer was added or changed: index it now.
   caf::reacts_to<customer_atom, customer>,
   // Reload the whole phone index from the database.
-  caf::reacts_to<reload_atom>>;
+  caf::reacts_to<reload_atom>,
+  // A stop: hand on every held call (unmatched if the index never loaded),
+  // then flush the writer with this budget in milliseconds; answers the
+  // writer's report.
+  caf::replies_to<flush_atom, int64_t>::with<drain_report>>;
 
 } // namespace sb

@@ -14,6 +14,7 @@
 #include "messages/calls.hpp"
 #include "messages/comms.hpp"
 #include "messages/connection.hpp"
+#include "messages/drain.hpp"
 #include "messages/ozonetel.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
@@ -33,6 +34,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::matched_call>))
   CAF_ADD_TYPE_ID(switchboard, (sb::live_call))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::live_call>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::drain_report))
 
   // -- CRM store ------------------------------------------------------------
   CAF_ADD_TYPE_ID(switchboard, (sb::customer))
@@ -75,5 +77,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb, browser_atom, "browser")
   CAF_ADD_ATOM(switchboard, sb, expire_atom, "expire")
   CAF_ADD_ATOM(switchboard, sb, acw_atom, "acw")
+  CAF_ADD_ATOM(switchboard, sb, flush_atom, "flush")
 
 CAF_END_TYPE_ID_BLOCK(switchboard)

@@ -60,6 +60,8 @@ private:
   size_t max_frame_bytes_;
   bool banner_pending_ = true;
   bool discarding_ = false;
+  /// Skipping the rest of a banner line longer than max_frame_bytes_.
+  bool discarding_banner_ = false;
   codec_errors errors_;
 
   /// Index in `bytes` just past the first frame terminator, given the tail

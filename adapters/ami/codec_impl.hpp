@@ -59,6 +59,18 @@ size_t frame_splitter::scan(const char* data, size_t size, OnBanner& on_banner,
                             OnFrame& on_frame) {
   size_t frame = 0; // the open frame always starts the kept tail
   size_t pos = resume_;
+  if (discarding_banner_) {
+    // The rest of an over-long banner line: it ends at its own line end,
+    // not at an empty line, so the frame after it is kept.
+    auto nl
+        = static_cast<const char*>(std::memchr(data + pos, '\n', size - pos));
+    if (nl == nullptr) {
+      resume_ = 0;
+      return 0;
+    }
+    discarding_banner_ = false;
+    frame = pos = static_cast<size_t>(nl - data) + 1;
+  }
   if (banner_pending_) {
     auto nl
         = static_cast<const char*>(std::memchr(data + pos, '\n', size - pos));
@@ -70,10 +82,10 @@ size_t frame_splitter::scan(const char* data, size_t size, OnBanner& on_banner,
       // An endless first line is no banner; report the start of it.
       banner_pending_ = false;
       on_banner(std::string_view{data, max_frame_bytes_});
-      discarding_ = true;
+      discarding_banner_ = true;
       ++errors_.oversized_frames;
-      resume_ = 2;
-      return 2;
+      resume_ = 0;
+      return 0;
     }
     size_t end = static_cast<size_t>(nl - data);
     banner_pending_ = false;

@@ -17,6 +17,7 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include "core/db_url.hpp"
+#include "core/error.hpp"
 #include "core/strings.hpp"
 #include "adapters/store/migrations.hpp"
 #include "adapters/store/rows.hpp"
@@ -30,7 +31,8 @@ using namespace rows;
 // -- helpers ------------------------------------------------------------------
 
 bool is_unavailable(const caf::error& err) {
-  return err == caf::sec::runtime_error;
+  return err == caf::sec::runtime_error
+         || code_of(err) == ec::database_unavailable;
 }
 
 namespace {

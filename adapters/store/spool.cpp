@@ -12,6 +12,7 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/sec.hpp>
 
+#include "core/error.hpp"
 #include "core/log.hpp"
 
 namespace sb::store {
@@ -138,6 +139,14 @@ caf::expected<void> spool::append(const std::vector<matched_call>& records) {
     put_u32(out, fnv1a(payload.data(), payload.size()));
     out.insert(out.end(), payload.begin(), payload.end());
   }
+  if (limit_ > 0 && end_ + out.size() > limit_)
+    return caf::make_error(
+        sb::ec::unavailable,
+        "spool " + path_ + " is full: " + std::to_string(end_) + " of "
+            + std::to_string(limit_) + " bytes used, "
+            + std::to_string(records.size())
+            + " records do not fit (raise db.spool_max_mb or restore the "
+              "database)");
   size_t done = 0;
   while (done < out.size()) {
     auto n = ::pwrite(fd_, out.data() + done, out.size() - done,

@@ -31,8 +31,24 @@ public:
   spool& operator=(const spool&) = delete;
 
   /// Appends `records` and fsyncs before returning: once this succeeds the
-  /// records survive a crash.
+  /// records survive a crash. Refused whole (nothing written) when the file
+  /// would grow past the size limit.
   caf::expected<void> append(const std::vector<matched_call>& records);
+
+  /// Largest file size append() may reach; 0 = no limit.
+  void set_limit(size_t bytes) noexcept {
+    limit_ = bytes;
+  }
+
+  size_t limit() const noexcept {
+    return limit_;
+  }
+
+  /// Size of the file: the records not yet consumed plus consumed ones at
+  /// its head (the file is cut to zero once all are consumed).
+  size_t bytes() const noexcept {
+    return end_;
+  }
 
   /// Reads up to `max` records from the head, without consuming them.
   caf::expected<std::vector<matched_call>> peek(size_t max);
@@ -60,6 +76,7 @@ private:
   /// Byte offset of the end of the last complete record.
   size_t end_ = 0;
   size_t depth_ = 0;
+  size_t limit_ = 0;
   /// End offsets of the records returned by the last peek.
   std::vector<size_t> peeked_ends_;
 };

@@ -324,3 +324,29 @@ TEST_CASE("MD5 login key matches a known value", "[ami][codec]") {
   CHECK(sb::ami::md5_login_key("840415273", "mysecret")
         == "72ee2809cbf69e9bdb27bdd924cda8e3");
 }
+
+TEST_CASE("a banner longer than the frame limit, split over reads, costs no "
+          "frame after it",
+          "[ami][codec]") {
+  // The limit is 64 bytes; the banner line is 150, so no read holds it whole
+  // and the splitter must drop its rest up to its own line end, not up to
+  // the next empty line (which ends the login response).
+  const std::string banner
+      = "Asterisk Call Manager/" + std::string(128, '9') + "\r\n";
+  const std::string response
+      = "Response: Success\r\nActionID: 1\r\nMessage: ok\r\n\r\n";
+  const std::string event = "Event: Hangup\r\nUniqueid: 1.1\r\n\r\n";
+  const std::string bytes = banner + response + event;
+  for (size_t chunk : {size_t{40}, size_t{60}, size_t{100}, size_t{7}}) {
+    CAPTURE(chunk);
+    auto result = split(
+        bytes, [&] { return chunk; }, true, 64);
+    REQUIRE(result.banners.size() == 1);
+    CHECK(result.banners[0].rfind("Asterisk Call Manager/", 0) == 0);
+    REQUIRE(result.frames.size() == 2);
+    CHECK(result.frames[0]
+          == "Response: Success\r\nActionID: 1\r\nMessage: ok");
+    CHECK(result.frames[1] == "Event: Hangup\r\nUniqueid: 1.1");
+    CHECK(result.errors.oversized_frames == 1);
+  }
+}
