@@ -21,9 +21,6 @@ namespace {
 /// that a refused row costs little to isolate.
 constexpr size_t chunk_size = 500;
 
-/// Files larger than this are surely not a customer list.
-constexpr std::streamoff max_file_bytes = 256LL * 1024 * 1024;
-
 } // namespace
 
 caf::expected<customer_import_report>
@@ -33,24 +30,21 @@ import_customers(const std::string& csv_path, const std::string& db_url,
   if (!in)
     return caf::make_error(caf::sec::invalid_argument,
                            "cannot read " + csv_path);
-  in.seekg(0, std::ios::end);
-  auto size = static_cast<std::streamoff>(in.tellg());
-  if (size > max_file_bytes)
+  // Rows are read one at a time, so memory does not grow with the file.
+  csv::customer_csv_reader reader{in};
+  if (auto problem = reader.read_header(); !problem.empty())
     return caf::make_error(caf::sec::invalid_argument,
-                           csv_path + " is larger than 256 MiB");
-  in.seekg(0, std::ios::beg);
-  std::string text{std::istreambuf_iterator<char>{in},
-                   std::istreambuf_iterator<char>{}};
-  auto parsed = csv::parse_customer_csv(text);
-  if (!parsed.error.empty())
-    return caf::make_error(caf::sec::invalid_argument,
-                           csv_path + ": " + parsed.error);
+                           csv_path + ": " + problem);
   auto db = store::database::open(db_url);
   if (!db)
     return std::move(db.error());
   phone::normalizer phones{default_region};
   customer_import_report report;
-  report.rejected = std::move(parsed.rejected);
+  auto reject = [&report](size_t line, std::string reason) {
+    ++report.rejected_total;
+    if (report.rejected.size() < max_listed_rejections)
+      report.rejected.push_back({line, std::move(reason)});
+  };
   // Numbers seen earlier in this file, so one file cannot add a number twice.
   std::set<std::string> seen;
   std::vector<customer> batch;
@@ -79,27 +73,33 @@ import_customers(const std::string& csv_path, const std::string& db_url,
                                      + std::to_string(report.imported)
                                      + " rows: " + describe(one.error()));
         else
-          report.rejected.push_back(
-              {batch_lines[i],
-               "the database refused the row: " + describe(one.error())});
+          reject(batch_lines[i],
+                 "the database refused the row: " + describe(one.error()));
       }
     }
     batch.clear();
     batch_lines.clear();
     return caf::unit;
   };
-  for (auto& row : parsed.rows) {
+  csv::customer_csv_row row;
+  csv::customer_csv_rejection rejection;
+  for (;;) {
+    auto got = reader.next(row, rejection);
+    if (got == csv::customer_csv_reader::item::end)
+      break;
+    if (got == csv::customer_csv_reader::item::rejected) {
+      reject(rejection.line, std::move(rejection.reason));
+      continue;
+    }
     auto e164 = phones.to_e164(row.phone);
     if (e164.empty()) {
-      report.rejected.push_back(
-          {row.line, "phone '" + row.phone
-                         + "' is not a dialable number (region "
-                         + default_region + " for numbers without +country)"});
+      reject(row.line, "phone '" + row.phone
+                           + "' is not a dialable number (region "
+                           + default_region + " for numbers without +country)");
       continue;
     }
     if (!seen.insert(e164).second) {
-      report.rejected.push_back(
-          {row.line, "phone " + e164 + " appears earlier in the file"});
+      reject(row.line, "phone " + e164 + " appears earlier in the file");
       continue;
     }
     auto existing = (*db)->find_customers_by_e164(e164);
@@ -109,10 +109,9 @@ import_customers(const std::string& csv_path, const std::string& db_url,
                                  + std::to_string(report.imported)
                                  + " rows: " + describe(existing.error()));
     if (!existing->empty()) {
-      report.rejected.push_back(
-          {row.line, "phone " + e164 + " already belongs to customer "
-                         + std::to_string(existing->front().id) + " ("
-                         + existing->front().name + ")"});
+      reject(row.line, "phone " + e164 + " already belongs to customer "
+                           + std::to_string(existing->front().id) + " ("
+                           + existing->front().name + ")");
       continue;
     }
     customer c;
@@ -141,13 +140,16 @@ int run_import_customers(const app_config& cfg, const std::string& csv_path,
     return 1;
   }
   out << "imported " << report->imported << ", rejected "
-      << report->rejected.size() << '\n';
+      << report->rejected_total << '\n';
   for (auto& r : report->rejected)
     out << "line " << r.line << ": " << r.reason << '\n';
+  if (report->rejected_total > report->rejected.size())
+    out << "(" << report->rejected_total - report->rejected.size()
+        << " more rejected rows not listed)\n";
   log::info("import_customers", "done",
             {{"imported", std::to_string(report->imported)},
-             {"rejected", std::to_string(report->rejected.size())}});
-  return report->rejected.empty() ? 0 : 2;
+             {"rejected", std::to_string(report->rejected_total)}});
+  return report->rejected_total == 0 ? 0 : 2;
 }
 
 } // namespace sb

@@ -22,9 +22,16 @@
 
 namespace sb {
 
+/// Rejections listed one by one; beyond this only their number is kept, so
+/// a file of nothing but bad rows cannot fill the memory.
+constexpr size_t max_listed_rejections = 10000;
+
 struct customer_import_report {
   size_t imported = 0;
+  /// The first max_listed_rejections rejected rows, in line order.
   std::vector<csv::customer_csv_rejection> rejected;
+  /// Every rejected row, listed or not.
+  size_t rejected_total = 0;
 };
 
 /// Imports `csv_path` into the database at `db_url`. Errors (file unreadable,

@@ -1,24 +1,33 @@
 // switchboard: the server process.
 //
-//   switchboard [--config FILE] [--section.key=value ...]      serve
-//   switchboard demo [...]                                      serve a
-//   replayed PBX switchboard import-customers FILE [...] bulk-load customers
+//   switchboard [--config FILE] [--section.key=value ...]   serve
+//   switchboard demo [...]                 serve a replayed PBX
+//   switchboard import-customers FILE [...]  bulk-load customers
+//   switchboard check-config [...]         print the effective configuration
+//                                          (secrets masked); exit 0 / 2
+//   switchboard --version
 //
 // SIGINT / SIGTERM: stop accepting, drain what the pipeline holds into the
-// database, exit 0.
+// database, exit 0. SIGHUP (systemctl reload): read the configuration again
+// and apply what can change while running (server::reload).
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 
 #include "app/demo.hpp"
 #include "app/import_customers.hpp"
+#include "app/notify.hpp"
 #include "app/server.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
@@ -37,14 +46,32 @@ struct caf_config : caf::actor_system_config {
   }
 };
 
-int serve(sb::app_config cfg, bool demo) {
+struct invocation {
+  int argc;
+  char** argv;
+};
+
+/// SIGHUP: the same command line and environment, the file read again. A
+/// configuration that no longer loads changes nothing.
+void reload(sb::server& srv, const invocation& how) {
+  auto next = sb::load_config(how.argc, how.argv, environ);
+  if (!next) {
+    sb::log::error("main", "reload refused: the configuration is invalid",
+                   {{"reason", sb::error_text(next.error())}});
+    return;
+  }
+  srv.reload(*next);
+}
+
+int serve(sb::app_config cfg, bool demo, const invocation& how) {
   // Signals are taken synchronously by sigwait() below: block them before any
   // thread starts, so every thread inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   sb::demo_setup demo_pbx;
@@ -68,9 +95,19 @@ int serve(sb::app_config cfg, bool demo) {
   }
   if (demo)
     sb::seed_demo_customers(srv, demo_pbx);
+  sb::notify_systemd("READY=1");
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  for (;;) {
+    sigwait(&signals, &signal_number);
+    if (signal_number != SIGHUP)
+      break;
+    sb::log::info("main", "reloading", {{"signal", "SIGHUP"}});
+    sb::notify_systemd("RELOADING=1");
+    reload(srv, how);
+    sb::notify_systemd("READY=1");
+  }
+  sb::notify_systemd("STOPPING=1");
   sb::log::info("main", "stopping",
                 {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   auto left = srv.stop(std::chrono::milliseconds{
@@ -85,9 +122,23 @@ int serve(sb::app_config cfg, bool demo) {
   return 0;
 }
 
+bool wants_version(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--version") == 0)
+      return true;
+  return false;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+  // Customer data: what switchboard creates (database, -wal, -shm, spool) is
+  // never readable by other local users, whatever umask it was started with.
+  ::umask(027);
+  if (wants_version(argc, argv)) {
+    std::printf("switchboard %s (revision %s)\n", SB_VERSION, SB_REVISION);
+    return 0;
+  }
   std::vector<std::string> positional;
   auto cfg = sb::load_config(argc, argv, environ, &positional);
   if (!cfg) {
@@ -99,21 +150,31 @@ int main(int argc, char** argv) {
     std::fputs(sb::help_text().c_str(), stdout);
     return 0;
   }
+  sb::log::set_journal_priorities(
+      sb::log::is_journal_stream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO));
   sb::log::level lvl = sb::log::level::info;
   sb::log::parse_level(cfg->log.level, lvl);
   sb::log::set_level(lvl);
+  for (const auto& note : cfg->notes)
+    sb::log::info("config", note);
 
   auto command = positional.empty() ? std::string{} : positional.front();
+  invocation how{argc, argv};
   if (command.empty())
-    return serve(std::move(*cfg), false);
+    return serve(std::move(*cfg), false, how);
   if (command == "demo" && positional.size() == 1)
-    return serve(std::move(*cfg), true);
+    return serve(std::move(*cfg), true, how);
   if (command == "import-customers" && positional.size() == 2)
     return sb::run_import_customers(*cfg, positional[1], std::cout, std::cerr);
+  if (command == "check-config" && positional.size() == 1) {
+    std::fputs(sb::describe(*cfg).c_str(), stdout);
+    return 0;
+  }
   std::fprintf(stderr,
                "switchboard: unknown command '%s'\n"
-               "usage: switchboard [demo | import-customers FILE] "
-               "[--config FILE] [--section.key=value ...]  (--help for keys)\n",
+               "usage: switchboard [demo | import-customers FILE | "
+               "check-config] [--config FILE] [--section.key=value ...]  "
+               "(--help for keys, --version)\n",
                command.c_str());
   return 2;
 }

@@ -2,6 +2,9 @@
 #include "core/db_url.hpp"
 
 #include <chrono>
+#include <map>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -36,7 +39,115 @@ void mount_metrics(http::router& routes, const http_context&) {
              });
 }
 
+/// Calls `http.set_tokens(read, write)` where the HTTP server has it; false
+/// where it does not (its tokens are then fixed at start).
+template <class Http>
+auto swap_tokens(Http& http, const api_tokens& tokens, int)
+    -> decltype(http.set_tokens(tokens.read_token, tokens.token), bool()) {
+  http.set_tokens(tokens.read_token, tokens.token);
+  return true;
+}
+
+template <class Http>
+bool swap_tokens(Http&, const api_tokens&, long) {
+  return false;
+}
+
+/// "section.key" -> printed value, from describe() (secrets masked).
+std::map<std::string, std::string> described_keys(const app_config& cfg) {
+  std::map<std::string, std::string> keys;
+  std::istringstream in{describe(cfg)};
+  std::string line;
+  std::string section;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    if (line[0] == '[') {
+      section = line.substr(1, line.find(']') - 1);
+      continue;
+    }
+    auto eq = line.find(" = ");
+    if (eq != std::string::npos)
+      keys[section + "." + line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  return keys;
+}
+
 } // namespace
+
+std::vector<std::string> keys_needing_restart(const app_config& before,
+                                              const app_config& after) {
+  static const std::set<std::string> live{"log.level", "http.token",
+                                          "http.read_token"};
+  auto old_keys = described_keys(before);
+  auto new_keys = described_keys(after);
+  std::set<std::string> changed;
+  for (const auto& [key, value] : old_keys)
+    if (new_keys.count(key) == 0 || new_keys[key] != value)
+      changed.insert(key);
+  for (const auto& [key, value] : new_keys)
+    if (old_keys.count(key) == 0)
+      changed.insert(key);
+  // describe() masks secrets alike: compare those values themselves.
+  auto secret = [&changed](const std::string& key, const std::string& a,
+                           const std::string& b) {
+    if (a != b)
+      changed.insert(key);
+  };
+  secret("db.url", before.db.url, after.db.url);
+  secret("ozonetel.api_key", before.ozonetel.api_key, after.ozonetel.api_key);
+  secret("ozonetel.agent_password", before.ozonetel.agent_password,
+         after.ozonetel.agent_password);
+  secret("ozonetel.callback_token", before.ozonetel.callback_token,
+         after.ozonetel.callback_token);
+  for (const auto& pbx : after.pbxes)
+    for (const auto& old : before.pbxes)
+      if (old.name == pbx.name)
+        secret("pbx." + pbx.name + ".secret", old.secret, pbx.secret);
+  std::vector<std::string> result;
+  for (const auto& key : changed)
+    if (live.count(key) == 0)
+      result.push_back(key);
+  return result;
+}
+
+void server::reload(const app_config& next) {
+  log::level lvl = log::level::info;
+  if (log::parse_level(next.log.level, lvl)
+      && next.log.level != cfg_.log.level) {
+    log::set_level(lvl);
+    log::info(log_name, "reload: log level changed",
+              {{"level", next.log.level}});
+  }
+  api_tokens tokens{next.http.token, next.http.read_token};
+  bool tokens_changed = next.http.token != cfg_.http.token
+                        || next.http.read_token != cfg_.http.read_token;
+  if (tokens_changed) {
+    tokens_.set(tokens);
+    if (http_ && !swap_tokens(*http_, tokens, 0))
+      log::warning(log_name,
+                   "reload: HTTP tokens changed, but this HTTP server reads "
+                   "them at start: needs a restart");
+    else
+      log::info(log_name, "reload: HTTP tokens replaced");
+    cfg_.http.token = next.http.token;
+    cfg_.http.read_token = next.http.read_token;
+  }
+  cfg_.log.level = next.log.level;
+  // Customers imported by `switchboard import-customers` since the start.
+  if (matcher_) {
+    caf::anon_send(matcher_, reload_atom_v);
+    log::info(log_name, "reload: customer index reloading");
+  }
+  auto restart = keys_needing_restart(cfg_, next);
+  if (!restart.empty()) {
+    std::string names;
+    for (const auto& key : restart)
+      names += (names.empty() ? "" : ",") + key;
+    log::warning(log_name, "reload: changed keys need a restart",
+                 {{"keys", names}});
+  }
+}
 
 void add_switchboard_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::switchboard>();
@@ -52,6 +163,12 @@ server::~server() {
 
 caf::expected<void> server::start() {
   metrics::register_process_metrics(metrics::global());
+  metrics::global()
+      .get_gauge("switchboard_build_info",
+                 "The running build: always 1, its labels say which.",
+                 {{"version", SB_VERSION}, {"revision", SB_REVISION}})
+      .set(1);
+  tokens_.set({cfg_.http.token, cfg_.http.read_token});
   // Migrate once before writer and matcher each open the database: two
   // first-time migrations racing for SQLite's write lock fail one of them.
   // A database that is down is not fatal: the writer holds records and

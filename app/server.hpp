@@ -14,6 +14,7 @@
 #include <caf/expected.hpp>
 
 #include "config/config.hpp"
+#include "core/api_tokens.hpp"
 #include "messages/ami_supervisor_actor.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/comms_log_writer_actor.hpp"
@@ -59,6 +60,16 @@ public:
     return drain_;
   }
 
+  /// SIGHUP: applies what can change while running (log.level, the HTTP
+  /// tokens, a reload of the customer index) and logs, naming them, the
+  /// changed keys that need a restart. `next` is a fully validated config.
+  void reload(const app_config& next);
+
+  /// The API tokens as start() or the last reload() set them.
+  const api_token_holder& tokens() const noexcept {
+    return tokens_;
+  }
+
   /// The HTTP port actually bound (0 before start() or without HTTP).
   uint16_t http_port() const noexcept;
 
@@ -92,9 +103,16 @@ private:
   ami_supervisor_actor supervisor_;
   ucid_calls_actor ucid_calls_;
   std::unique_ptr<http_server> http_;
+  api_token_holder tokens_;
   bool stopped_ = false;
   drain_report drain_;
 };
+
+/// The keys whose value differs between `before` and `after` and that only a
+/// restart applies (everything but log.level, http.token, http.read_token),
+/// as "section.key" / "pbx.<name>.key"; secrets compared, never printed.
+std::vector<std::string> keys_needing_restart(const app_config& before,
+                                              const app_config& after);
 
 /// Registers everything switchboard sends between actors.
 void add_switchboard_types(caf::actor_system_config& cfg);

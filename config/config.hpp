@@ -1,12 +1,12 @@
 #pragma once
 
-// switchboard's configuration (SPEC section 6).
+// switchboard's configuration.
 //
 // Sources, later ones winning: built-in defaults, the config file (--config,
 // INI: `[section]` / `[pbx.<name>]`, `key = value`), environment variables
 // `SWITCHBOARD_<SECTION>_<KEY>` (PBX keys: `SWITCHBOARD_PBX_<NAME>_<KEY>`; the
-// seed names AMI_HOST / AMI_PORT / AMI_USERNAME / AMI_PASSWORD configure the PBX
-// named "default"), then CLI flags `--<section>.<key>=<value>`. Secrets
+// seed names AMI_HOST / AMI_PORT / AMI_USERNAME / AMI_PASSWORD configure the
+// PBX named "default"), then CLI flags `--<section>.<key>=<value>`. Secrets
 // (pbx secret, http tokens, ozonetel api_key / agent_password /
 // callback_token) are accepted from the file, the environment or a
 // `<key>_file` path, never from the command line, and are never printed.
@@ -97,7 +97,7 @@ struct tracker_config {
 struct ozonetel_config {
   std::string api_base = "https://in1-ccaas-api.ozonetel.com";
   std::string account;
-  std::string api_key;        // secret
+  std::string api_key; // secret
   std::string agent_id;
   std::string agent_password; // secret
   std::string campaign;
@@ -134,6 +134,9 @@ struct app_config {
   std::vector<pbx_config> pbxes;
   /// The file loaded (--config or SWITCHBOARD_CONFIG); empty when none.
   std::string config_file;
+  /// Informational lines about how the sources were read (e.g. an empty
+  /// AMI_HOST), for the caller to log once at start-up.
+  std::vector<std::string> notes;
   /// `--help` / `-h` was given: print help_text() and exit 0. Nothing else
   /// was parsed or checked.
   bool help_requested = false;
@@ -143,10 +146,9 @@ struct app_config {
 /// name the offending key and never contain a secret value. Positional
 /// arguments (sub-commands like `demo`, `import-customers FILE`) are returned
 /// in `positional`.
-caf::expected<app_config> load_config(int argc, const char* const* argv,
-                                      const char* const* envp,
-                                      std::vector<std::string>* positional
-                                      = nullptr);
+caf::expected<app_config>
+load_config(int argc, const char* const* argv, const char* const* envp,
+            std::vector<std::string>* positional = nullptr);
 
 /// Parses a config file's text alone (for tests and `--config`).
 caf::expected<app_config> parse_config_text(const std::string& text,

@@ -6,11 +6,14 @@
 #include <ctime>
 #include <mutex>
 
+#include <sys/stat.h>
+
 namespace sb::log {
 
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(level::info)};
+std::atomic<bool> journal_priorities{false};
 std::mutex output_mutex;
 
 const char* name_of(level lvl) {
@@ -86,6 +89,24 @@ void set_level(level lvl) {
   min_level.store(static_cast<int>(lvl), std::memory_order_relaxed);
 }
 
+void set_journal_priorities(bool on) {
+  journal_priorities.store(on, std::memory_order_relaxed);
+}
+
+bool is_journal_stream(const char* journal_stream, int fd) {
+  if (journal_stream == nullptr || *journal_stream == '\0')
+    return false;
+  unsigned long long device = 0;
+  unsigned long long inode = 0;
+  if (std::sscanf(journal_stream, "%llu:%llu", &device, &inode) != 2)
+    return false;
+  struct stat info {};
+  if (fstat(fd, &info) != 0)
+    return false;
+  return static_cast<unsigned long long>(info.st_dev) == device
+         && static_cast<unsigned long long>(info.st_ino) == inode;
+}
+
 level current_level() {
   return static_cast<level>(min_level.load(std::memory_order_relaxed));
 }
@@ -101,12 +122,16 @@ void write(level lvl, std::string_view actor, std::string_view message,
       = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char ts[40];
+  char ts[64];
   std::snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                 tm.tm_min, tm.tm_sec, static_cast<int>(millis));
   std::string line;
   line.reserve(128);
+  if (journal_priorities.load(std::memory_order_relaxed)) {
+    static constexpr const char* priorities[] = {"<7>", "<6>", "<4>", "<3>"};
+    line += priorities[static_cast<int>(lvl)];
+  }
   line += "ts=";
   line += ts;
   line += " level=";

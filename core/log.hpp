@@ -19,6 +19,16 @@ bool parse_level(std::string_view text, level& out);
 void set_level(level lvl);
 level current_level();
 
+/// Starts every line with its syslog priority (`<7>` debug, `<6>` info,
+/// `<4>` warning, `<3>` error), which journald reads from a stream and
+/// strips. main() turns it on when stderr is the stream named by
+/// JOURNAL_STREAM.
+void set_journal_priorities(bool on);
+
+/// True when `journal_stream` (JOURNAL_STREAM's "device:inode") names the
+/// file behind `fd`: systemd connected it to the journal.
+bool is_journal_stream(const char* journal_stream, int fd);
+
 using field = std::pair<std::string_view, std::string_view>;
 
 void write(level lvl, std::string_view actor, std::string_view message,

@@ -135,6 +135,14 @@ caf::optional<unix_micros> parse_iso8601(const std::string& raw) {
   int64_t secs = days_from_civil(year, month, day) * 86400
                  + static_cast<int64_t>(hour) * 3600 + minute * 60 + second
                  - offset_seconds;
+  // Years 0001..9999 once the offset is applied (9999-12-31T23:30-01:00 is
+  // in year 10000): what iso8601_utc writes back in four digits and what
+  // every database accepts, so a bad time is refused here and not by the
+  // database later.
+  static const int64_t first_second = days_from_civil(1, 1, 1) * 86400;
+  static const int64_t after_last = days_from_civil(10000, 1, 1) * 86400;
+  if (secs < first_second || secs >= after_last)
+    return caf::none;
   return secs * 1000000 + frac_micros;
 }
 

@@ -62,8 +62,9 @@ inline void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
 std::string iso8601_utc(unix_micros t);
 
 /// Parses ISO-8601 (`2026-11-21T22:09:58Z`, with offset, fractional seconds,
-/// or a space instead of T) to unix micros; none when malformed. A date alone
-/// means midnight UTC; no offset means UTC.
+/// or a space instead of T) to unix micros; none when malformed or when the
+/// UTC time falls outside the years 0001..9999. A date alone means midnight
+/// UTC; no offset means UTC.
 caf::optional<unix_micros> parse_iso8601(const std::string& text);
 
 } // namespace sb

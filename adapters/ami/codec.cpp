@@ -36,6 +36,8 @@ size_t frame_splitter::until_terminator(std::string_view bytes) const noexcept {
   const char* data = bytes.data();
   size_t start = 0;
   for (;;) {
+    if (start >= bytes.size())
+      return bytes.size();
     auto nl = static_cast<const char*>(
         std::memchr(data + start, '\n', bytes.size() - start));
     if (nl == nullptr)

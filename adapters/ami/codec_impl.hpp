@@ -31,6 +31,10 @@ size_t find_terminators(const char* data, size_t from, size_t end,
 template <class OnBanner, class OnFrame>
 void frame_splitter::feed(std::string_view bytes, OnBanner&& on_banner,
                           OnFrame&& on_frame) {
+  // Nothing new cannot finish anything; and an empty view may carry a null
+  // pointer, which memchr must never see (even with a length of 0).
+  if (bytes.empty())
+    return;
   if (!buffer_.empty()) {
     size_t take = until_terminator(bytes);
     buffer_.append(bytes.data(), take);

@@ -1,11 +1,11 @@
 #include "adapters/ozonetel/answer.hpp"
+#include "adapters/ozonetel/json_guard.hpp"
 #include "core/base64.hpp"
 #include "core/strings.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -49,21 +49,18 @@ bool is_secret_key(std::string_view key) {
 
 namespace {
 
-void mask_json(rapidjson::Value& value,
+void mask_json(rapidjson::Value& root,
                rapidjson::Document::AllocatorType& alloc) {
-  if (value.IsObject()) {
+  for_each_value(root, [&alloc](rapidjson::Value& value) {
+    if (!value.IsObject())
+      return;
     for (auto& member : value.GetObject()) {
       std::string_view key{member.name.GetString(),
                            member.name.GetStringLength()};
       if (is_secret_key(key) && !member.value.IsNull())
         member.value.SetString("***", alloc);
-      else
-        mask_json(member.value, alloc);
     }
-  } else if (value.IsArray()) {
-    for (auto& element : value.GetArray())
-      mask_json(element, alloc);
-  }
+  });
 }
 
 bool base64url_char(char c) {
@@ -193,8 +190,9 @@ std::string find_agent_state(const rapidjson::Value& root) {
         return s;
     } else if (nested->IsString()) {
       rapidjson::Document inner;
-      inner.Parse(nested->GetString(), nested->GetStringLength());
-      if (!inner.HasParseError() && inner.IsObject())
+      auto why = parse_untrusted_json(
+          inner, {nested->GetString(), nested->GetStringLength()});
+      if (why.empty() && inner.IsObject())
         if (auto s = from_object(inner); !s.empty())
           return s;
     }
@@ -220,8 +218,8 @@ std::string redact(std::string_view text,
                    const std::vector<std::string>& secrets, size_t max_bytes) {
   std::string out;
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
-  if (!doc.HasParseError() && (doc.IsObject() || doc.IsArray())) {
+  auto why = parse_untrusted_json(doc, text);
+  if (why.empty() && (doc.IsObject() || doc.IsArray())) {
     mask_json(doc, doc.GetAllocator());
     out = stringify(doc);
   } else {
@@ -239,22 +237,14 @@ std::string redact(std::string_view text,
 
 namespace {
 
+/// A time claim; 0 when absent or not a whole number of seconds in range
+/// (a JWT is outside input: `exp: 1e300` must not become INT64_MIN).
 int64_t claim_seconds(const rapidjson::Value& doc, const char* name) {
   auto value = member(doc, {name});
-  if (!value)
+  int64_t seconds = 0;
+  if (!value || !whole_number(*value, seconds))
     return 0;
-  if (value->IsInt64())
-    return value->GetInt64();
-  if (value->IsNumber())
-    return static_cast<int64_t>(value->GetDouble());
-  if (value->IsString()) {
-    try {
-      return std::stoll(value->GetString());
-    } catch (...) {
-      return 0;
-    }
-  }
-  return 0;
+  return seconds;
 }
 
 } // namespace
@@ -272,8 +262,7 @@ jwt_times jwt_claims(std::string_view token) {
   if (!decoded)
     return times;
   rapidjson::Document doc;
-  doc.Parse(decoded->data(), decoded->size());
-  if (doc.HasParseError() || !doc.IsObject())
+  if (!parse_untrusted_json(doc, *decoded).empty() || !doc.IsObject())
     return times;
   times.issued_at = claim_seconds(doc, "iat");
   times.expires_at = claim_seconds(doc, "exp");
@@ -295,8 +284,13 @@ result interpret(api which, int http_status, std::string_view body,
     return r;
   }
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  bool json = !doc.HasParseError();
+  auto refused = parse_untrusted_json(doc, body);
+  bool json = refused.empty();
+  if (!json && json_depth(body) > max_json_depth) {
+    r.what = outcome::malformed;
+    r.message = "the answer is refused: " + refused;
+    return r;
+  }
   if (json && doc.IsObject()) {
     r.status = member_text(doc, {"status", "Status"});
     if (auto text = member(doc, {"message", "Message", "details", "Details",

@@ -1,6 +1,6 @@
 #pragma once
 
-// CloudAgent's answers, read defensively (SPEC section 3): `status` may be
+// CloudAgent's answers, read defensively: `status` may be
 // "success", "Success", true, "queued successfully", or "false" / "fail" /
 // "Fail" / "fails" / "error"; the text may sit under `message`, `Message` or
 // `details`, sometimes as a JSON string inside the string; some answers are

@@ -8,48 +8,55 @@
 #include <rapidjson/writer.h>
 
 #include "adapters/ozonetel/answer.hpp"
+#include "adapters/ozonetel/json_guard.hpp"
 
 namespace sb::ozonetel {
 
 namespace {
 
-void strip_secrets(rapidjson::Value& value) {
-  if (value.IsObject()) {
+void strip_secrets(rapidjson::Value& root) {
+  for_each_value(root, [](rapidjson::Value& value) {
+    if (!value.IsObject())
+      return;
     std::vector<std::string> doomed;
     for (auto& member : value.GetObject()) {
       std::string_view key{member.name.GetString(),
                            member.name.GetStringLength()};
       if (is_secret_key(key))
         doomed.emplace_back(key);
-      else
-        strip_secrets(member.value);
     }
     for (auto& key : doomed)
-      value.RemoveMember(key.c_str());
-  } else if (value.IsArray()) {
-    for (auto& element : value.GetArray())
-      strip_secrets(element);
-  }
+      value.RemoveMember(rapidjson::StringRef(key.data(), key.size()));
+  });
 }
 
-std::string text_of(const rapidjson::Value& object,
-                    std::initializer_list<const char*> names) {
-  for (auto name : names) {
-    auto i = object.FindMember(name);
-    if (i == object.MemberEnd())
-      continue;
-    auto& v = i->value;
-    if (v.IsString() && v.GetStringLength() > 0)
-      return {v.GetString(), v.GetStringLength()};
-    if (v.IsInt64())
-      return std::to_string(v.GetInt64());
-    if (v.IsUint64())
-      return std::to_string(v.GetUint64());
-    if (v.IsDouble())
-      return std::to_string(static_cast<int64_t>(v.GetDouble()));
+/// Reads fields as text and keeps the first problem: a number outside
+/// int64 (monitorUCID: 1e300) or with a fraction is refused, never cast.
+struct field_reader {
+  const rapidjson::Value& object;
+  std::string problem;
+
+  std::string text(std::initializer_list<const char*> names) {
+    for (auto name : names) {
+      auto i = object.FindMember(name);
+      if (i == object.MemberEnd())
+        continue;
+      auto& v = i->value;
+      if (v.IsString() && v.GetStringLength() > 0)
+        return {v.GetString(), v.GetStringLength()};
+      if (v.IsNumber()) {
+        int64_t whole = 0;
+        if (whole_number(v, whole))
+          return std::to_string(whole);
+        if (problem.empty())
+          problem = std::string{name}
+                    + " is a number that is not a whole number in range";
+        return {};
+      }
+    }
+    return {};
   }
-  return {};
-}
+};
 
 /// `Type` says the customer called in (anything else is a dialler mode).
 bool is_inbound(std::string_view type) {
@@ -78,12 +85,18 @@ int64_t parse_hms(std::string_view text) {
   int64_t total = 0;
   int64_t part = 0;
   bool any = false;
+  // Every step is checked: a string of digits long enough to overflow is
+  // unreadable, not a negative duration.
   for (char c : text) {
     if (c >= '0' && c <= '9') {
-      part = part * 10 + (c - '0');
+      if (__builtin_mul_overflow(part, 10, &part)
+          || __builtin_add_overflow(part, c - '0', &part))
+        return 0;
       any = true;
     } else if (c == ':') {
-      total = total * 60 + part;
+      if (__builtin_mul_overflow(total, 60, &total)
+          || __builtin_add_overflow(total, part, &total))
+        return 0;
       part = 0;
     } else if (c == ' ') {
       continue;
@@ -91,7 +104,11 @@ int64_t parse_hms(std::string_view text) {
       return 0;
     }
   }
-  return any ? total * 60 + part : 0;
+  int64_t seconds = 0;
+  if (!any || __builtin_mul_overflow(total, 60, &seconds)
+      || __builtin_add_overflow(seconds, part, &seconds))
+    return 0;
+  return seconds;
 }
 
 std::string form_decode(std::string_view text) {
@@ -101,10 +118,10 @@ std::string form_decode(std::string_view text) {
     char c = text[i];
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < text.size()
-               && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
-      out.push_back(
-        static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0
+               && hex_value(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16
+                                      + hex_value(text[i + 2])));
       i += 2;
     } else {
       out.push_back(c);
@@ -116,29 +133,39 @@ std::string form_decode(std::string_view text) {
 callback_parse parse_callback_json(std::string_view json) {
   callback_parse result;
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (auto why = parse_untrusted_json(doc, json); !why.empty()) {
+    result.malformed = true;
+    result.error = "the callback's data field is refused: " + why;
+    return result;
+  }
+  if (!doc.IsObject()) {
+    result.malformed = true;
     result.error = "the callback's data field is not a JSON object";
     return result;
   }
   strip_secrets(doc);
   auto& d = result.details;
-  d.ucid = text_of(doc, {"monitorUCID", "MonitorUCID", "monitorUcid", "UCID",
-                         "ucid"});
-  d.caller_id = text_of(doc, {"CallerID", "CallerId", "callerID", "caller_id"});
-  d.did = text_of(doc, {"Did", "DID", "did"});
-  d.campaign = text_of(doc, {"CampaignName", "campaignName"});
-  d.agent_id = text_of(doc, {"AgentID", "AgentId", "agentID", "agent_id"});
-  d.start_time = text_of(doc, {"StartTime", "startTime"});
-  d.end_time = text_of(doc, {"EndTime", "endTime"});
-  d.duration_seconds = parse_hms(text_of(doc, {"Duration", "duration"}));
+  field_reader fields{doc, {}};
+  d.ucid = fields.text(
+      {"monitorUCID", "MonitorUCID", "monitorUcid", "UCID", "ucid"});
+  d.caller_id = fields.text({"CallerID", "CallerId", "callerID", "caller_id"});
+  d.did = fields.text({"Did", "DID", "did"});
+  d.campaign = fields.text({"CampaignName", "campaignName"});
+  d.agent_id = fields.text({"AgentID", "AgentId", "agentID", "agent_id"});
+  d.start_time = fields.text({"StartTime", "startTime"});
+  d.end_time = fields.text({"EndTime", "endTime"});
+  d.duration_seconds = parse_hms(fields.text({"Duration", "duration"}));
   d.call_duration_seconds
-    = parse_hms(text_of(doc, {"CallDuration", "callDuration"}));
-  d.status = text_of(doc, {"Status", "status"});
-  d.dial_status = text_of(doc, {"DialStatus", "dialStatus"});
-  d.disposition = text_of(doc, {"Disposition", "disposition"});
-  d.hangup_by = text_of(doc, {"HangupBy", "hangupBy"});
-  d.type = text_of(doc, {"Type", "type", "CallType"});
+      = parse_hms(fields.text({"CallDuration", "callDuration"}));
+  d.status = fields.text({"Status", "status"});
+  d.dial_status = fields.text({"DialStatus", "dialStatus"});
+  d.disposition = fields.text({"Disposition", "disposition"});
+  d.hangup_by = fields.text({"HangupBy", "hangupBy"});
+  d.type = fields.text({"Type", "type", "CallType"});
+  if (!fields.problem.empty()) {
+    result.error = fields.problem;
+    return result;
+  }
   d.inbound = is_inbound(d.type);
   d.answered = is_answered(d.status);
   rapidjson::StringBuffer buffer;
@@ -161,7 +188,8 @@ callback_parse parse_callback_form(std::string_view form_body) {
       end = form_body.size();
     auto pair = form_body.substr(pos, end - pos);
     auto eq = pair.find('=');
-    if (eq != std::string_view::npos && form_decode(pair.substr(0, eq)) == "data")
+    if (eq != std::string_view::npos
+        && form_decode(pair.substr(0, eq)) == "data")
       return parse_callback_json(form_decode(pair.substr(eq + 1)));
     pos = end + 1;
   }

@@ -1,6 +1,6 @@
 #pragma once
 
-// CloudAgent's call-details callback (SPEC section 3): after every call,
+// CloudAgent's call-details callback: after every call,
 // answered or not, CloudAgent POSTs a form whose field `data` holds a JSON
 // string. The JSON carries the account's `Apikey`, which is removed here,
 // before anything else sees the payload.
@@ -17,6 +17,10 @@ struct callback_parse {
   bool ok = false;
   /// Why the payload was refused (no secret in it).
   std::string error;
+  /// Refused because `data` is not JSON at all (syntax, nesting deeper than
+  /// 64, invalid UTF-8): a 400, where a readable payload with a bad field
+  /// is a 422.
+  bool malformed = false;
   /// The call as it crosses to ucid_calls (messages/ is the contract):
   /// `monitorUCID` (falls back to `UCID`) as its identity, `Type` read into
   /// `inbound`, `Status` into `answered`, `sanitized_json` the payload as

@@ -13,7 +13,7 @@ namespace {
 
 std::chrono::microseconds to_micros(double seconds) {
   return std::chrono::microseconds{
-    static_cast<int64_t>(std::max(0.001, seconds) * 1e6)};
+      static_cast<int64_t>(std::max(0.001, seconds) * 1e6)};
 }
 
 std::string form_escape(const std::string& value) {
@@ -58,7 +58,7 @@ result perform(api which, const std::string& scheme_host_port,
   }
   auto timeout = to_micros(cfg.timeout_seconds);
   http.set_connection_timeout(
-    std::min(timeout, to_micros(cfg.connect_timeout_seconds)));
+      std::min(timeout, to_micros(cfg.connect_timeout_seconds)));
   http.set_read_timeout(timeout);
   http.set_write_timeout(timeout);
   http.set_keep_alive(false);
@@ -70,8 +70,8 @@ result perform(api which, const std::string& scheme_host_port,
 
 } // namespace
 
-std::string json_object(
-  const std::vector<std::pair<std::string, std::string>>& fields) {
+std::string
+json_object(const std::vector<std::pair<std::string, std::string>>& fields) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
   writer.StartObject();
@@ -89,9 +89,8 @@ client::client(settings cfg) : cfg_(std::move(cfg)) {
   while (!base.empty() && base.back() == '/')
     base.pop_back();
   auto scheme_end = base.find("://");
-  auto path_start = base.find('/', scheme_end == std::string::npos
-                                     ? 0
-                                     : scheme_end + 3);
+  auto path_start
+      = base.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
   if (path_start == std::string::npos) {
     target_.scheme_host_port = base;
   } else {
@@ -143,27 +142,27 @@ std::string auth_form(const settings& cfg, const std::string& action,
 } // namespace
 
 result client::agent_login(const std::string& phone_number) const {
-  auto path = target_.path_prefix + "/CAServices/AgentAuthenticationV2/index.php";
-  return perform(api::agent_login, target_.scheme_host_port, cfg_, secrets(),
-                 [&](httplib::Client& http) {
-                   http.set_basic_auth(cfg_.agent_id.c_str(),
-                                       cfg_.agent_password.c_str());
-                   return http.Post(path.c_str(),
-                                    auth_form(cfg_, "login", phone_number),
-                                    "application/x-www-form-urlencoded");
-                 });
+  auto path
+      = target_.path_prefix + "/CAServices/AgentAuthenticationV2/index.php";
+  return perform(
+      api::agent_login, target_.scheme_host_port, cfg_, secrets(),
+      [&](httplib::Client& http) {
+        http.set_basic_auth(cfg_.agent_id.c_str(), cfg_.agent_password.c_str());
+        return http.Post(path.c_str(), auth_form(cfg_, "login", phone_number),
+                         "application/x-www-form-urlencoded");
+      });
 }
 
 result client::agent_logout() const {
-  auto path = target_.path_prefix + "/CAServices/AgentAuthenticationV2/index.php";
-  auto r = perform(api::agent_logout, target_.scheme_host_port, cfg_,
-                   secrets(), [&](httplib::Client& http) {
-                     http.set_basic_auth(cfg_.agent_id.c_str(),
-                                         cfg_.agent_password.c_str());
-                     return http.Post(path.c_str(),
-                                      auth_form(cfg_, "logout", {}),
-                                      "application/x-www-form-urlencoded");
-                   });
+  auto path
+      = target_.path_prefix + "/CAServices/AgentAuthenticationV2/index.php";
+  auto r = perform(
+      api::agent_logout, target_.scheme_host_port, cfg_, secrets(),
+      [&](httplib::Client& http) {
+        http.set_basic_auth(cfg_.agent_id.c_str(), cfg_.agent_password.c_str());
+        return http.Post(path.c_str(), auth_form(cfg_, "logout", {}),
+                         "application/x-www-form-urlencoded");
+      });
   return r;
 }
 
@@ -181,10 +180,10 @@ result client::manual_dial(const std::string& token,
 result client::set_disposition(const std::string& token,
                                const disposition_request& request) const {
   std::vector<std::pair<std::string, std::string>> fields{
-    {"userName", cfg_.account},    {"agentID", cfg_.agent_id},
-    {"did", cfg_.did},             {"ucid", request.ucid},
-    {"action", "Set"},             {"disposition", request.disposition},
-    {"autoRelease", "true"}};
+      {"userName", cfg_.account}, {"agentID", cfg_.agent_id},
+      {"did", cfg_.did},          {"ucid", request.ucid},
+      {"action", "Set"},          {"disposition", request.disposition},
+      {"autoRelease", "true"}};
   if (!request.comments.empty())
     fields.emplace_back("comments", request.comments);
   if (!request.callback_time.empty())
@@ -197,7 +196,7 @@ result client::change_agent_state(const std::string& token,
                                   const std::string& state,
                                   const std::string& pause_reason) const {
   std::vector<std::pair<std::string, std::string>> fields{
-    {"userName", cfg_.account}, {"agentId", cfg_.agent_id}, {"state", state}};
+      {"userName", cfg_.account}, {"agentId", cfg_.agent_id}, {"state", state}};
   if (!pause_reason.empty())
     fields.emplace_back("pauseReason", pause_reason);
   return post_json(api::change_agent_state, "/ca_apis/changeAgentState", token,
@@ -205,10 +204,10 @@ result client::change_agent_state(const std::string& token,
 }
 
 result client::agent_details(const std::string& token) const {
-  return post_json(api::agent_details, "/ca_apis/AgentDetails", token,
-                   json_object({{"userName", cfg_.account},
-                                {"agentId", cfg_.agent_id}}),
-                   false);
+  return post_json(
+      api::agent_details, "/ca_apis/AgentDetails", token,
+      json_object({{"userName", cfg_.account}, {"agentId", cfg_.agent_id}}),
+      false);
 }
 
 } // namespace sb::ozonetel

@@ -1,7 +1,7 @@
 #pragma once
 
-// A blocking HTTP client for the CloudAgent REST calls switchboard makes
-// (SPEC section 3). One object is shared by many threads: every call opens
+// A blocking HTTP client for the CloudAgent REST calls switchboard makes.
+// One object is shared by many threads: every call opens
 // its own connection, so calls never wait on each other. Knows nothing about
 // actors or tokens' lifetimes: the session actor decides when to call what.
 
@@ -83,16 +83,15 @@ private:
     std::string path_prefix;
   };
 
-  result post_json(api which, const std::string& path,
-                   const std::string& token, const std::string& body,
-                   bool api_key_header) const;
+  result post_json(api which, const std::string& path, const std::string& token,
+                   const std::string& body, bool api_key_header) const;
 
   settings cfg_;
   target target_;
 };
 
 /// A JSON object from flat string pairs (values escaped).
-std::string json_object(
-  const std::vector<std::pair<std::string, std::string>>& fields);
+std::string
+json_object(const std::vector<std::pair<std::string, std::string>>& fields);
 
 } // namespace sb::ozonetel

@@ -350,3 +350,30 @@ TEST_CASE("a banner longer than the frame limit, split over reads, costs no "
     CHECK(result.errors.oversized_frames == 1);
   }
 }
+
+TEST_CASE("feeding nothing changes nothing, with or without a tail",
+          "[ami][codec]") {
+  // A socket read of 0 bytes, or an empty view whose data() is null: the
+  // splitter must not hand a null pointer to memchr (undefined behaviour
+  // that UBSan reports even for a length of 0).
+  frame_splitter splitter;
+  std::vector<std::string> banners;
+  std::vector<std::string> frames;
+  auto on_banner = [&](std::string_view line) { banners.emplace_back(line); };
+  auto on_frame = [&](std::string_view frame) { frames.emplace_back(frame); };
+  splitter.feed(std::string_view{}, on_banner, on_frame);
+  splitter.feed("", on_banner, on_frame);
+  CHECK(splitter.buffered() == 0);
+  splitter.feed("Asterisk Call Manager/5.0.1\r\nEvent: Hangup\r\nLinked",
+                on_banner, on_frame);
+  auto tail = splitter.buffered();
+  CHECK(tail > 0);
+  splitter.feed(std::string_view{}, on_banner, on_frame);
+  splitter.feed(std::string_view{"x", 0}, on_banner, on_frame);
+  CHECK(splitter.buffered() == tail);
+  splitter.feed("id: 1\r\n\r\n", on_banner, on_frame);
+  REQUIRE(banners.size() == 1);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].find("Linkedid: 1") != std::string::npos);
+  CHECK(splitter.buffered() == 0);
+}

@@ -2,6 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <sstream>
+#include <string>
+
+#include <sys/resource.h>
+
 #include "adapters/csv/customer_csv.hpp"
 
 using namespace sb::csv;
@@ -47,4 +52,71 @@ TEST_CASE("customer CSV: a file without the needed header is refused whole") {
   auto bad_utf8 = parse_customer_csv("name,phone\n\xff\xfe,0207946\n");
   REQUIRE(bad_utf8.rejected.size() == 1);
   CHECK(bad_utf8.rejected[0].reason.find("UTF-8") != std::string::npos);
+}
+
+TEST_CASE("customer CSV: overlong forms and surrogates are not UTF-8") {
+  for (const char* bad :
+       {"\xC0\xAF", "\xE0\x80\x80", "\xF0\x80\x80\x80", "\xED\xA0\x80",
+        "\xED\xBF\xBF", "\xF4\x90\x80\x80", "\xC3", "\x80"}) {
+    INFO(bad);
+    auto csv = parse_customer_csv(std::string{"name,phone\nAl"} + bad
+                                  + "ce,0207946\n");
+    REQUIRE(csv.rejected.size() == 1);
+    CHECK(csv.rejected[0].reason.find("UTF-8") != std::string::npos);
+  }
+  auto good
+      = parse_customer_csv("name,phone\n"
+                           "Z\xC3\xBC"
+                           "rich \xE2\x82\xAC \xF0\x9F\x93\x9E,0207946\n");
+  CHECK(good.rejected.empty());
+  CHECK(good.rows.size() == 1);
+}
+
+namespace {
+
+long max_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+} // namespace
+
+TEST_CASE("customer CSV: a huge record is streamed, not stored") {
+  // 16 MiB of commas is one record of 16 million empty fields; stored as
+  // strings it took hundreds of MiB.
+  std::string commas
+      = "name,phone\n" + std::string(16u << 20, ',') + "\n" + "Alice,0207946\n";
+  auto before = max_rss_kib();
+  auto csv = parse_customer_csv(commas);
+  auto growth_mib = (max_rss_kib() - before) / 1024;
+  INFO("peak RSS growth " << growth_mib << " MiB");
+  // The text is copied once into the stream; nothing near 16 million fields.
+  CHECK(growth_mib < 64);
+  REQUIRE(csv.rejected.size() == 1);
+  CHECK(csv.rejected[0].line == 2);
+  CHECK(csv.rejected[0].reason == "name is empty");
+  REQUIRE(csv.rows.size() == 1);
+  CHECK(csv.rows[0].line == 3);
+
+  std::string long_name = "name,phone\n\"" + std::string(8u << 20, 'x')
+                          + "\",0207946\nBob,0207947\n";
+  auto cut = parse_customer_csv(long_name);
+  REQUIRE(cut.rejected.size() == 1);
+  CHECK(cut.rejected[0].reason == "name is longer than 512 bytes");
+  REQUIRE(cut.rows.size() == 1);
+  CHECK(cut.rows[0].name == "Bob");
+}
+
+TEST_CASE("customer CSV: the reader streams from any istream") {
+  std::istringstream in{"\xEF\xBB\xBFname,phone\nAlice,0207946\n,x\n"};
+  customer_csv_reader reader{in};
+  REQUIRE(reader.read_header().empty());
+  customer_csv_row row;
+  customer_csv_rejection rejection;
+  CHECK(reader.next(row, rejection) == customer_csv_reader::item::row);
+  CHECK(row.name == "Alice");
+  CHECK(reader.next(row, rejection) == customer_csv_reader::item::rejected);
+  CHECK(rejection.line == 3);
+  CHECK(reader.next(row, rejection) == customer_csv_reader::item::end);
 }

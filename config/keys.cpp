@@ -1,18 +1,15 @@
-#include "config/config.hpp"
+#include "config/key_table.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <functional>
-#include <limits>
 #include <set>
 #include <sstream>
 #include <string_view>
 
-#include <caf/message.hpp>
 #include <caf/sec.hpp>
+#include <phonenumbers/phonenumberutil.h>
 
 #include "core/db_url.hpp"
 #include "core/log.hpp"
@@ -20,7 +17,18 @@
 
 namespace sb {
 
-namespace {
+namespace config_detail {
+
+caf::error make_config_error(std::string text) {
+  return caf::make_error(caf::sec::invalid_argument, std::move(text));
+}
+
+caf::error fail(const origin& from, const std::string& key,
+                const std::string& what) {
+  if (from.where.empty())
+    return make_config_error(key + ": " + what);
+  return make_config_error(from.where + ": " + key + ": " + what);
+}
 
 // -- small string helpers -----------------------------------------------------
 
@@ -56,30 +64,7 @@ std::string format_number(double x) {
   return out.str();
 }
 
-// -- where a value came from --------------------------------------------------
-
-enum class source_kind { file, env, cli };
-
-struct origin {
-  source_kind kind;
-  /// "path:line", the environment variable's name, or "command line".
-  std::string where;
-};
-
-caf::error make_config_error(std::string text) {
-  return caf::make_error(caf::sec::invalid_argument, std::move(text));
-}
-
-caf::error fail(const origin& from, const std::string& key,
-                const std::string& problem) {
-  if (from.where.empty())
-    return make_config_error(key + ": " + problem);
-  return make_config_error(from.where + ": " + key + ": " + problem);
-}
-
 // -- value parsers: return a problem (never quoting a secret) or "" -----------
-
-using problem = std::string;
 
 problem parse_unsigned(const std::string& text, uint64_t& out, uint64_t min,
                        uint64_t max) {
@@ -122,6 +107,23 @@ problem parse_seconds(const std::string& text, double& out, bool allow_zero) {
     return "must be more than 0 seconds";
   out = value;
   return {};
+}
+
+/// The regions libphonenumber has metadata for: any other region (ZZ, or a
+/// real country missing from the metadata) would make every number
+/// unmatchable.
+problem check_region(const std::string& v) {
+  static const std::set<std::string> supported = [] {
+    std::set<std::string> regions;
+    i18n::phonenumbers::PhoneNumberUtil::GetInstance()->GetSupportedRegions(
+        &regions);
+    return regions;
+  }();
+  if (supported.count(upper(v)) > 0)
+    return {};
+  return "'" + v
+         + "' is not a region libphonenumber supports (an ISO 3166 code "
+           "such as GB, IN, US)";
 }
 
 bool has_scheme(const std::string& url, std::string_view scheme) {
@@ -224,26 +226,8 @@ bool valid_pbx_name(const std::string& name) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   });
 }
-
 // -- the key tables
 // -------------------------------------------------------------
-
-enum class secrecy {
-  none,
-  /// The whole value is a secret.
-  secret,
-  /// Only a password inside the (postgresql) URL is.
-  url_password,
-};
-
-template <class Target>
-struct key_spec {
-  const char* name;
-  const char* help;
-  secrecy secret;
-  std::function<problem(Target&, const std::string&)> set;
-  std::function<std::string(const Target&)> get;
-};
 
 template <class Target, class Field>
 key_spec<Target> string_key(const char* name, Field field, const char* help,
@@ -308,10 +292,10 @@ const std::vector<std::string>& section_names() {
   return names;
 }
 
-/// Keys of the plain sections, named "<section>.<key>".
-const std::vector<key_spec<app_config>>& app_keys() {
+/// Keys of [db] and [http].
+std::vector<key_spec<app_config>> storage_and_http_keys() {
   using T = app_config;
-  static const std::vector<key_spec<T>> keys{
+  return {
       string_key<T>(
           "db.url", SB_FIELD(T, db.url),
           "Database: sqlite:<path> (embedded) or "
@@ -358,19 +342,17 @@ const std::vector<key_spec<app_config>>& app_keys() {
                      "after)."),
       count_key<T>("http.threads", SB_FIELD(T, http.threads),
                    "HTTP worker threads.", 1, 256),
-      string_key<T>(
-          "phone.default_region", SB_FIELD(T, phone.default_region),
-          "ISO 3166 region (two letters) for numbers written without "
-          "a country code.",
-          secrecy::none,
-          [](const std::string& v) -> problem {
-            if (v.size() == 2 && std::isalpha(static_cast<unsigned char>(v[0]))
-                && std::isalpha(static_cast<unsigned char>(v[1])))
-              return {};
-            return "'" + v
-                   + "' is not a two-letter ISO 3166 region (e.g. GB, "
-                     "IN, US)";
-          }),
+  };
+}
+
+/// Keys of [phone], [tracker], [ozonetel] and [log].
+std::vector<key_spec<app_config>> call_keys() {
+  using T = app_config;
+  return {
+      string_key<T>("phone.default_region", SB_FIELD(T, phone.default_region),
+                    "ISO 3166 region (two letters) for numbers written without "
+                    "a country code.",
+                    secrecy::none, check_region),
       seconds_key<T>("tracker.stale_call_seconds",
                      SB_FIELD(T, tracker.stale_call_seconds),
                      "A call with no event for this long after its PBX "
@@ -445,6 +427,15 @@ const std::vector<key_spec<app_config>>& app_keys() {
                                "error)";
                     }),
   };
+}
+
+const std::vector<key_spec<app_config>>& app_keys() {
+  static const std::vector<key_spec<app_config>> keys = [] {
+    auto all = storage_and_http_keys();
+    for (auto& key : call_keys())
+      all.push_back(std::move(key));
+    return all;
+  }();
   return keys;
 }
 
@@ -519,15 +510,6 @@ const std::vector<key_spec<pbx_config>>& pbx_keys() {
 
 #undef SB_FIELD
 
-template <class Target>
-const key_spec<Target>* find_key(const std::vector<key_spec<Target>>& keys,
-                                 const std::string& name) {
-  for (const auto& key : keys)
-    if (name == key.name)
-      return &key;
-  return nullptr;
-}
-
 std::string env_name_of(const std::string& dotted) {
   std::string out = "SWITCHBOARD_";
   for (char c : dotted)
@@ -557,207 +539,6 @@ std::vector<std::string> section_key_names(const std::string& section) {
   }
   return names;
 }
-
-// -- applying one setting
-// -------------------------------------------------------
-
-bool names_equal(const std::string& x, const std::string& y) {
-  if (x.size() != y.size())
-    return false;
-  for (size_t i = 0; i < x.size(); ++i) {
-    auto a = std::tolower(static_cast<unsigned char>(x[i]));
-    auto b = std::tolower(static_cast<unsigned char>(y[i]));
-    if (a == '-')
-      a = '_';
-    if (b == '-')
-      b = '_';
-    if (a != b)
-      return false;
-  }
-  return true;
-}
-
-pbx_config& pbx_named(app_config& cfg, const std::string& name) {
-  for (auto& pbx : cfg.pbxes)
-    if (names_equal(pbx.name, name))
-      return pbx;
-  pbx_config pbx;
-  pbx.name = name;
-  cfg.pbxes.push_back(std::move(pbx));
-  return cfg.pbxes.back();
-}
-
-caf::expected<std::string> read_secret_file(const origin& from,
-                                            const std::string& key,
-                                            const std::string& path) {
-  if (path.empty())
-    return fail(from, key, "empty path");
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return fail(from, key, "cannot read '" + path + "'");
-  std::ostringstream content;
-  content << in.rdbuf();
-  auto text = content.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
-    text.pop_back();
-  return text;
-}
-
-/// Tracks, within one source, which secrets were given directly and which by
-/// `<key>_file`, so that giving both is refused instead of one silently
-/// winning.
-struct source_state {
-  std::set<std::string> direct;
-  std::set<std::string> by_file;
-};
-
-/// What `--<flag>` to suggest for a key.
-std::string env_suggestion(const std::string& dotted) {
-  return env_name_of(dotted) + " or " + dotted + "_file";
-}
-
-template <class Target>
-caf::error apply_key(Target& target, const std::vector<key_spec<Target>>& keys,
-                     const std::string& prefix, const std::string& key,
-                     const std::string& value, const origin& from,
-                     source_state& state,
-                     const std::vector<std::string>& known_names) {
-  auto dotted = prefix + key;
-  bool from_file = false;
-  const key_spec<Target>* spec = find_key(keys, key);
-  if (spec == nullptr && ends_with(key, "_file")) {
-    auto base = key.substr(0, key.size() - 5);
-    spec = find_key(keys, base);
-    if (spec != nullptr && spec->secret == secrecy::none)
-      spec = nullptr; // only secrets have a _file form
-    from_file = spec != nullptr;
-  }
-  if (spec == nullptr)
-    return fail(from, dotted,
-                "unknown key (known: " + key_list(known_names) + ")");
-  auto secret_key = prefix + spec->name;
-  if (!from_file && from.kind == source_kind::cli) {
-    if (spec->secret == secrecy::secret)
-      return fail(from, secret_key,
-                  "secrets are not accepted on the command line (visible to "
-                  "every user in ps); use the environment ("
-                      + env_suggestion(secret_key) + ")");
-    if (spec->secret == secrecy::url_password && url_has_password(value))
-      return fail(from, secret_key,
-                  "a database password is not accepted on the command line "
-                  "(visible to every user in ps); use the environment ("
-                      + env_suggestion(secret_key) + ")");
-  }
-  auto& mine = from_file ? state.by_file : state.direct;
-  auto& other = from_file ? state.direct : state.by_file;
-  if (other.count(secret_key) > 0)
-    return fail(from, secret_key,
-                "given both as " + secret_key + " and " + secret_key
-                    + "_file; give one");
-  mine.insert(secret_key);
-  std::string text = value;
-  if (from_file) {
-    auto content = read_secret_file(from, dotted, value);
-    if (!content)
-      return content.error();
-    text = std::move(*content);
-  }
-  auto p = spec->set(target, text);
-  if (!p.empty()) {
-    if (spec->secret == secrecy::secret)
-      return fail(from, secret_key, "invalid value");
-    return fail(from, secret_key, p);
-  }
-  return caf::none;
-}
-
-caf::error apply_setting(app_config& cfg, const std::string& section,
-                         const std::string& key, const std::string& value,
-                         const origin& from, source_state& state) {
-  if (starts_with(section, "pbx.")) {
-    auto name = section.substr(4);
-    if (!valid_pbx_name(name))
-      return fail(from, section,
-                  "PBX name '" + name
-                      + "' must be letters, digits, '_' or '-'");
-    auto& pbx = pbx_named(cfg, name);
-    return apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".", key, value, from,
-                     state, pbx_key_names());
-  }
-  if (section == "ozonetel.disposition_map") {
-    auto name = trim_copy(key);
-    if (name.empty() || value.empty())
-      return fail(from, "ozonetel.disposition_map",
-                  "entry must be NAME = Campaign Disposition");
-    cfg.ozonetel.disposition_map[name] = value;
-    return caf::none;
-  }
-  if (std::find(section_names().begin(), section_names().end(), section)
-      == section_names().end())
-    return fail(from, section,
-                "unknown section (known: " + key_list(section_names())
-                    + ", pbx.<name>, ozonetel.disposition_map)");
-  return apply_key(cfg, app_keys(), "", section + "." + key, value, from, state,
-                   section_key_names(section));
-}
-
-// -- the file
-// -------------------------------------------------------------------
-
-caf::error parse_file_into(app_config& cfg, const std::string& text,
-                           const std::string& file_name) {
-  source_state state;
-  std::string section;
-  std::istringstream in{text};
-  std::string line;
-  size_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    origin from{source_kind::file, file_name + ":" + std::to_string(line_no)};
-    auto content = trim_copy(line);
-    if (content.empty() || content[0] == '#' || content[0] == ';')
-      continue;
-    if (content[0] == '[') {
-      if (content.back() != ']')
-        return make_config_error(from.where
-                                 + ": a section header must end with ']'");
-      auto name = trim_copy(content.substr(1, content.size() - 2));
-      if (starts_with(lower(name), "pbx.")) {
-        section = "pbx." + name.substr(4);
-        if (!valid_pbx_name(name.substr(4)))
-          return fail(from, "[" + name + "]",
-                      "PBX name must be letters, digits, '_' or '-'");
-        pbx_named(cfg, name.substr(4));
-        continue;
-      }
-      section = lower(name);
-      if (section != "ozonetel.disposition_map"
-          && std::find(section_names().begin(), section_names().end(), section)
-                 == section_names().end())
-        return fail(from, "[" + name + "]",
-                    "unknown section (known: " + key_list(section_names())
-                        + ", pbx.<name>, ozonetel.disposition_map)");
-      continue;
-    }
-    auto eq = content.find('=');
-    if (eq == std::string::npos)
-      return make_config_error(from.where + ": expected 'key = value'");
-    auto key = trim_copy(content.substr(0, eq));
-    auto value = trim_copy(content.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    if (key.empty())
-      return make_config_error(from.where + ": expected 'key = value'");
-    if (section.empty())
-      return fail(from, key, "key outside a section (start with e.g. [db])");
-    if (section != "ozonetel.disposition_map")
-      key = lower(key);
-    if (auto err = apply_setting(cfg, section, key, value, from, state))
-      return err;
-  }
-  return caf::none;
-}
-
 caf::error validate(const app_config& cfg) {
   for (const auto& pbx : cfg.pbxes) {
     auto prefix = "pbx." + pbx.name + ".";
@@ -784,254 +565,54 @@ caf::error validate(const app_config& cfg) {
   return caf::none;
 }
 
-std::string read_whole_file(const std::string& path, bool& ok) {
-  std::ifstream in{path, std::ios::binary};
-  ok = static_cast<bool>(in);
-  std::ostringstream content;
-  if (ok)
-    content << in.rdbuf();
-  return content.str();
-}
+} // namespace config_detail
 
-// -- environment
-// ------------------------------------------------------------------
-
-constexpr std::string_view env_prefix = "SWITCHBOARD_";
-
-caf::error apply_env_var(app_config& cfg, const std::string& name,
-                         const std::string& value, source_state& state) {
-  origin from{source_kind::env, name};
-  auto rest = name.substr(env_prefix.size());
-  if (rest == "CONFIG")
-    return caf::none;
-  auto underscore = rest.find('_');
-  if (underscore == std::string::npos)
-    return caf::none;
-  auto section = lower(rest.substr(0, underscore));
-  auto key = lower(rest.substr(underscore + 1));
-  if (section == "pbx") {
-    // SWITCHBOARD_PBX_<NAME>_<KEY>: both may hold '_', so the longest known
-    // key (or its _file form) at the end wins.
-    std::string best_key;
-    for (const auto& spec : pbx_keys()) {
-      std::vector<std::string> forms{spec.name};
-      if (spec.secret != secrecy::none)
-        forms.push_back(std::string{spec.name} + "_file");
-      for (const auto& form : forms)
-        if (key.size() > form.size() + 1 && ends_with(key, "_" + form)
-            && form.size() > best_key.size())
-          best_key = form;
-    }
-    if (best_key.empty())
-      return make_config_error(name
-                               + ": unknown PBX setting (expected "
-                                 "SWITCHBOARD_PBX_<NAME>_<KEY>, keys: "
-                               + key_list(pbx_key_names()) + ")");
-    auto pbx_name = key.substr(0, key.size() - best_key.size() - 1);
-    if (!valid_pbx_name(pbx_name))
-      return make_config_error(name + ": bad PBX name");
-    auto& pbx = pbx_named(cfg, pbx_name);
-    return apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".", best_key, value,
-                     from, state, pbx_key_names());
-  }
-  if (std::find(section_names().begin(), section_names().end(), section)
-      == section_names().end())
-    return caf::none; // e.g. SWITCHBOARD_CMAKE_ARGS: not ours
-  return apply_key(cfg, app_keys(), "", section + "." + key, value, from, state,
-                   section_key_names(section));
-}
-
-// -- command line
-// -----------------------------------------------------------------
-
-struct cli_setting {
-  std::string flag; // without the leading "--"
-  std::string value;
-};
-
-caf::error apply_cli(app_config& cfg, const cli_setting& setting,
-                     source_state& state) {
-  origin from{source_kind::cli, "command line"};
-  const auto& flag = setting.flag;
-  auto dot = flag.rfind('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == flag.size())
-    return make_config_error("--" + flag
-                             + ": unknown option (flags are "
-                               "--<section>.<key>=<value>; see --help)");
-  auto section = flag.substr(0, dot);
-  auto key = lower(flag.substr(dot + 1));
-  if (lower(section) == "pbx" || starts_with(lower(section), "pbx.")) {
-    if (lower(section) == "pbx")
-      return make_config_error("--" + flag + ": name the PBX: --pbx.<name>."
-                               + key);
-    section = "pbx." + section.substr(4);
-  } else {
-    section = lower(section);
-  }
-  if (section == "ozonetel.disposition_map")
-    return apply_setting(cfg, section, flag.substr(dot + 1), setting.value,
-                         from, state);
-  return apply_setting(cfg, section, key, setting.value, from, state);
-}
-
-} // namespace
-
-// -- public API
-// -------------------------------------------------------------------
-
-caf::expected<app_config> parse_config_text(const std::string& text,
-                                            app_config base) {
-  if (auto err = parse_file_into(base, text, "config"))
-    return err;
-  if (auto err = validate(base))
-    return err;
-  return base;
-}
-
-caf::expected<app_config> load_config(int argc, const char* const* argv,
-                                      const char* const* envp,
-                                      std::vector<std::string>* positional) {
-  app_config cfg;
-  std::vector<cli_setting> flags;
-  std::vector<std::string> rest;
-  std::string config_path;
-  bool config_from_cli = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") {
-      for (++i; i < argc; ++i)
-        rest.emplace_back(argv[i]);
-      break;
-    }
-    if (arg == "--help" || arg == "-h") {
-      app_config help;
-      help.help_requested = true;
-      return help;
-    }
-    if (!starts_with(arg, "--")) {
-      if (starts_with(arg, "-") && arg.size() > 1)
-        return make_config_error(arg + ": unknown option (see --help)");
-      rest.push_back(arg);
-      continue;
-    }
-    auto body = arg.substr(2);
-    std::string name;
-    std::string value;
-    auto eq = body.find('=');
-    if (eq != std::string::npos) {
-      name = body.substr(0, eq);
-      value = body.substr(eq + 1);
-    } else {
-      name = body;
-      if (i + 1 >= argc || starts_with(argv[i + 1], "--"))
-        return make_config_error("--" + name + ": missing value");
-      value = argv[++i];
-    }
-    if (name == "config") {
-      config_path = value;
-      config_from_cli = true;
-      continue;
-    }
-    flags.push_back({name, value});
-  }
-
-  std::vector<std::pair<std::string, std::string>> env;
-  for (auto p = envp; p != nullptr && *p != nullptr; ++p) {
-    std::string entry = *p;
-    auto eq = entry.find('=');
-    if (eq == std::string::npos)
-      continue;
-    env.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
-  }
-  if (!config_from_cli)
-    for (const auto& [name, value] : env)
-      if (name == "SWITCHBOARD_CONFIG" && !value.empty())
-        config_path = value;
-
-  // 1. the file
-  if (!config_path.empty()) {
-    bool ok = false;
-    auto text = read_whole_file(config_path, ok);
-    if (!ok)
-      return make_config_error("config: cannot read '" + config_path + "'");
-    if (auto err = parse_file_into(cfg, text, config_path))
-      return err;
-    cfg.config_file = config_path;
-  }
-
-  // 2. the environment: AMI_* seeds first, so SWITCHBOARD_PBX_DEFAULT_*
-  // (more specific) wins over them.
-  {
-    source_state state;
-    static const std::vector<std::pair<std::string, std::string>> seeds{
-        {"AMI_HOST", "host"},
-        {"AMI_PORT", "port"},
-        {"AMI_USERNAME", "username"},
-        {"AMI_PASSWORD", "secret"}};
-    for (const auto& [seed, key] : seeds)
-      for (const auto& [name, value] : env)
-        if (name == seed && !value.empty()) {
-          auto& pbx = pbx_named(cfg, "default");
-          if (auto err = apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".",
-                                   key, value, origin{source_kind::env, seed},
-                                   state, pbx_key_names()))
-            return err;
-        }
-  }
-  {
-    source_state state;
-    for (const auto& [name, value] : env)
-      if (starts_with(name, env_prefix))
-        if (auto err = apply_env_var(cfg, name, value, state))
-          return err;
-  }
-
-  // 3. the command line
-  {
-    source_state state;
-    for (const auto& flag : flags)
-      if (auto err = apply_cli(cfg, flag, state))
-        return err;
-  }
-
-  if (auto err = validate(cfg))
-    return err;
-  if (positional != nullptr)
-    *positional = std::move(rest);
-  return cfg;
-}
+using namespace config_detail;
 
 std::string describe(const app_config& cfg) {
   std::ostringstream out;
-  auto value_of = [](const auto& spec, const auto& target) {
-    auto text = spec.get(target);
-    switch (spec.secret) {
-      case secrecy::secret:
-        // Empty stays empty so that the dump reads back as the same config.
-        return text.empty() ? std::string{} : std::string{"***"};
-      case secrecy::url_password:
-        return redact_url(text);
-      default:
-        return text;
-    }
-  };
+  // Each secret gets its own mask, so that the dump reads back as a valid
+  // config (http.read_token must differ from http.token); empty stays empty.
+  auto value_of
+      = [](const auto& spec, const auto& target, const std::string& dotted) {
+          auto text = spec.get(target);
+          switch (spec.secret) {
+            case secrecy::secret:
+              return text.empty() ? std::string{}
+                                  : ini_quote("*** (masked " + dotted + ")");
+            case secrecy::url_password:
+              return ini_quote(redact_url(text));
+            default:
+              return ini_quote(text);
+          }
+        };
   if (!cfg.config_file.empty())
     out << "# loaded from " << cfg.config_file << "\n";
   std::string section;
   for (const auto& spec : app_keys()) {
     std::string dotted = spec.name;
+    // Its own section below: campaign names may hold ',' and '='.
+    if (dotted == "ozonetel.disposition_map")
+      continue;
     auto dot = dotted.find('.');
     auto this_section = dotted.substr(0, dot);
     if (this_section != section) {
       out << (section.empty() ? "" : "\n") << "[" << this_section << "]\n";
       section = this_section;
     }
-    out << dotted.substr(dot + 1) << " = " << value_of(spec, cfg) << "\n";
+    out << dotted.substr(dot + 1) << " = " << value_of(spec, cfg, dotted)
+        << "\n";
+  }
+  if (!cfg.ozonetel.disposition_map.empty()) {
+    out << "\n[ozonetel.disposition_map]\n";
+    for (const auto& [name, value] : cfg.ozonetel.disposition_map)
+      out << name << " = " << ini_quote(value) << "\n";
   }
   for (const auto& pbx : cfg.pbxes) {
     out << "\n[pbx." << pbx.name << "]\n";
     for (const auto& spec : pbx_keys())
-      out << spec.name << " = " << value_of(spec, pbx) << "\n";
+      out << spec.name << " = "
+          << value_of(spec, pbx, "pbx." + pbx.name + "." + spec.name) << "\n";
   }
   if (cfg.pbxes.empty())
     out << "\n# no PBX configured: no AMI connection\n";
@@ -1097,15 +678,6 @@ std::string help_text() {
   out << "\nSub-commands: demo (replay a recorded call stream), "
          "import-customers FILE.\n";
   return out.str();
-}
-
-std::string error_text(const caf::error& err) {
-  if (!err)
-    return {};
-  const auto& context = err.context();
-  if (context.size() == 1 && context.match_element<std::string>(0))
-    return context.get_as<std::string>(0);
-  return caf::to_string(err);
 }
 
 } // namespace sb
