@@ -8,6 +8,8 @@
 #include "adapters/store/database.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
+#include "http/errors.hpp"
+#include "http/form.hpp"
 #include "http/json.hpp"
 #include "http/server.hpp"
 
@@ -17,31 +19,17 @@ namespace {
 
 using http::json_writer;
 
-int status_of(const std::string& code) {
-  if (code == "ok" || code == "accepted")
-    return 200;
-  if (code == "invalid")
-    return 422;
-  if (code == "not_found")
-    return 404;
-  if (code == "conflict")
-    return 409;
-  if (code == "upstream")
-    return 502;
-  return 503;
+/// The error code a failed ucid_reply names (its `code` is an sb::ec
+/// name); unknown names count as unavailable.
+ec reply_error(const std::string& code) {
+  ec x = ec::unavailable;
+  if (!from_string(code, x) || x == ec::none)
+    x = ec::unavailable;
+  return x;
 }
 
-/// The JSON `error` code for a failed ucid_reply.
-const char* error_code_of(const std::string& code) {
-  if (code == "invalid")
-    return "invalid_field";
-  if (code == "not_found")
-    return "not_found";
-  if (code == "conflict")
-    return "conflict";
-  if (code == "upstream")
-    return "upstream";
-  return "unavailable";
+bool reply_ok(const std::string& code) {
+  return code == "ok" || code == "accepted";
 }
 
 void write_text(json_writer& w, const char* key, const std::string& value) {
@@ -83,14 +71,14 @@ void write_reply_fields(json_writer& w, const ucid_reply& r) {
   write_cloudagent(w, r.cloudagent);
 }
 
-void send_reply(httplib::Response& res, const ucid_reply& r) {
+void send_reply(http::response& res, const ucid_reply& r) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
-  auto status = status_of(r.code);
+  auto status = reply_ok(r.code) ? 200 : http::status_of(reply_error(r.code));
   if (status >= 400) {
     // The common error shape, plus what we know of the call.
-    write_text(w, "error", error_code_of(r.code));
+    write_text(w, "error", http::error_name_of(reply_error(r.code)));
     write_text(w, "message", r.message.empty() ? r.code : r.message);
   } else {
     write_text(w, "code", r.code);
@@ -129,7 +117,7 @@ struct ozonetel_routes {
   caf::timespan timeout;
 
   /// Sends 503 and returns false when there is nothing to talk to.
-  bool available(httplib::Response& res) const {
+  bool available(http::response& res) const {
     if (!ctx.config.ozonetel.enabled()) {
       http::send_error(res, 503, "unavailable",
                        "Ozonetel is not configured: set ozonetel.account and "
@@ -151,16 +139,16 @@ struct ozonetel_routes {
   }
 
   template <class... Ts>
-  void forward(httplib::Response& res, Ts&&... xs) const {
+  void forward(http::response& res, Ts&&... xs) const {
     auto reply = ask<ucid_reply>(std::forward<Ts>(xs)...);
     if (!reply) {
-      send_failure(res, "the Ozonetel call tracker", reply.error());
+      http::send_failure(res, "the Ozonetel call tracker", reply.error());
       return;
     }
     send_reply(res, *reply);
   }
 
-  void dial(const httplib::Request& req, httplib::Response& res) const {
+  void dial(const http::request& req, http::response& res) const {
     rapidjson::Document body;
     if (!http::parse_json_object(req, res, body))
       return;
@@ -179,7 +167,7 @@ struct ozonetel_routes {
     forward(res, dial_atom_v, std::move(dial));
   }
 
-  void events(const httplib::Request& req, httplib::Response& res) const {
+  void events(const http::request& req, http::response& res) const {
     rapidjson::Document body;
     if (!http::parse_json_object(req, res, body))
       return;
@@ -206,9 +194,9 @@ struct ozonetel_routes {
     if (!available(res))
       return;
     browser_call_event ev;
-    auto path_ucid = http::path_param(req, 1);
+    auto path_ucid = req.path_param(1);
     ev.ucid = no_ucid(path_ucid) ? std::string{} : path_ucid;
-    auto header = req.get_header_value("X-UCID");
+    auto header = req.header("X-UCID");
     ev.x_ucid = x_ucid && !x_ucid->empty() ? *x_ucid : header;
     if (no_ucid(ev.x_ucid))
       ev.x_ucid.clear();
@@ -219,7 +207,7 @@ struct ozonetel_routes {
     forward(res, browser_atom_v, std::move(ev));
   }
 
-  void dispose(const httplib::Request& req, httplib::Response& res) const {
+  void dispose(const http::request& req, http::response& res) const {
     rapidjson::Document body;
     if (!http::parse_json_object(req, res, body))
       return;
@@ -243,13 +231,14 @@ struct ozonetel_routes {
     forward(res, dispose_atom_v, std::move(d));
   }
 
-  void callback(const httplib::Request& req, httplib::Response& res) const {
+  void callback(const http::request& req, http::response& res) const {
     // Parse before anything else sees the payload: it carries the Apikey,
     // which the adapter removes. Never log req.body.
     ozonetel::callback_parse parsed;
-    if (req.has_file("data"))
-      parsed
-          = ozonetel::parse_callback_json(req.get_file_value("data").content);
+    auto data
+        = http::multipart_field(req.header("Content-Type"), req.body, "data");
+    if (data)
+      parsed = ozonetel::parse_callback_json(*data);
     else
       parsed = ozonetel::parse_callback_form(req.body);
     if (!parsed.ok) {
@@ -263,12 +252,12 @@ struct ozonetel_routes {
     forward(res, callback_atom_v, std::move(m));
   }
 
-  void get_agent_state(const httplib::Request&, httplib::Response& res) const {
+  void get_agent_state(const http::request&, http::response& res) const {
     if (!available(res))
       return;
     auto view = ask<ozonetel_agent_view>(agent_state_atom_v);
     if (!view) {
-      send_failure(res, "the Ozonetel call tracker", view.error());
+      http::send_failure(res, "the Ozonetel call tracker", view.error());
       return;
     }
     auto& a = view->cloudagent;
@@ -290,8 +279,7 @@ struct ozonetel_routes {
     http::send_json(res, status, {buf.GetString(), buf.GetSize()});
   }
 
-  void post_agent_state(const httplib::Request& req,
-                        httplib::Response& res) const {
+  void post_agent_state(const http::request& req, http::response& res) const {
     rapidjson::Document body;
     if (!http::parse_json_object(req, res, body))
       return;
@@ -340,11 +328,12 @@ void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
   callback.needed = scope::write;
   callback.accepts
       = {"application/x-www-form-urlencoded", "multipart/form-data"};
-  // CloudAgent cannot add headers: its callback URL carries the token.
+  // CloudAgent cannot add headers: its callback URL carries the token. Only
+  // the URL's query counts, never a field of the form body.
   auto token = ctx.config.ozonetel.callback_token;
-  callback.alternative_auth = [token](const httplib::Request& req) {
+  callback.alternative_auth = [token](const http::request& req) {
     return !token.empty() && req.has_param("token")
-           && http::constant_time_equals(req.get_param_value("token"), token);
+           && http::constant_time_equals(req.param("token"), token);
   };
   routes.add(std::move(callback),
              [self](const auto& req, auto& res) { self->callback(req, res); });
