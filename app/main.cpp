@@ -30,6 +30,7 @@
 #include "app/notify.hpp"
 #include "app/server.hpp"
 #include "config/config.hpp"
+#include "core/error.hpp"
 #include "core/log.hpp"
 #include "messages/type_ids.hpp"
 
@@ -90,7 +91,7 @@ int serve(sb::app_config cfg, bool demo, const invocation& how) {
   sb::server srv{sys, cfg};
   if (auto started = srv.start(); !started) {
     sb::log::error("main", "start-up failed",
-                   {{"reason", caf::to_string(started.error())}});
+                   {{"reason", sb::describe(started.error())}});
     return 1;
   }
   if (demo)

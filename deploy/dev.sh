@@ -10,7 +10,10 @@ BUILD_PACKAGES=(cmake g++ make pkg-config ccache libcaf-dev libboost-dev
   rapidjson-dev libcpp-httplib-dev libsoci-dev catch2 libphonenumber-dev
   libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev)
 # Real peers for the tests: a PostgreSQL server, promtool and Prometheus.
-TEST_PACKAGES=(postgresql prometheus sqlite3 procps)
+TEST_PACKAGES=(postgresql prometheus sqlite3 procps nodejs npm)
+# The OpenAPI linter the tests run, installed outside the repository.
+TOOLS_DIR=${SB_TOOLS_DIR:-$HOME/.cache/switchboard/tools}
+REDOCLY_VERSION=1.34.5
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -47,7 +50,15 @@ case "$cmd" in
     ;;
   test)
     install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
-    build build-tests -DSWITCHBOARD_TESTS=ON ${SWITCHBOARD_CMAKE_ARGS:-}
+    redocly="$TOOLS_DIR/redocly/node_modules/.bin/redocly"
+    if [ ! -x "$redocly" ] || [ "$("$redocly" --version)" != "$REDOCLY_VERSION" ]; then
+      echo "== installing @redocly/cli@$REDOCLY_VERSION into $TOOLS_DIR/redocly"
+      mkdir -p "$TOOLS_DIR/redocly"
+      npm install --prefix "$TOOLS_DIR/redocly" --no-audit --no-fund \
+        "@redocly/cli@$REDOCLY_VERSION" >/dev/null
+    fi
+    build build-tests -DSWITCHBOARD_TESTS=ON -DSB_REDOCLY="$redocly" \
+      ${SWITCHBOARD_CMAKE_ARGS:-}
     exec tests/with-postgres.sh ctest --test-dir build-tests --output-on-failure
     ;;
   *)

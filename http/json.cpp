@@ -50,21 +50,21 @@ std::string error_body(std::string_view code, std::string_view message) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-void send_json(httplib::Response& res, int status, std::string body) {
+void send_json(response& res, int status, std::string body) {
   res.status = status;
   res.body = std::move(body);
   res.set_header("Content-Type", "application/json");
 }
 
-void send_error(httplib::Response& res, int status, std::string_view code,
+void send_error(response& res, int status, std::string_view code,
                 std::string_view message) {
   send_json(res, status, error_body(code, message));
 }
 
-bool has_media_type(const httplib::Request& req, std::string_view media_type) {
+bool has_media_type(const request& req, std::string_view media_type) {
   if (!req.has_header("Content-Type"))
     return false;
-  auto value = req.get_header_value("Content-Type");
+  auto value = req.header("Content-Type");
   std::string_view v{value};
   if (auto semi = v.find(';'); semi != std::string_view::npos)
     v = v.substr(0, semi);
@@ -72,7 +72,7 @@ bool has_media_type(const httplib::Request& req, std::string_view media_type) {
   return iequals(v, media_type);
 }
 
-bool parse_json_object(const httplib::Request& req, httplib::Response& res,
+bool parse_json_object(const request& req, response& res,
                        rapidjson::Document& out) {
   constexpr unsigned flags
       = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
@@ -147,7 +147,7 @@ void field_reader::fail(const char* name, std::string message) {
   problem_ = std::move(message);
 }
 
-void field_reader::send(httplib::Response& res) const {
+void field_reader::send(response& res) const {
   send_error(res, 422, "invalid_field", field_ + " " + problem_);
 }
 

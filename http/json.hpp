@@ -10,11 +10,11 @@
 #include <string_view>
 #include <vector>
 
-#include <httplib.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "http/message.hpp"
 #include "messages/calls.hpp"
 #include "messages/comms.hpp"
 #include "messages/connection.hpp"
@@ -27,20 +27,20 @@ using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 std::string error_body(std::string_view code, std::string_view message);
 
 /// Sets status, `Content-Type: application/json` and the body.
-void send_json(httplib::Response& res, int status, std::string body);
+void send_json(response& res, int status, std::string body);
 
 /// Sends `error_body(code, message)` with `status`.
-void send_error(httplib::Response& res, int status, std::string_view code,
+void send_error(response& res, int status, std::string_view code,
                 std::string_view message);
 
 /// True when the request's Content-Type is `media_type` (parameters such as
 /// `; charset=utf-8` ignored, case-insensitive).
-bool has_media_type(const httplib::Request& req, std::string_view media_type);
+bool has_media_type(const request& req, std::string_view media_type);
 
 /// Parses the body as one JSON object (iteratively, so deep nesting cannot
 /// exhaust the stack; invalid UTF-8 rejected). On failure sends 400
 /// `invalid_json` saying where it broke and returns false.
-bool parse_json_object(const httplib::Request& req, httplib::Response& res,
+bool parse_json_object(const request& req, response& res,
                        rapidjson::Document& out);
 
 /// Reads typed fields of a JSON object and keeps the first problem, so a
@@ -76,7 +76,7 @@ public:
   }
 
   /// Sends 422 `invalid_field` naming the first problem.
-  void send(httplib::Response& res) const;
+  void send(response& res) const;
 
 private:
   const rapidjson::Value* member(const char* name, bool required);

@@ -21,6 +21,10 @@ using operation_set = std::set<std::pair<std::string, std::string>>;
 
 operation_set openapi_operations(std::string_view yaml);
 
+/// docs/openapi.yaml as it was when this binary was built (compiled in by a
+/// CMake step, so the server serves its own spec without reading a file).
+std::string_view openapi_document() noexcept;
+
 /// Routes of `served` that `yaml` does not describe, as "METHOD /path".
 std::vector<std::string> undocumented_routes(const std::vector<route>& served,
                                              std::string_view yaml);

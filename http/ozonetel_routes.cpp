@@ -8,6 +8,8 @@
 #include "adapters/store/database.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
+#include "http/errors.hpp"
+#include "http/form.hpp"
 #include "http/json.hpp"
 #include "http/server.hpp"
 
@@ -17,27 +19,25 @@ namespace {
 
 using http::json_writer;
 
-int status_of(ucid_reply_code code) {
+/// The sb::ec a failed ucid_reply stands for (its HTTP status and error
+/// name follow from it).
+ec error_of(ucid_reply_code code) {
   switch (code) {
-    case ucid_reply_code::ok:
-    case ucid_reply_code::accepted:
-      return 200;
     case ucid_reply_code::invalid:
-      return 422;
+      return ec::invalid;
     case ucid_reply_code::not_found:
-      return 404;
+      return ec::not_found;
     case ucid_reply_code::conflict:
-      return 409;
+      return ec::conflict;
     case ucid_reply_code::upstream:
-      return 502;
+      return ec::upstream;
     default:
-      return 503;
+      return ec::unavailable;
   }
 }
 
-/// The JSON `error` code for a failed ucid_reply.
-const char* error_code_of(ucid_reply_code code) {
-  return code == ucid_reply_code::invalid ? "invalid_field" : to_string(code);
+bool reply_ok(ucid_reply_code code) {
+  return code == ucid_reply_code::ok || code == ucid_reply_code::accepted;
 }
 
 void write_text(json_writer& w, const char* key, const std::string& value) {
@@ -79,14 +79,14 @@ void write_reply_fields(json_writer& w, const ucid_reply& r) {
   write_cloudagent(w, r.cloudagent);
 }
 
-void send_reply(httplib::Response& res, const ucid_reply& r) {
+void send_reply(http::response& res, const ucid_reply& r) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
-  auto status = status_of(r.code);
+  auto status = reply_ok(r.code) ? 200 : http::status_of(error_of(r.code));
   if (status >= 400) {
     // The common error shape, plus what we know of the call.
-    write_text(w, "error", error_code_of(r.code));
+    write_text(w, "error", http::error_name_of(error_of(r.code)));
     write_text(w, "message", r.message.empty() ? to_string(r.code) : r.message);
   } else {
     write_text(w, "code", to_string(r.code));
@@ -125,7 +125,7 @@ struct ozonetel_routes {
   caf::timespan timeout;
 
   /// Sends 503 and returns false when there is nothing to talk to.
-  bool available(httplib::Response& res) const {
+  bool available(http::response& res) const {
     if (!ctx.config.ozonetel.enabled()) {
       http::send_error(res, 503, "unavailable",
                        "Ozonetel is not configured: set ozonetel.account and "
@@ -147,16 +147,16 @@ struct ozonetel_routes {
   }
 
   template <class... Ts>
-  void forward(httplib::Response& res, Ts&&... xs) const {
+  void forward(http::response& res, Ts&&... xs) const {
     auto reply = ask<ucid_reply>(std::forward<Ts>(xs)...);
     if (!reply) {
-      send_failure(res, "the Ozonetel call tracker", reply.error());
+      http::send_failure(res, "the Ozonetel call tracker", reply.error());
       return;
     }
     send_reply(res, *reply);
   }
 
-  void dial(const httplib::Request& req, httplib::Response& res) const {
+  void dial(const http::request& req, http::response& res) const {
     rapidjson::Document body;
     if (!http::parse_json_object(req, res, body))
       return;
@@ -175,7 +175,7 @@ struct ozonetel_routes {
     forward(res, dial_atom_v, std::move(dial));
   }
 
-  void events(const httplib::Request& req, httplib::Response& res) const {
+  void events(const http::request& req, http::response& res) const {
     rapidjson::Document body;
     if (!http::parse_json_object(req, res, body))
       return;
@@ -200,9 +200,9 @@ struct ozonetel_routes {
     if (!available(res))
       return;
     browser_call_event ev;
-    auto path_ucid = http::path_param(req, 1);
+    auto path_ucid = req.path_param(1);
     ev.ucid = no_ucid(path_ucid) ? std::string{} : path_ucid;
-    auto header = req.get_header_value("X-UCID");
+    auto header = req.header("X-UCID");
     ev.x_ucid = x_ucid && !x_ucid->empty() ? *x_ucid : header;
     if (no_ucid(ev.x_ucid))
       ev.x_ucid.clear();
@@ -213,7 +213,7 @@ struct ozonetel_routes {
     forward(res, browser_atom_v, std::move(ev));
   }
 
-  void dispose(const httplib::Request& req, httplib::Response& res) const {
+  void dispose(const http::request& req, http::response& res) const {
     rapidjson::Document body;
     if (!http::parse_json_object(req, res, body))
       return;
@@ -237,13 +237,14 @@ struct ozonetel_routes {
     forward(res, dispose_atom_v, std::move(d));
   }
 
-  void callback(const httplib::Request& req, httplib::Response& res) const {
+  void callback(const http::request& req, http::response& res) const {
     // Parse before anything else sees the payload: it carries the Apikey,
     // which the adapter removes. Never log req.body.
     ozonetel::callback_parse parsed;
-    if (req.has_file("data"))
-      parsed
-          = ozonetel::parse_callback_json(req.get_file_value("data").content);
+    auto data
+        = http::multipart_field(req.header("Content-Type"), req.body, "data");
+    if (data)
+      parsed = ozonetel::parse_callback_json(*data);
     else
       parsed = ozonetel::parse_callback_form(req.body);
     if (!parsed.ok) {
@@ -257,12 +258,12 @@ struct ozonetel_routes {
     forward(res, callback_atom_v, std::move(m));
   }
 
-  void get_agent_state(const httplib::Request&, httplib::Response& res) const {
+  void get_agent_state(const http::request&, http::response& res) const {
     if (!available(res))
       return;
     auto view = ask<ozonetel_agent_view>(agent_state_atom_v);
     if (!view) {
-      send_failure(res, "the Ozonetel call tracker", view.error());
+      http::send_failure(res, "the Ozonetel call tracker", view.error());
       return;
     }
     auto& a = view->cloudagent;
@@ -285,8 +286,7 @@ struct ozonetel_routes {
     http::send_json(res, status, {buf.GetString(), buf.GetSize()});
   }
 
-  void post_agent_state(const httplib::Request& req,
-                        httplib::Response& res) const {
+  void post_agent_state(const http::request& req, http::response& res) const {
     rapidjson::Document body;
     if (!http::parse_json_object(req, res, body))
       return;
@@ -335,11 +335,12 @@ void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
   callback.needed = scope::write;
   callback.accepts
       = {"application/x-www-form-urlencoded", "multipart/form-data"};
-  // CloudAgent cannot add headers: its callback URL carries the token.
+  // CloudAgent cannot add headers: its callback URL carries the token. Only
+  // the URL's query counts, never a field of the form body.
   auto token = ctx.config.ozonetel.callback_token;
-  callback.alternative_auth = [token](const httplib::Request& req) {
+  callback.alternative_auth = [token](const http::request& req) {
     return !token.empty() && req.has_param("token")
-           && http::constant_time_equals(req.get_param_value("token"), token);
+           && http::constant_time_equals(req.param("token"), token);
   };
   routes.add(std::move(callback),
              [self](const auto& req, auto& res) { self->callback(req, res); });

@@ -1,48 +1,26 @@
 #include "http/router.hpp"
 
+#include <array>
 #include <cstdio>
 
 #include "core/log.hpp"
+#include "http/form.hpp"
 #include "http/json.hpp"
 
 namespace sb::http {
 
 namespace {
 
-// One request is read, routed, answered and logged on one worker thread, so
-// per-request bookkeeping can live in thread-locals between the hooks.
-thread_local std::chrono::steady_clock::time_point request_started{};
-thread_local const std::string* matched_route = nullptr;
-
-constexpr std::string_view unmatched = "unmatched";
-
 bool is_regex_special(char c) {
-  switch (c) {
-    case '.':
-    case '^':
-    case '$':
-    case '|':
-    case '(':
-    case ')':
-    case '[':
-    case ']':
-    case '*':
-    case '+':
-    case '?':
-    case '\\':
-    case '{':
-    case '}':
-      return true;
-    default:
-      return false;
-  }
+  static constexpr std::string_view special = ".^$|()[]*+?\\{}";
+  return special.find(c) != std::string_view::npos;
 }
 
 bool takes_body(const std::string& method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
 }
 
-void deny(httplib::Response& res, auth_outcome outcome, scope needed) {
+void deny(response& res, auth_outcome outcome, scope needed) {
   switch (outcome) {
     case auth_outcome::missing:
       res.set_header("WWW-Authenticate", "Bearer");
@@ -72,12 +50,26 @@ void deny(httplib::Response& res, auth_outcome outcome, scope needed) {
   }
 }
 
+/// The path as matched against route templates: percent-decoded, so
+/// `/api/crm/customers/%31` is customer 1.
+std::string routing_path(const request& req) {
+  return percent_decode(req.path, false);
+}
+
 } // namespace
 
-std::string path_param(const httplib::Request& req, size_t index) {
-  if (index >= req.matches.size())
-    return {};
-  return req.matches[index].str();
+std::string path_param(const request& req, size_t index) {
+  return req.path_param(index);
+}
+
+std::string_view method_label(std::string_view method) noexcept {
+  static constexpr std::array<std::string_view, 9> known{
+      "GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+      "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (auto k : known)
+    if (k == method)
+      return k;
+  return "other";
 }
 
 std::string router::pattern_of(const std::string& path_template) {
@@ -100,104 +92,19 @@ std::string router::pattern_of(const std::string& path_template) {
   return out;
 }
 
-router::router(httplib::Server& server, authenticator auth,
-               size_t max_body_bytes)
-    : server_(server), auth_(std::move(auth)), max_body_bytes_(max_body_bytes) {
-  server_.set_payload_max_length(max_body_bytes_);
-  server_.set_pre_routing_handler(
-      [](const httplib::Request&, httplib::Response&) {
-        request_started = std::chrono::steady_clock::now();
-        matched_route = nullptr;
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
-  server_.set_error_handler(httplib::Server::HandlerWithResponse{
-      [this](const httplib::Request& req, httplib::Response& res) {
-        // Handlers already answered with their own JSON error.
-        if (!res.body.empty())
-          return httplib::Server::HandlerResponse::Unhandled;
-        handle_error(req, res);
-        return httplib::Server::HandlerResponse::Handled;
-      }});
-  server_.set_exception_handler([](const httplib::Request& req,
-                                   httplib::Response& res,
-                                   std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep)
-        std::rethrow_exception(ep);
-    } catch (const std::exception& ex) {
-      what = ex.what();
-    } catch (...) {
-    }
-    log::error("http_server", "handler failed",
-               {{"method", req.method}, {"path", req.path}, {"what", what}});
-    send_error(res, 500, "internal_error",
-               "the server failed to handle this request; see its log");
-  });
-  server_.set_logger(
-      [this](const httplib::Request& req, const httplib::Response& res) {
-        log_request(req, res);
-      });
-}
+router::router(authenticator auth) : auth_(std::move(auth)) {}
 
 void router::add(route r, handler h) {
+  static constexpr std::array<std::string_view, 5> supported{
+      "GET", "POST", "PUT", "PATCH", "DELETE"};
+  bool known = false;
+  for (auto m : supported)
+    known = known || m == r.method;
+  if (!known)
+    throw std::invalid_argument("router: unsupported method " + r.method);
   auto pattern = pattern_of(r.path);
-  auto e = std::make_shared<entry>(entry{std::move(r), std::regex{pattern}});
-  entries_.push_back(e);
-  auto wrapped = [this, e, h = std::move(h)](const httplib::Request& req,
-                                             httplib::Response& res) {
-    matched_route = &e->spec.path;
-    const auto& spec = e->spec;
-    auto outcome
-        = auth_.check(req.get_header_value("Authorization"), spec.needed);
-    if (outcome != auth_outcome::granted && spec.alternative_auth
-        && spec.alternative_auth(req))
-      outcome = auth_outcome::granted;
-    if (outcome != auth_outcome::granted) {
-      deny(res, outcome, spec.needed);
-      return;
-    }
-    if (!spec.accepts.empty()
-        && (takes_body(req.method) || !req.body.empty())) {
-      bool accepted = false;
-      for (auto& type : spec.accepts)
-        if (has_media_type(req, type)) {
-          accepted = true;
-          break;
-        }
-      if (!accepted) {
-        std::string list;
-        for (auto& type : spec.accepts)
-          list += (list.empty() ? "" : " or ") + type;
-        send_error(res, 415, "unsupported_media_type",
-                   "send the body with Content-Type: " + list);
-        return;
-      }
-    }
-    try {
-      h(req, res);
-    } catch (const std::exception& ex) {
-      log::error(
-          "http_server", "handler failed",
-          {{"method", req.method}, {"route", spec.path}, {"what", ex.what()}});
-      res.headers.clear();
-      send_error(res, 500, "internal_error",
-                 "the server failed to handle this request; see its log");
-    }
-  };
-  const auto& method = e->spec.method;
-  if (method == "GET")
-    server_.Get(pattern, std::move(wrapped));
-  else if (method == "POST")
-    server_.Post(pattern, std::move(wrapped));
-  else if (method == "PUT")
-    server_.Put(pattern, std::move(wrapped));
-  else if (method == "PATCH")
-    server_.Patch(pattern, std::move(wrapped));
-  else if (method == "DELETE")
-    server_.Delete(pattern, std::move(wrapped));
-  else
-    throw std::invalid_argument("router: unsupported method " + method);
+  entries_.push_back(std::make_shared<entry>(
+      entry{std::move(r), std::regex{pattern}, std::move(h)}));
 }
 
 void router::get(std::string path, scope needed, handler h) {
@@ -229,78 +136,119 @@ void router::on_request_done(std::function<void(const request_record&)> hook) {
   done_hooks_.push_back(std::move(hook));
 }
 
-void router::handle_error(const httplib::Request& req, httplib::Response& res) {
-  switch (res.status) {
-    case 404: {
-      if (matched_route != nullptr) {
-        send_error(res, 404, "not_found", "no such resource");
-        return;
-      }
-      // A known path with another method is 405, not 404.
-      std::string allow;
-      for (auto& e : entries_)
-        if (std::regex_match(req.path, e->pattern)
-            && allow.find(e->spec.method) == std::string::npos)
-          allow += (allow.empty() ? "" : ", ") + e->spec.method;
-      if (!allow.empty()) {
-        res.set_header("Allow", allow);
-        send_error(res, 405, "method_not_allowed",
-                   "use " + allow + " for " + req.path);
-        return;
-      }
-      send_error(res, 404, "not_found",
-                 "no route " + req.method + " " + req.path
-                     + "; see docs/openapi.yaml for the API");
-      return;
-    }
-    case 400:
-      send_error(res, 400, "bad_request", "malformed HTTP request");
-      return;
-    case 413:
-      send_error(res, 413, "payload_too_large",
-                 "request body is larger than "
-                     + std::to_string(max_body_bytes_) + " bytes");
-      return;
-    case 414:
-      send_error(res, 414, "uri_too_long", "request URI is too long");
-      return;
-    case 415:
-      send_error(res, 415, "unsupported_media_type",
-                 "unsupported Content-Encoding or Content-Type");
-      return;
-    default:
-      send_error(res, res.status, "http_" + std::to_string(res.status),
-                 "the request could not be served");
-  }
+size_t router::find(const request& req) const {
+  auto path = routing_path(req);
+  for (size_t i = 0; i < entries_.size(); ++i)
+    if (entries_[i]->spec.method == req.method
+        && std::regex_match(path, entries_[i]->pattern))
+      return i;
+  return npos;
 }
 
-void router::log_request(const httplib::Request& req,
-                         const httplib::Response& res) {
-  double seconds = 0;
-  if (request_started != std::chrono::steady_clock::time_point{})
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                            - request_started)
-                  .count();
-  std::string_view route_name
-      = matched_route != nullptr ? std::string_view{*matched_route} : unmatched;
+bool router::quick(size_t index) const noexcept {
+  return index < entries_.size() && entries_[index]->spec.quick;
+}
+
+bool router::admitted(const entry& e, const request& req, response& res) const {
+  const auto& spec = e.spec;
+  // Exactly one Authorization field: with two, a proxy and this server
+  // could each check a different one (the engine refuses these already).
+  auto outcome = auth_.check(req.header("Authorization"), spec.needed);
+  if (outcome != auth_outcome::granted && spec.alternative_auth
+      && spec.alternative_auth(req))
+    outcome = auth_outcome::granted;
+  if (outcome != auth_outcome::granted) {
+    deny(res, outcome, spec.needed);
+    return false;
+  }
+  if (!spec.accepts.empty() && (takes_body(req.method) || !req.body.empty())) {
+    for (auto& type : spec.accepts)
+      if (has_media_type(req, type))
+        return true;
+    std::string list;
+    for (auto& type : spec.accepts)
+      list += (list.empty() ? "" : " or ") + type;
+    send_error(res, 415, "unsupported_media_type",
+               "send the body with Content-Type: " + list);
+    return false;
+  }
+  return true;
+}
+
+std::string_view router::serve(size_t index, request& req,
+                               response& res) const {
+  if (index >= entries_.size()) {
+    not_routed(req, res);
+    return unmatched_route;
+  }
+  const auto& e = *entries_[index];
+  auto path = routing_path(req);
+  std::smatch m;
+  if (std::regex_match(path, m, e.pattern)) {
+    req.path_params.clear();
+    for (size_t i = 1; i < m.size(); ++i)
+      req.path_params.push_back(m[i].str());
+  }
+  if (!admitted(e, req, res))
+    return e.spec.path;
+  try {
+    e.run(req, res);
+  } catch (const std::exception& ex) {
+    log::error("http_server", "handler failed",
+               {{"method", method_label(req.method)},
+                {"route", e.spec.path},
+                {"what", ex.what()}});
+    res = response{};
+    send_error(res, 500, "internal_error",
+               "the server failed to handle this request; see its log");
+  }
+  return e.spec.path;
+}
+
+void router::not_routed(const request& req, response& res) const {
+  // A known path with another method is 405, not 404.
+  auto path = routing_path(req);
+  std::string allow;
+  for (auto& e : entries_)
+    if (std::regex_match(path, e->pattern)
+        && allow.find(e->spec.method) == std::string::npos)
+      allow += (allow.empty() ? "" : ", ") + e->spec.method;
+  if (!allow.empty()) {
+    res.set_header("Allow", allow);
+    send_error(res, 405, "method_not_allowed",
+               "use " + allow + " for " + req.path.substr(0, 200));
+    return;
+  }
+  send_error(res, 404, "not_found",
+             "no route " + std::string{method_label(req.method)} + " "
+                 + req.path.substr(0, 200) + "; see /openapi.yaml for the API");
+}
+
+void router::finished(const request& req, const response& res,
+                      std::string_view route, double seconds) const {
   // Paths are attacker-controlled: keep the line bounded.
   std::string_view path{req.path};
   if (path.size() > 200)
     path = path.substr(0, 200);
-  char ms[32];
-  std::snprintf(ms, sizeof ms, "%.3f", seconds * 1000);
-  auto status = std::to_string(res.status);
-  log::info("http_server", "request",
-            {{"method", req.method},
-             {"path", path},
-             {"route", route_name},
-             {"status", status},
-             {"ms", ms}});
-  request_record rec{req.method, route_name, path, res.status, seconds};
+  auto method = method_label(req.method);
+  // Server errors and slow answers are what an operator looks for; the rest
+  // (scrapes, health checks, a client's 404) would drown them.
+  bool notable = res.status >= 500 || seconds > 1.0;
+  if (notable || log::current_level() <= log::level::debug) {
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.3f", seconds * 1000);
+    auto status = std::to_string(res.status);
+    log::write(notable ? log::level::info : log::level::debug, "http_server",
+               "request",
+               {{"method", method},
+                {"path", path},
+                {"route", route},
+                {"status", status},
+                {"ms", ms}});
+  }
+  request_record rec{method, route, path, res.status, seconds};
   for (auto& hook : done_hooks_)
     hook(rec);
-  request_started = {};
-  matched_route = nullptr;
 }
 
 } // namespace sb::http

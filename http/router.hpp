@@ -1,24 +1,26 @@
 #pragma once
 
-// Route table over httplib::Server that gives every endpoint the same
-// behaviour (SPEC section 4):
+// Route table that gives every endpoint the same behaviour:
 // - bearer auth with scopes (401 without / with an unknown token, 403 for a
 //   read token on a write route, 503 when no token is configured);
-// - request bodies only with the declared media type (415), at most
-//   `max_body_bytes` (413);
+// - request bodies only with the declared media type (415); the size limit
+//   is the engine's, enforced while reading;
 // - JSON errors `{"error", "message"}` for everything, including unknown
-//   routes (404), a known path with the wrong method (405 + Allow), bodies
-//   that are too large and handler exceptions (500);
+//   routes (404), a known path with the wrong method (405 + Allow) and
+//   handler exceptions (500);
 // - one log line per request: method, path (never the query string, which may
-//   carry a callback token), status, milliseconds — never a header;
+//   carry a callback token), status, milliseconds -- never a header. Server
+//   errors and slow requests at info, everything else at debug;
 // - a hook per finished request (metrics by route template and status).
 //
 // Every route is declared with its OpenAPI path template (`/things/{id}`), so
 // the served routes can be checked against docs/openapi.yaml.
 //
-// Routes are added before the server listens; the table is read-only after.
+// Routes are added before the server listens; the table is read-only after,
+// so the engine's threads read it without locks.
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <regex>
@@ -26,9 +28,8 @@
 #include <string_view>
 #include <vector>
 
-#include <httplib.h>
-
 #include "http/auth.hpp"
+#include "http/message.hpp"
 
 namespace sb::http {
 
@@ -37,7 +38,7 @@ struct route {
   std::string method;
   /// OpenAPI path template: `/api/crm/customers/{id}`. Each `{name}` matches
   /// one non-empty path segment, available to the handler as
-  /// `path_param(req, 1..n)` in order.
+  /// `req.path_param(1..n)` in order.
   std::string path;
   scope needed = scope::read;
   /// Media types accepted for the body (e.g. "application/json"); empty = the
@@ -46,11 +47,15 @@ struct route {
   /// A second way in when the bearer check fails, e.g. Ozonetel's callback
   /// carrying `?token=` because CloudAgent cannot add headers. Must compare
   /// secrets with constant_time_equals.
-  std::function<bool(const httplib::Request&)> alternative_auth;
+  std::function<bool(const request&)> alternative_auth;
+  /// The handler never blocks (no database, no actor): it runs on the I/O
+  /// thread instead of queueing behind slow handlers (health, metrics).
+  bool quick = false;
 };
 
-/// What the per-request hook sees (after the response is written).
+/// What the per-request hook sees (when the response is ready to go out).
 struct request_record {
+  /// method_label() of the method sent.
   std::string_view method;
   /// Route template, or "unmatched" when no route served the request.
   std::string_view route;
@@ -60,24 +65,27 @@ struct request_record {
   double seconds = 0;
 };
 
-using handler
-    = std::function<void(const httplib::Request&, httplib::Response&)>;
+using handler = std::function<void(const request&, response&)>;
 
 /// `{id}` of the route, 1-based in template order; empty when absent.
-std::string path_param(const httplib::Request& req, size_t index);
+std::string path_param(const request& req, size_t index);
+
+/// The method as a metrics label and log field: the methods HTTP defines as
+/// sent, anything else "other" (invented methods must not create series).
+std::string_view method_label(std::string_view method) noexcept;
+
+/// The route template a request was served by when no route matched.
+inline constexpr std::string_view unmatched_route = "unmatched";
 
 class router {
 public:
-  /// Installs the error, exception and logging hooks and the body limit on
-  /// `server`, which must outlive nothing the router owns: the router must
-  /// outlive the server's listening.
-  router(httplib::Server& server, authenticator auth, size_t max_body_bytes);
+  explicit router(authenticator auth);
 
   router(const router&) = delete;
   router& operator=(const router&) = delete;
 
-  /// Mounts `h` for `r`. Auth, media type and body size are checked before
-  /// `h` runs; `h` sets status and body (send_json / send_error).
+  /// Mounts `h` for `r`. Auth and media type are checked before `h` runs;
+  /// `h` sets status and body (send_json / send_error).
   void add(route r, handler h);
 
   /// GET route without a body.
@@ -93,36 +101,42 @@ public:
     return auth_;
   }
 
-  size_t max_body_bytes() const noexcept {
-    return max_body_bytes_;
-  }
-
-  /// The underlying server, for settings the router does not cover. Mount
-  /// routes with add() instead of server().Get(...): those would bypass auth
-  /// and be missing from routes().
-  httplib::Server& server() noexcept {
-    return server_;
-  }
-
-  /// Adds a hook called once per finished request, on the HTTP worker
-  /// thread (hooks run in the order added; add them before listening).
+  /// Adds a hook called once per finished request, on a server thread (hooks
+  /// run in the order added; add them before listening).
   void on_request_done(std::function<void(const request_record&)> hook);
 
-  /// Turns a route template into the regex httplib matches against.
+  /// Turns a route template into the regex a path is matched against.
   static std::string pattern_of(const std::string& path_template);
+
+  // -- what the engine calls ------------------------------------------------
+
+  /// The index of the route serving `req` (method and path), or npos.
+  size_t find(const request& req) const;
+
+  /// True when route `index` runs on the I/O thread (route::quick).
+  bool quick(size_t index) const noexcept;
+
+  /// Serves `req` with route `index` (npos: 404 or 405). Fills the path
+  /// parameters. Returns the route template for logs and metrics.
+  std::string_view serve(size_t index, request& req, response& res) const;
+
+  /// Logs the request and runs the hooks.
+  void finished(const request& req, const response& res, std::string_view route,
+                double seconds) const;
+
+  static constexpr size_t npos = static_cast<size_t>(-1);
 
 private:
   struct entry {
     route spec;
     std::regex pattern;
+    handler run;
   };
 
-  void handle_error(const httplib::Request& req, httplib::Response& res);
-  void log_request(const httplib::Request& req, const httplib::Response& res);
+  void not_routed(const request& req, response& res) const;
+  bool admitted(const entry& e, const request& req, response& res) const;
 
-  httplib::Server& server_;
   authenticator auth_;
-  size_t max_body_bytes_;
   std::vector<std::shared_ptr<const entry>> entries_;
   std::vector<std::function<void(const request_record&)>> done_hooks_;
 };

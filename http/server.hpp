@@ -1,28 +1,20 @@
 #pragma once
 
-// http_server: switchboard's HTTP interface (SPEC section 4), served by
-// cpp-httplib on its own worker threads and bridged into the actors with
-// request / response and the configured timeout (caf::scoped_actor).
-// Reads (GETs) go to the database through a small pool of their own
-// connections, so they never queue behind the writer; writes go through the
-// comms_log_writer actor, which owns idempotency and outage handling.
+// http_server: switchboard's HTTP interface, served by the Beast engine
+// (http/engine.hpp) on a few I/O threads, with handlers that wait for an
+// actor or the database on a pool of http.threads, bridged into the actors
+// with request / response and the configured timeout (caf::scoped_actor).
 //
-// Built-in routes (docs/openapi.yaml describes each):
-//   POST /api/crm/calls/log         write  manual call log -> 201 entry
-//   GET  /api/crm/comms             read   comms log, newest first, paged
-//   POST /api/crm/customers         write  add a customer -> 201 customer
-//   GET  /api/crm/customers         read   ?phone= in any format
-//   GET  /api/crm/customers/{id}    read
-//   GET  /api/calls/active          read   every live-call source
-//   GET  /healthz, GET /readyz      none
+// Built-in routes (docs/openapi.yaml describes each): the CRM routes
+// (http/crm_routes.hpp) and the operations routes (http/ops_routes.hpp).
 //
 // Other areas mount their routes with add_routes() before start(), through
-// the same router, so auth, media types, body limit, JSON errors, request
+// the same router, so auth, media types, limits, JSON errors, request
 // logging and metrics are identical everywhere:
 //
 //   admin.add_routes([&](sb::http::router& r, const sb::http_context& ctx) {
 //     r.post("/api/ozonetel/dial", sb::http::scope::write,
-//            [&](const httplib::Request& req, httplib::Response& res) {
+//            [&](const sb::http::request& req, sb::http::response& res) {
 //              rapidjson::Document body;
 //              if (!sb::http::parse_json_object(req, res, body))
 //                return;
@@ -30,7 +22,6 @@
 //                                                     sb::dial_atom_v, ...);
 //              ...
 //            });
-//     r.get("/metrics", sb::http::scope::none, ...);
 //   });
 //
 // Every route must also appear in docs/openapi.yaml (a test checks).
@@ -39,8 +30,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -50,6 +41,8 @@
 
 #include "config/config.hpp"
 #include "http/auth.hpp"
+#include "http/engine.hpp"
+#include "http/errors.hpp"
 #include "http/json.hpp"
 #include "http/read_pool.hpp"
 #include "http/router.hpp"
@@ -92,7 +85,14 @@ struct http_deps {
   std::function<std::vector<connection_status>()> connections;
   /// Read connections to the database (0 = min(http.threads, 4)).
   size_t read_connections = 0;
+  /// Connection and request limits; unset = limits_of(config).
+  std::optional<http::server_limits> limits;
 };
+
+/// The engine's limits for `cfg`: body limit http.max_body_bytes, handler
+/// threads http.threads, I/O threads min(max(2, cores), 4), the rest the
+/// engine's defaults.
+http::server_limits limits_of(const app_config& cfg);
 
 /// What a mounted route may use.
 struct http_context {
@@ -137,14 +137,6 @@ live_call_source live_calls_of(caf::actor_system& sys, std::string name,
           }};
 }
 
-/// Answers a failed actor request or database call: 503 `timeout` when the
-/// answer did not come in time, 503 `database_unavailable` for an outage
-/// (store::is_unavailable), 422 `rejected` when the store refused the data
-/// (caf::sec::invalid_argument), else 503 `unavailable` naming `what`
-/// ("database", "comms log writer", ...).
-void send_failure(httplib::Response& res, const std::string& what,
-                  const caf::error& err);
-
 class http_server {
 public:
   using mount_function
@@ -160,8 +152,9 @@ public:
   /// Mounts more routes; call before start().
   void add_routes(const mount_function& mount);
 
-  /// Binds http.listen (`host:port`; port 0 picks a free port) and serves
-  /// on http.threads worker threads. Returns the bound port.
+  /// Binds http.listen (`host:port`; port 0 picks a free port) exclusively
+  /// and serves. Returns the bound port; a port in use is an error
+  /// "address already in use: host:port".
   caf::expected<uint16_t> start();
 
   /// Stops accepting, finishes requests in flight, joins the threads.
@@ -179,16 +172,17 @@ public:
     return ctx_;
   }
 
+  /// Open connections and what the caps did (tests, benchmark).
+  http::engine_stats stats() const;
+
 private:
-  struct impl;
   http_deps deps_;
-  std::unique_ptr<httplib::Server> server_;
   std::unique_ptr<http::router> router_;
   std::unique_ptr<http_read_pool> reads_;
   http_context ctx_;
-  std::unique_ptr<impl> impl_;
-  std::thread listener_;
+  std::unique_ptr<http::engine> engine_;
   uint16_t port_ = 0;
+  bool stopped_ = false;
 };
 
 } // namespace sb

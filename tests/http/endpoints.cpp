@@ -61,7 +61,20 @@ TEST_CASE("readyz is 503 naming each connection that is not logged in") {
   };
   test_server srv{opts};
   auto c = srv.client();
-  auto res = c.Get("/readyz");
+  // Without a token: up or down per component, no errors or states.
+  auto open = c.Get("/readyz");
+  REQUIRE(open);
+  CHECK(open->status == 503);
+  CHECK(error_code(open) == "not_ready");
+  auto open_doc = json_of(open);
+  CHECK(str(open_doc, "message").find("branch is down") != std::string::npos);
+  CHECK(open->body.find("Authentication failed") == std::string::npos);
+  CHECK(open->body.find("backing_off") == std::string::npos);
+  REQUIRE(open_doc["connections"].Size() == 2);
+  CHECK(str(open_doc["connections"][0], "state") == "up");
+  CHECK(str(open_doc["connections"][1], "state") == "down");
+  // The details need the read token.
+  auto res = c.Get("/readyz", auth_read());
   REQUIRE(res);
   CHECK(res->status == 503);
   CHECK(error_code(res) == "not_ready");
@@ -91,6 +104,14 @@ TEST_CASE("database unreachable: reads and readiness answer 503") {
   CHECK(error_code(ready) == "not_ready");
   CHECK(str(json_of(ready), "message").find("database unreachable")
         != std::string::npos);
+  // Where the database lives and what the driver said need the read token.
+  CHECK(ready->body.find("x.db") == std::string::npos);
+  CHECK(str(json_of(ready), "database") == "down");
+  auto detailed = c.Get("/readyz", auth_read());
+  REQUIRE(detailed);
+  CHECK(detailed->status == 503);
+  CHECK(str(json_of(detailed), "database") != "down");
+  CHECK(str(json_of(detailed), "database") != "ok");
   auto comms = c.Get("/api/crm/comms", auth_read());
   REQUIRE(comms);
   CHECK(comms->status == 503);
@@ -695,13 +716,13 @@ TEST_CASE("routes mounted by other areas get the same auth and errors") {
   admin.add_routes([&](http::router& r, const http_context& ctx) {
     CHECK(ctx.timeout == std::chrono::seconds(5));
     r.post("/api/extra/{thing}/echo", http::scope::write,
-           [&](const httplib::Request& req, httplib::Response& res) {
+           [&](const http::request& req, http::response& res) {
              ++calls;
              rapidjson::Document body;
              if (!http::parse_json_object(req, res, body))
                return;
-             http::send_json(
-                 res, 200, R"({"thing":")" + http::path_param(req, 1) + "\"}");
+             http::send_json(res, 200,
+                             R"({"thing":")" + req.path_param(1) + "\"}");
            });
   });
   auto port = admin.start();

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/strings.hpp"
 #include "http/openapi.hpp"
 #include "tests/fixtures/http_fixture.hpp"
 
@@ -78,4 +79,36 @@ TEST_CASE("every route the server serves is in docs/openapi.yaml") {
       CHECK(yaml.substr(at, next - at).find("security: []")
             != std::string::npos);
     }
+}
+
+TEST_CASE("the server serves the spec it was built with at /openapi.yaml") {
+  test_server srv;
+  auto c = srv.client();
+  auto res = c.Get("/openapi.yaml");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Content-Type") == "application/yaml");
+  CHECK(res->body == openapi_text());
+}
+
+TEST_CASE("each operation names the scope its route needs") {
+  test_server srv;
+  auto yaml = openapi_text();
+  for (auto& r : srv.admin->routes()) {
+    if (r.needed == http::scope::none)
+      continue;
+    INFO(r.method << " " << r.path);
+    auto at = yaml.find("\n  " + r.path + ":\n");
+    if (at == std::string::npos)
+      at = yaml.find("\n  '" + r.path + "':\n");
+    REQUIRE(at != std::string::npos);
+    auto op = yaml.find("\n    " + sb::lower(r.method) + ":\n", at);
+    REQUIRE(op != std::string::npos);
+    // The operation's own scope, before the next operation starts.
+    auto scope_at = yaml.find("x-required-scope: ", op);
+    REQUIRE(scope_at != std::string::npos);
+    auto value
+        = yaml.substr(scope_at + 18, yaml.find('\n', scope_at) - scope_at - 18);
+    CHECK(value == to_string(r.needed));
+  }
 }

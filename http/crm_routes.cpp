@@ -1,0 +1,381 @@
+#include "http/crm_routes.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+
+#include <caf/send.hpp>
+
+#include "adapters/phone/normalizer.hpp"
+#include "core/strings.hpp"
+#include "core/time.hpp"
+#include "http/cursor.hpp"
+#include "http/errors.hpp"
+#include "http/json.hpp"
+#include "http/server.hpp"
+
+namespace sb {
+
+namespace {
+
+constexpr int64_t default_page = 50;
+constexpr int64_t max_page = 500;
+/// Notes are free text, but a comms-log body is not a document store.
+constexpr size_t max_notes_bytes = 16 * 1024;
+constexpr size_t max_idempotency_key_bytes = 200;
+
+caf::optional<int64_t> parse_positive_id(const std::string& text) {
+  int64_t x = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || x <= 0)
+    return caf::none;
+  return x;
+}
+
+bool printable_ascii(const std::string& s) {
+  for (char c : s)
+    if (c < 0x21 || c > 0x7e)
+      return false;
+  return true;
+}
+
+struct crm_routes {
+  crm_routes(const http_context& ctx, comms_log_writer_actor writer,
+             customer_matcher_actor matcher)
+      : ctx(ctx), writer(std::move(writer)), matcher(std::move(matcher)),
+        phones(ctx.config.phone.default_region) {}
+
+  const http_context& ctx;
+  comms_log_writer_actor writer;
+  customer_matcher_actor matcher;
+  phone::normalizer phones;
+
+  std::chrono::milliseconds wait() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(ctx.timeout);
+  }
+
+  // POST /api/crm/calls/log
+  void log_call(const http::request& req, http::response& res) {
+    rapidjson::Document doc;
+    if (!http::parse_json_object(req, res, doc))
+      return;
+    http::field_reader in{doc};
+    auto customer_id = in.integer("customer_id", true, 1);
+    auto direction = in.string("direction", true, 16);
+    if (direction && *direction != "inbound" && *direction != "outbound")
+      in.fail("direction", "must be \"inbound\" or \"outbound\"");
+    auto duration = in.integer("duration_seconds", true, 0, INT32_MAX);
+    auto notes = in.string("notes", false, max_notes_bytes);
+    auto occurred_text = in.string("occurred_at", false, 64);
+    caf::optional<unix_micros> occurred;
+    if (occurred_text) {
+      occurred = sb::parse_iso8601(*occurred_text);
+      if (!occurred)
+        in.fail("occurred_at",
+                "must be an ISO-8601 time such as 2026-11-21T22:09:58Z");
+    }
+    if (!in.ok()) {
+      in.send(res);
+      return;
+    }
+    std::string key;
+    if (req.has_header("Idempotency-Key")) {
+      key = req.header("Idempotency-Key");
+      if (key.empty() || key.size() > max_idempotency_key_bytes
+          || !printable_ascii(key)) {
+        http::send_error(res, 400, "invalid_idempotency_key",
+                         "Idempotency-Key must be 1 to 200 printable ASCII "
+                         "characters without spaces");
+        return;
+      }
+    }
+    auto found = ctx.reads.run(
+        [&](store::database& db) { return db.get_customer(*customer_id); },
+        wait());
+    if (!found) {
+      http::send_failure(res, "database", found.error());
+      return;
+    }
+    if (!*found) {
+      http::send_error(res, 404, "customer_not_found",
+                       "no customer with id " + std::to_string(*customer_id)
+                           + "; add it with POST /api/crm/customers first");
+      return;
+    }
+    comms_entry entry;
+    entry.customer_id = *customer_id;
+    entry.type = "call";
+    entry.source = "manual";
+    entry.direction = *direction;
+    entry.duration_seconds = *duration;
+    entry.body = store::call_body(*duration, notes ? *notes : std::string{});
+    auto when = occurred
+                    ? *occurred
+                    : std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    entry.occurred_at = sb::iso8601_utc(when);
+    auto stored = http_ask<comms_entry>(ctx, writer, write_atom_v, entry, key);
+    if (!stored) {
+      http::send_failure(res, "comms log writer", stored.error());
+      return;
+    }
+    if (!key.empty()
+        && !same_request(entry, static_cast<bool>(occurred), *stored)) {
+      http::send_error(res, 409, "idempotency_key_reused",
+                       "this Idempotency-Key was already used for a "
+                       "different call log (entry "
+                           + std::to_string(stored->id)
+                           + "); use a new key for a new call");
+      return;
+    }
+    http::send_json(res, 201, http::to_json(*stored));
+  }
+
+  /// A retried POST must carry the same call; otherwise the key is reused.
+  static bool same_request(const comms_entry& sent, bool occurred_given,
+                           const comms_entry& stored) {
+    if (stored.customer_id != sent.customer_id
+        || stored.direction != sent.direction
+        || stored.duration_seconds != sent.duration_seconds
+        || stored.body != sent.body)
+      return false;
+    if (occurred_given) {
+      auto a = sb::parse_iso8601(sent.occurred_at);
+      auto b = sb::parse_iso8601(stored.occurred_at);
+      if (!a || !b || *a / 1000000 != *b / 1000000)
+        return false;
+    }
+    return true;
+  }
+
+  // GET /api/crm/comms
+  void comms(const http::request& req, http::response& res) {
+    static const char* known[]
+        = {"type",  "customer_id", "direction", "source",
+           "since", "until",       "limit",     "cursor"};
+    for (auto& [name, value] : req.query) {
+      (void)value;
+      if (std::find_if(std::begin(known), std::end(known),
+                       [&](const char* k) { return name == k; })
+          == std::end(known)) {
+        http::send_error(res, 400, "invalid_parameter",
+                         "unknown query parameter '" + name
+                             + "'; filters are type, customer_id, direction, "
+                               "source, since, until, limit, cursor");
+        return;
+      }
+    }
+    auto param = [&](const char* name) {
+      return req.has_param(name) ? req.param(name) : std::string{};
+    };
+    auto bad = [&](const std::string& message) {
+      http::send_error(res, 400, "invalid_parameter", message);
+    };
+    comms_query q;
+    q.type = param("type");
+    if (!q.type.empty() && q.type != "call")
+      return bad("type must be \"call\"");
+    if (auto text = param("customer_id"); !text.empty()) {
+      auto id = parse_positive_id(text);
+      if (!id)
+        return bad("customer_id must be a positive integer");
+      q.customer_id = *id;
+    }
+    q.direction = param("direction");
+    if (!q.direction.empty() && q.direction != "inbound"
+        && q.direction != "outbound" && q.direction != "internal")
+      return bad("direction must be inbound, outbound or internal");
+    q.source = param("source");
+    if (!q.source.empty() && q.source != "ami" && q.source != "ozonetel"
+        && q.source != "manual")
+      return bad("source must be ami, ozonetel or manual");
+    caf::optional<unix_micros> since;
+    caf::optional<unix_micros> until;
+    if (auto text = param("since"); !text.empty()) {
+      since = sb::parse_iso8601(text);
+      if (!since)
+        return bad("since must be an ISO-8601 time such as "
+                   "2026-11-21T22:09:58Z");
+      q.since = sb::iso8601_utc(*since);
+    }
+    if (auto text = param("until"); !text.empty()) {
+      until = sb::parse_iso8601(text);
+      if (!until)
+        return bad("until must be an ISO-8601 time such as "
+                   "2026-11-21T22:09:58Z");
+      q.until = sb::iso8601_utc(*until);
+    }
+    if (since && until && *since > *until)
+      return bad("since must not be after until");
+    int64_t limit = default_page;
+    if (auto text = param("limit"); !text.empty()) {
+      auto n = parse_positive_id(text);
+      if (!n || *n > max_page)
+        return bad("limit must be an integer from 1 to "
+                   + std::to_string(max_page));
+      limit = *n;
+    }
+    if (auto text = param("cursor"); !text.empty()) {
+      auto c = http::decode_cursor(text);
+      if (!c)
+        return bad("cursor is not one this server issued; pass next_cursor "
+                   "of the previous page unchanged");
+      q.cursor_occurred_at = c->occurred_at;
+      q.cursor_id = c->id;
+    }
+    // One extra row tells whether another page follows. The store returns at
+    // most max_page rows, so a full page of max_page always gets a cursor
+    // (the next page may then be empty).
+    q.limit = std::min<int64_t>(limit + 1, max_page);
+    auto rows = ctx.reads.run(
+        [&](store::database& db) { return db.query_comms(q); }, wait());
+    if (!rows) {
+      http::send_failure(res, "database", rows.error());
+      return;
+    }
+    auto got = static_cast<int64_t>(rows->size());
+    bool more = got > limit || (limit == max_page && got == max_page);
+    if (more)
+      rows->resize(static_cast<size_t>(limit));
+    rapidjson::StringBuffer buf;
+    http::json_writer w{buf};
+    w.StartObject();
+    w.Key("entries");
+    w.StartArray();
+    for (auto& e : *rows)
+      http::write_json(w, e);
+    w.EndArray();
+    w.Key("next_cursor");
+    if (more && !rows->empty()) {
+      auto cursor
+          = http::encode_cursor({rows->back().occurred_at, rows->back().id});
+      w.String(cursor.c_str(), static_cast<rapidjson::SizeType>(cursor.size()));
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+    http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
+  }
+
+  // POST /api/crm/customers
+  void add_customer(const http::request& req, http::response& res) {
+    rapidjson::Document doc;
+    if (!http::parse_json_object(req, res, doc))
+      return;
+    http::field_reader in{doc};
+    auto name = in.string("name", true, 512);
+    if (name && trim(*name).empty())
+      in.fail("name", "must not be empty");
+    auto phone = in.string("phone", true, 64);
+    std::string e164;
+    if (phone) {
+      e164 = phones.to_e164(*phone);
+      if (e164.empty())
+        in.fail("phone", "is not a dialable phone number (numbers without a "
+                         "country code are read in region "
+                             + phones.default_region() + ")");
+    }
+    if (!in.ok()) {
+      in.send(res);
+      return;
+    }
+    customer c;
+    c.name = trim(*name);
+    c.phone = trim(*phone);
+    c.phone_e164 = e164;
+    auto stored = http_ask<customer>(ctx, writer, customer_atom_v, c);
+    if (!stored) {
+      http::send_failure(res, "comms log writer", stored.error());
+      return;
+    }
+    // The matcher must know the number before the next call from it ends.
+    if (matcher)
+      caf::anon_send(matcher, customer_atom_v, *stored);
+    res.set_header("Location",
+                   "/api/crm/customers/" + std::to_string(stored->id));
+    http::send_json(res, 201, http::to_json(*stored));
+  }
+
+  // GET /api/crm/customers?phone=
+  void find_customers(const http::request& req, http::response& res) {
+    if (!req.has_param("phone") || req.param("phone").empty()) {
+      http::send_error(res, 400, "invalid_parameter",
+                       "give the number to look up as ?phone= (any format); "
+                       "fetch one customer with /api/crm/customers/{id}");
+      return;
+    }
+    auto raw = req.param("phone");
+    auto e164 = phones.to_e164(raw);
+    if (e164.empty()) {
+      http::send_error(res, 400, "invalid_parameter",
+                       "phone is not a dialable phone number (numbers "
+                       "without a country code are read in region "
+                           + phones.default_region() + ")");
+      return;
+    }
+    auto found = ctx.reads.run(
+        [&](store::database& db) { return db.find_customers_by_e164(e164); },
+        wait());
+    if (!found) {
+      http::send_failure(res, "database", found.error());
+      return;
+    }
+    rapidjson::StringBuffer buf;
+    http::json_writer w{buf};
+    w.StartObject();
+    w.Key("phone_e164");
+    w.String(e164.c_str(), static_cast<rapidjson::SizeType>(e164.size()));
+    w.Key("customers");
+    w.StartArray();
+    for (auto& c : *found)
+      http::write_json(w, c);
+    w.EndArray();
+    w.EndObject();
+    http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
+  }
+
+  // GET /api/crm/customers/{id}
+  void get_customer(const http::request& req, http::response& res) {
+    auto id = parse_positive_id(req.path_param(1));
+    if (!id) {
+      http::send_error(res, 400, "invalid_parameter",
+                       "customer id must be a positive integer");
+      return;
+    }
+    auto found = ctx.reads.run(
+        [&](store::database& db) { return db.get_customer(*id); }, wait());
+    if (!found) {
+      http::send_failure(res, "database", found.error());
+      return;
+    }
+    if (!*found) {
+      http::send_error(res, 404, "customer_not_found",
+                       "no customer with id " + std::to_string(*id));
+      return;
+    }
+    http::send_json(res, 200, http::to_json(**found));
+  }
+};
+
+} // namespace
+
+void mount_crm_routes(http::router& r, const http_context& ctx,
+                      comms_log_writer_actor writer,
+                      customer_matcher_actor matcher) {
+  auto self = std::make_shared<crm_routes>(ctx, std::move(writer),
+                                           std::move(matcher));
+  using http::scope;
+  r.post("/api/crm/calls/log", scope::write,
+         [self](const auto& req, auto& res) { self->log_call(req, res); });
+  r.get("/api/crm/comms", scope::read,
+        [self](const auto& req, auto& res) { self->comms(req, res); });
+  r.post("/api/crm/customers", scope::write,
+         [self](const auto& req, auto& res) { self->add_customer(req, res); });
+  r.get("/api/crm/customers", scope::read,
+        [self](const auto& req, auto& res) { self->find_customers(req, res); });
+  r.get("/api/crm/customers/{id}", scope::read,
+        [self](const auto& req, auto& res) { self->get_customer(req, res); });
+}
+
+} // namespace sb

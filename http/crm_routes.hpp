@@ -1,0 +1,24 @@
+#pragma once
+
+// The CRM endpoints (docs/openapi.yaml, tag crm):
+//   POST /api/crm/calls/log         write  manual call log -> 201 entry
+//   GET  /api/crm/comms             read   comms log, newest first, paged
+//   POST /api/crm/customers         write  add a customer -> 201 customer
+//   GET  /api/crm/customers         read   ?phone= in any format
+//   GET  /api/crm/customers/{id}    read
+// Reads go to the database through the read pool; writes through the
+// comms_log_writer actor, which owns idempotency and outage handling.
+
+#include "http/router.hpp"
+#include "messages/comms_log_writer_actor.hpp"
+#include "messages/customer_matcher_actor.hpp"
+
+namespace sb {
+
+struct http_context;
+
+void mount_crm_routes(http::router& r, const http_context& ctx,
+                      comms_log_writer_actor writer,
+                      customer_matcher_actor matcher);
+
+} // namespace sb

@@ -1,0 +1,34 @@
+#pragma once
+
+// The operations endpoints (docs/openapi.yaml, tag ops):
+//   GET /healthz        none  the process answers (I/O thread, never blocks)
+//   GET /readyz         none  up/down per component; details (host-side
+//                             errors, states) only with a read token
+//   GET /api/calls/active read every live-call source, merged by start
+//   GET /openapi.yaml   none  this server's API description (compiled in)
+// plus the per-request metrics (switchboard_http_requests_total by route
+// template, method label and status; switchboard_http_request_seconds).
+
+#include <functional>
+#include <vector>
+
+#include "http/router.hpp"
+#include "messages/call_tracker_actor.hpp"
+#include "messages/connection.hpp"
+
+namespace sb {
+
+struct http_context;
+struct live_call_source;
+
+struct ops_sources {
+  /// The AMI call tracker; when valid it is the live-call source "ami".
+  call_tracker_actor tracker;
+  std::vector<live_call_source> live_calls;
+  std::function<std::vector<connection_status>()> connections;
+};
+
+void mount_ops_routes(http::router& r, const http_context& ctx,
+                      ops_sources sources);
+
+} // namespace sb
