@@ -44,20 +44,6 @@ void mount_metrics(http::router& routes, const http_context&) {
   });
 }
 
-/// Calls `http.set_tokens(read, write)` where the HTTP server has it; false
-/// where it does not (its tokens are then fixed at start).
-template <class Http>
-auto swap_tokens(Http& http, const api_tokens& tokens, int)
-    -> decltype(http.set_tokens(tokens.read_token, tokens.token), bool()) {
-  http.set_tokens(tokens.read_token, tokens.token);
-  return true;
-}
-
-template <class Http>
-bool swap_tokens(Http&, const api_tokens&, long) {
-  return false;
-}
-
 /// "section.key" -> printed value, from describe() (secrets masked).
 std::map<std::string, std::string> described_keys(const app_config& cfg) {
   std::map<std::string, std::string> keys;
@@ -129,12 +115,9 @@ void server::reload(const app_config& next) {
                         || next.http.read_token != cfg_.http.read_token;
   if (tokens_changed) {
     tokens_.set(tokens);
-    if (http_ && !swap_tokens(*http_, tokens, 0))
-      log::warning(log_name,
-                   "reload: HTTP tokens changed, but this HTTP server reads "
-                   "them at start: needs a restart");
-    else
-      log::info(log_name, "reload: HTTP tokens replaced");
+    if (http_)
+      http_->set_tokens(tokens);
+    log::info(log_name, "reload: HTTP tokens replaced");
     cfg_.http.token = next.http.token;
     cfg_.http.read_token = next.http.read_token;
   }

@@ -48,8 +48,21 @@ std::string_view bearer_token(std::string_view authorization) noexcept {
   return rest;
 }
 
+authenticator::authenticator()
+    : tokens_(std::make_shared<api_token_holder>()) {}
+
 authenticator::authenticator(std::string token, std::string read_token)
-    : token_(std::move(token)), read_token_(std::move(read_token)) {}
+    : tokens_(std::make_shared<api_token_holder>(
+        api_tokens{std::move(token), std::move(read_token)})) {}
+
+void authenticator::set(std::string token, std::string read_token) {
+  tokens_->set(api_tokens{std::move(token), std::move(read_token)});
+}
+
+bool authenticator::enabled() const {
+  auto t = tokens_->get();
+  return !t->token.empty() || !t->read_token.empty();
+}
 
 auth_outcome authenticator::check(std::string_view authorization,
                                   scope needed) const {
@@ -67,14 +80,17 @@ auth_outcome authenticator::check_token(std::string_view token,
                                         scope needed) const {
   if (needed == scope::none)
     return auth_outcome::granted;
-  if (!enabled())
+  auto current = tokens_->get();
+  if (current->token.empty() && current->read_token.empty())
     return auth_outcome::disabled;
   if (token.empty())
     return auth_outcome::missing;
   // Both comparisons always run, so timing does not reveal which token (if
   // any) matched.
-  bool full = !token_.empty() && constant_time_equals(token, token_);
-  bool read = !read_token_.empty() && constant_time_equals(token, read_token_);
+  bool full = !current->token.empty()
+              && constant_time_equals(token, current->token);
+  bool read = !current->read_token.empty()
+              && constant_time_equals(token, current->read_token);
   if (full)
     return auth_outcome::granted;
   if (read)

@@ -7,8 +7,11 @@
 // time so response timing does not tell an attacker how much of a guess was
 // right.
 
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "core/api_tokens.hpp"
 
 namespace sb::http {
 
@@ -42,10 +45,16 @@ bool constant_time_equals(std::string_view a, std::string_view b) noexcept;
 /// the header is absent or uses another scheme.
 std::string_view bearer_token(std::string_view authorization) noexcept;
 
+/// Checks tokens against the configured pair. Copies share one pair, so a
+/// reload (SIGHUP) that calls set() reaches every copy at once; a check
+/// already running finishes with the pair it started with.
 class authenticator {
 public:
-  authenticator() = default;
+  authenticator();
   authenticator(std::string token, std::string read_token);
+
+  /// Replaces both tokens (an empty one is not configured).
+  void set(std::string token, std::string read_token);
 
   /// Checks the raw `Authorization` header value against `needed`.
   auth_outcome check(std::string_view authorization, scope needed) const;
@@ -53,13 +62,10 @@ public:
   /// Checks a bare token (e.g. from another channel such as a callback URL).
   auth_outcome check_token(std::string_view token, scope needed) const;
 
-  bool enabled() const noexcept {
-    return !token_.empty() || !read_token_.empty();
-  }
+  bool enabled() const;
 
 private:
-  std::string token_;      // secret
-  std::string read_token_; // secret
+  std::shared_ptr<api_token_holder> tokens_; // secrets
 };
 
 } // namespace sb::http

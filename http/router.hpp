@@ -101,6 +101,11 @@ public:
     return auth_;
   }
 
+  /// Replaces the API tokens for every request checked from now on.
+  void set_tokens(std::string token, std::string read_token) {
+    auth_.set(std::move(token), std::move(read_token));
+  }
+
   /// Adds a hook called once per finished request, on a server thread (hooks
   /// run in the order added; add them before listening).
   void on_request_done(std::function<void(const request_record&)> hook);

@@ -108,6 +108,10 @@ void http_server::stop() {
   log::info("http_server", "stopped");
 }
 
+void http_server::set_tokens(const api_tokens& tokens) {
+  router_->set_tokens(tokens.token, tokens.read_token);
+}
+
 std::vector<http::route> http_server::routes() const {
   return router_->routes();
 }

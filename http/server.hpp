@@ -165,6 +165,10 @@ public:
     return port_;
   }
 
+  /// Replaces the API tokens (SIGHUP); requests already past their check
+  /// finish as they began.
+  void set_tokens(const api_tokens& tokens);
+
   /// Every served route (built-in and mounted).
   std::vector<http::route> routes() const;
 

@@ -152,6 +152,38 @@ TEST_CASE("SIGHUP reloads the log level, keeps serving, names what needs a "
   CHECK(last == "STOPPING=1");
 }
 
+TEST_CASE("SIGHUP replaces the HTTP tokens without a restart") {
+  scratch_dir dir{"sb-ops"};
+  auto config = dir.path() / "switchboard.ini";
+  std::ofstream{config} << "[db]\nurl = sqlite:sb.db\n[http]\ntoken = old-"
+                           "token-1234567890\n";
+  auto server = start_switchboard(dir.path(), clean_environment(),
+                                  [&](uint16_t) {
+                                    return std::vector<std::string>{
+                                        "--config", config.string()};
+                                  });
+  auto comms = [&](const std::string& token) {
+    return http_get(server.port, "/api/crm/comms", {},
+                    {{"Authorization", "Bearer " + token}})
+        .status;
+  };
+  CHECK(comms("old-token-1234567890") == 200);
+  CHECK(comms("new-token-1234567890") == 401);
+
+  std::ofstream{config, std::ios::trunc}
+      << "[db]\nurl = sqlite:sb.db\n[http]\ntoken = new-token-1234567890\n"
+         "read_token = read-token-1234567890\n";
+  REQUIRE(::kill(server.process->pid(), SIGHUP) == 0);
+  CHECK(wait_until(milliseconds{10000}, milliseconds{20}, [&] {
+    return log_has(*server.process, "reload: HTTP tokens replaced");
+  }));
+  CHECK(comms("new-token-1234567890") == 200);
+  CHECK(comms("old-token-1234567890") == 401);
+  CHECK(comms("read-token-1234567890") == 200);
+  CHECK(log_has(*server.process, "new-token-1234567890") == false);
+  server.process->stop(milliseconds{10000});
+}
+
 TEST_CASE("files switchboard creates are not readable by other users, "
           "whatever the umask") {
   scratch_dir dir{"sb-ops"};
