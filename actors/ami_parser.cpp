@@ -119,6 +119,9 @@ ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
         if (self->state.tracker)
           self->send(self->state.tracker, atom, std::move(lost_pbx));
       },
+      [self](rewire_atom, caf::actor& tracker) {
+        self->state.tracker = caf::actor_cast<call_tracker_actor>(tracker);
+      },
   };
 }
 

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 
 #include "adapters/ami/client.hpp"
+#include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/time.hpp"
 
@@ -58,6 +59,47 @@ void flush_parsers(self_ptr self) {
   }
 }
 
+/// Closes the connection so that it logs in again at once (no backoff): its
+/// re-sync then tells the tracker which calls are up. A connection backing
+/// off picks up the new parser or tracker when its restart comes.
+void relogin(self_ptr self, supervised_connection& c) {
+  if (!c.connection)
+    return;
+  c.relogin = true;
+  self->send_exit(c.connection, caf::exit_reason::user_shutdown);
+}
+
+/// A parser died: the frames in its mailbox are gone. A new one takes over,
+/// the tracker learns that events were lost (its calls wait for the
+/// re-sync), and the connection logs in again. A parser that keeps dying
+/// takes the supervisor down with it.
+void on_parser_down(self_ptr self, supervised_connection& c,
+                    const caf::error& reason) {
+  auto& st = self->state;
+  c.parser = nullptr;
+  if (st.stopping)
+    return;
+  auto why = exit_reason_text(self->system(), reason);
+  if (!c.parser_restarts.allow(std::chrono::steady_clock::now())) {
+    log::error(ami_supervisor_state::name, "AMI parser keeps dying, giving up",
+               {{"pbx", c.pbx.name}, {"error", why}});
+    self->quit(caf::make_error(
+        ec::unavailable, "the AMI parser of pbx " + c.pbx.name + " died "
+                             + std::to_string(c.parser_restarts.max_restarts())
+                             + " times within a minute: " + why));
+    return;
+  }
+  log::error(ami_supervisor_state::name, "AMI parser died, restarting it",
+             {{"pbx", c.pbx.name}, {"error", why}});
+  if (auto* restarts = metrics::global().actor("ami_parser").restarts)
+    restarts->inc();
+  c.parser = spawn_ami_parser(self->system(), c.pbx.name, st.tracker);
+  self->monitor(c.parser);
+  if (st.tracker)
+    self->send(st.tracker, connection_lost_atom_v, c.pbx.name);
+  relogin(self, c);
+}
+
 } // namespace
 
 supervised_connection* ami_supervisor_state::find(const std::string& pbx) {
@@ -104,6 +146,7 @@ ami_supervisor_actor::behavior_type ami_supervisor(
     c.state_logged_in = state_gauge("logged_in");
     c.state_backing_off = state_gauge("backing_off");
     c.parser = spawn_ami_parser(self->system(), c.pbx.name, st.tracker);
+    self->monitor(c.parser);
   }
   // In groups, so that a restart of a process with many PBXes is no
   // thundering herd of logins.
@@ -124,13 +167,29 @@ ami_supervisor_actor::behavior_type ami_supervisor(
                             return c.connection
                                    && c.connection.address() == down.source;
                           });
-    if (i == st.connections.end())
+    if (i == st.connections.end()) {
+      auto p = std::find_if(st.connections.begin(), st.connections.end(),
+                            [&](const supervised_connection& c) {
+                              return c.parser
+                                     && c.parser.address() == down.source;
+                            });
+      if (p != st.connections.end())
+        on_parser_down(self, *p, down.reason);
       return;
+    }
     auto& c = *i;
     c.connection = nullptr;
     if (st.stopping) {
       if (--st.stop_waiting == 0)
         flush_parsers(self);
+      return;
+    }
+    if (c.relogin) {
+      c.relogin = false;
+      log::info(ami_supervisor_state::name,
+                "logging in again so the call tracker re-syncs",
+                {{"pbx", c.pbx.name}});
+      spawn_connection(self, c);
       return;
     }
     auto now = std::chrono::steady_clock::now();
@@ -197,6 +256,15 @@ ami_supervisor_actor::behavior_type ami_supervisor(
         for (auto& c : self->state.connections)
           result.push_back(c.status);
         return result;
+      },
+      [self](rewire_atom, caf::actor& tracker) {
+        auto& st = self->state;
+        st.tracker = caf::actor_cast<call_tracker_actor>(tracker);
+        for (auto& c : st.connections) {
+          if (c.parser)
+            self->send(c.parser, rewire_atom_v, tracker);
+          relogin(self, c);
+        }
       },
       [self](flush_atom) -> caf::result<bool> {
         metrics::message_probe probe{*self->state.metrics,

@@ -13,6 +13,7 @@
 #include "adapters/metrics/registry.hpp"
 #include "config/config.hpp"
 #include "core/backoff.hpp"
+#include "core/restart_budget.hpp"
 #include "messages/ami_connection_actor.hpp"
 #include "messages/ami_parser_actor.hpp"
 #include "messages/ami_supervisor_actor.hpp"
@@ -52,6 +53,11 @@ struct supervised_connection {
   bool streamed = false;
   /// Bumped on every spawn; a restart timer of an older generation is stale.
   uint64_t generation = 0;
+  /// The connection was closed on purpose to log in again at once (its
+  /// parser or the tracker was replaced): no failure, no backoff.
+  bool relogin = false;
+  /// Restarts of this PBX's parser; past it the supervisor gives up.
+  restart_budget parser_restarts;
   metrics::counter* reconnects = nullptr;
   metrics::gauge* state_connecting = nullptr;
   metrics::gauge* state_logged_in = nullptr;

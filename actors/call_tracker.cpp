@@ -155,6 +155,9 @@ call_tracker_actor::behavior_type call_tracker_with_clock(
                                      self->mailbox().size()};
         return self->state.correlator->active();
       },
+      [self](rewire_atom, caf::actor& matcher) {
+        self->state.matcher = caf::actor_cast<customer_matcher_actor>(matcher);
+      },
   };
 }
 

@@ -314,6 +314,9 @@ customer_matcher_actor::behavior_type durable_customer_matcher(
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
       },
+      [self](rewire_atom, caf::actor& writer) {
+        self->state.writer = caf::actor_cast<comms_log_writer_actor>(writer);
+      },
   };
 }
 

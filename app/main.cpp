@@ -72,6 +72,8 @@ int serve(sb::app_config cfg, bool demo, const invocation& how) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
+  // Raised by the root supervisor when a pipeline actor keeps dying.
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -88,7 +90,9 @@ int serve(sb::app_config cfg, bool demo, const invocation& how) {
 
   caf_config caf_cfg;
   caf::actor_system sys{caf_cfg};
-  sb::server srv{sys, cfg};
+  sb::server_options opts;
+  opts.on_give_up = [](const std::string&) { ::kill(::getpid(), SIGUSR1); };
+  sb::server srv{sys, cfg, opts};
   if (auto started = srv.start(); !started) {
     sb::log::error("main", "start-up failed",
                    {{"reason", sb::describe(started.error())}});
@@ -109,8 +113,13 @@ int serve(sb::app_config cfg, bool demo, const invocation& how) {
     sb::notify_systemd("READY=1");
   }
   sb::notify_systemd("STOPPING=1");
-  sb::log::info("main", "stopping",
-                {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  const bool gave_up = signal_number == SIGUSR1;
+  if (gave_up)
+    sb::log::error("main", "stopping: the pipeline cannot run (see the "
+                           "root_supervisor line above); exit code 1");
+  else
+    sb::log::info("main", "stopping",
+                  {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   auto left = srv.stop(std::chrono::milliseconds{
       static_cast<int64_t>(cfg.db.shutdown_timeout_seconds * 1000)});
   demo_pbx.pbx.reset();
@@ -120,7 +129,7 @@ int serve(sb::app_config cfg, bool demo, const invocation& how) {
                  {"spooled", std::to_string(drained.spooled)},
                  {"lost", std::to_string(drained.lost)},
                  {"uncommitted", std::to_string(left)}});
-  return 0;
+  return gave_up ? 1 : 0;
 }
 
 bool wants_version(int argc, char** argv) {

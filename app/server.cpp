@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <type_traits>
+#include <utility>
 
 #include <caf/all.hpp>
 
@@ -181,15 +183,12 @@ caf::expected<void> server::start() {
   backoff.max = opts_.reconnect_max;
   supervisor_ = sys_.spawn(sb::ami_supervisor, cfg_.pbxes, tracker_, backoff);
   if (cfg_.ozonetel.enabled()) {
-    auto session_cfg = cfg_.ozonetel;
-    ucid_calls_ = sys_.spawn(
-        ucid_calls, cfg_.ozonetel, matcher_,
-        [session_cfg](caf::actor_system& sys) {
-          return sys.spawn(ozonetel_session, session_cfg,
-                           ozonetel_session_options{});
-        },
-        ucid_calls_options{});
+    ucid_calls_ = caf::actor_cast<ucid_calls_actor>(respawn_ucid_calls());
+    ucid_calls_slot_->set(ucid_calls_);
   }
+  root_ = spawn_root_supervisor(
+      sys_, supervised_children(),
+      root_options{opts_.max_restarts, opts_.restart_window, opts_.on_give_up});
   for (auto& pbx : cfg_.pbxes)
     log::info(log_name, "connecting to PBX",
               {{"pbx", pbx.name},
@@ -204,15 +203,15 @@ caf::expected<void> server::start() {
   deps.matcher = matcher_;
   deps.tracker = tracker_;
   if (ucid_calls_)
-    deps.live_calls.push_back(live_calls_of(sys_, "ozonetel", ucid_calls_));
+    deps.live_calls.push_back(
+        live_calls_of(sys_, "ozonetel", ucid_calls_slot_));
   if (!cfg_.pbxes.empty()) {
-    auto sup = supervisor_;
     auto& sys = sys_;
     auto timeout = std::chrono::duration_cast<caf::timespan>(
         std::chrono::duration<double>{cfg_.http.request_timeout_seconds});
-    deps.connections = [&sys, sup, timeout] {
-      auto states = http_ask<std::vector<connection_status>>(sys, sup, timeout,
-                                                             status_atom_v);
+    deps.connections = [this, &sys, timeout] {
+      auto states = http_ask<std::vector<connection_status>>(
+          sys, supervisor(), timeout, status_atom_v);
       if (states)
         return std::move(*states);
       return std::vector<connection_status>{
@@ -223,7 +222,7 @@ caf::expected<void> server::start() {
   http_->add_routes(mount_metrics);
   // Mounted even without an account: the routes then answer 503 naming the
   // keys to set, instead of a bare 404.
-  auto calls = ucid_calls_;
+  auto calls = ucid_calls_slot_;
   http_->add_routes([calls](http::router& routes, const http_context& ctx) {
     mount_ozonetel_routes(routes, ctx, calls);
   });
@@ -244,6 +243,15 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
   if (http_)
     http_->stop();
   caf::scoped_actor self{sys_};
+  // From here on actors exit on purpose: nothing is restarted any more.
+  if (root_)
+    self->request(root_, std::chrono::seconds{5}, flush_atom_v)
+        .receive([](bool) {}, [](caf::error&) {});
+  const auto writer_now = writer();
+  const auto matcher_now = matcher();
+  const auto tracker_now = tracker();
+  const auto supervisor_now = supervisor();
+  const auto calls_now = ucid_calls();
   auto t0 = std::chrono::steady_clock::now();
   auto deadline = t0 + drain_timeout;
   auto left = [&] {
@@ -251,8 +259,8 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
                     std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now()));
   };
-  if (ucid_calls_)
-    self->send_exit(ucid_calls_, caf::exit_reason::user_shutdown);
+  if (calls_now)
+    self->send_exit(calls_now, caf::exit_reason::user_shutdown);
   // Then a flush passes every stage in order: each answers only after it
   // handed on all it holds, so the next one sees everything before its own
   // flush. The sockets close first (nothing new), then parser -> tracker
@@ -264,11 +272,11 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
                  {{"stage", stage}, {"error", describe(err)}});
     };
   };
-  if (supervisor_)
-    self->request(supervisor_, left() + std::chrono::seconds{1}, flush_atom_v)
+  if (supervisor_now)
+    self->request(supervisor_now, left() + std::chrono::seconds{1}, flush_atom_v)
         .receive([](bool) {}, step_failed("ami"));
-  if (tracker_)
-    self->request(tracker_, left() + std::chrono::seconds{1}, flush_atom_v)
+  if (tracker_now)
+    self->request(tracker_now, left() + std::chrono::seconds{1}, flush_atom_v)
         .receive([](int64_t) {}, step_failed("tracker"));
   drain_ = drain_report{};
   bool reported = false;
@@ -283,11 +291,11 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
   // The writer spools whatever it holds when the budget is over; it answers
   // in time because a spool append is a local fsync.
   auto budget = std::chrono::seconds{10} + left();
-  if (matcher_)
-    self->request(matcher_, budget, flush_atom_v, left().count())
+  if (matcher_now)
+    self->request(matcher_now, budget, flush_atom_v, left().count())
         .receive(take, failed);
-  if (!reported && writer_)
-    self->request(writer_, std::chrono::seconds{10}, flush_atom_v, int64_t{0})
+  if (!reported && writer_now)
+    self->request(writer_now, std::chrono::seconds{10}, flush_atom_v, int64_t{0})
         .receive(take, failed);
   auto took
       = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
@@ -301,15 +309,123 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
     log::error(
         log_name, "records lost at shutdown: the spool refused them",
         {{"lost", std::to_string(drain_.lost)}, {"spool", cfg_.db.spool_path}});
-  if (supervisor_)
-    self->send_exit(supervisor_, caf::exit_reason::user_shutdown);
+  if (supervisor_now)
+    self->send_exit(supervisor_now, caf::exit_reason::user_shutdown);
   int64_t pending = drain_.spooled + drain_.lost;
-  for (auto handle : {caf::actor_cast<caf::actor>(tracker_),
-                      caf::actor_cast<caf::actor>(matcher_),
-                      caf::actor_cast<caf::actor>(writer_)})
+  for (auto handle : {caf::actor_cast<caf::actor>(tracker_now),
+                      caf::actor_cast<caf::actor>(matcher_now),
+                      caf::actor_cast<caf::actor>(writer_now),
+                      caf::actor_cast<caf::actor>(root_)})
     if (handle)
       self->send_exit(handle, caf::exit_reason::user_shutdown);
   return pending < 0 ? 0 : pending;
+}
+
+caf::actor server::respawn_ucid_calls() {
+  auto session_cfg = cfg_.ozonetel;
+  return caf::actor_cast<caf::actor>(sys_.spawn(
+      sb::ucid_calls, cfg_.ozonetel, matcher(),
+      [session_cfg](caf::actor_system& sys) {
+        return sys.spawn(ozonetel_session, session_cfg,
+                         ozonetel_session_options{});
+      },
+      ucid_calls_options{}));
+}
+
+/// Each singleton with how to spawn it again and whom to tell. Callbacks run
+/// on the root supervisor's thread; they read and replace the handles under
+/// handles_mutex_, and rewire the actors that send to the new one.
+std::vector<supervised_child> server::supervised_children() {
+  std::vector<supervised_child> children;
+  auto replace = [this](auto& member, const caf::actor& next) {
+    using handle_type = std::decay_t<decltype(member)>;
+    auto typed = caf::actor_cast<handle_type>(next);
+    std::lock_guard<std::mutex> guard{handles_mutex_};
+    member = typed;
+    return typed;
+  };
+  children.push_back(
+      {"comms_log_writer", caf::actor_cast<caf::actor>(writer_),
+       [this] {
+         return caf::actor_cast<caf::actor>(
+             sys_.spawn<caf::detached>(comms_log_writer, cfg_.db));
+       },
+       [this, replace](const caf::actor& next) {
+         auto writer = replace(writer_, next);
+         caf::anon_send(matcher(), rewire_atom_v, next);
+         if (http_)
+           http_->rewire(writer);
+       }});
+  children.push_back(
+      {"customer_matcher", caf::actor_cast<caf::actor>(matcher_),
+       [this] {
+         return caf::actor_cast<caf::actor>(sys_.spawn<caf::detached>(
+             durable_customer_matcher, cfg_.phone, cfg_.db.url, writer(),
+             cfg_.db.spool_path.empty() ? std::string{}
+                                        : cfg_.db.spool_path + ".held"));
+       },
+       [this, replace](const caf::actor& next) {
+         auto matcher = replace(matcher_, next);
+         caf::anon_send(tracker(), rewire_atom_v, next);
+         if (http_)
+           http_->rewire(matcher);
+       }});
+  children.push_back(
+      {"call_tracker", caf::actor_cast<caf::actor>(tracker_),
+       [this] {
+         return caf::actor_cast<caf::actor>(
+             sys_.spawn(call_tracker, cfg_.pbxes, cfg_.tracker, matcher()));
+       },
+       [this, replace](const caf::actor& next) {
+         auto tracker = replace(tracker_, next);
+         caf::anon_send(supervisor(), rewire_atom_v, next);
+         if (http_)
+           http_->rewire(tracker);
+       }});
+  children.push_back(
+      {"ami_supervisor", caf::actor_cast<caf::actor>(supervisor_),
+       [this] {
+         backoff_policy backoff;
+         backoff.initial = opts_.reconnect_initial;
+         backoff.max = opts_.reconnect_max;
+         return caf::actor_cast<caf::actor>(
+             sys_.spawn(sb::ami_supervisor, cfg_.pbxes, tracker(), backoff));
+       },
+       [replace, this](const caf::actor& next) {
+         replace(supervisor_, next);
+       }});
+  if (ucid_calls_)
+    children.push_back({"ucid_calls", caf::actor_cast<caf::actor>(ucid_calls_),
+                        [this] { return respawn_ucid_calls(); },
+                        [this, replace](const caf::actor& next) {
+                          ucid_calls_slot_->set(replace(ucid_calls_, next));
+                        }});
+  return children;
+}
+
+comms_log_writer_actor server::writer() const {
+  std::lock_guard<std::mutex> guard{handles_mutex_};
+  return writer_;
+}
+
+customer_matcher_actor server::matcher() const {
+  std::lock_guard<std::mutex> guard{handles_mutex_};
+  return matcher_;
+}
+
+call_tracker_actor server::tracker() const {
+  std::lock_guard<std::mutex> guard{handles_mutex_};
+  return tracker_;
+}
+
+ami_supervisor_actor server::supervisor() const {
+  std::lock_guard<std::mutex> guard{handles_mutex_};
+  return supervisor_;
+}
+
+ucid_calls_actor server::ucid_calls() const {
+  std::lock_guard<std::mutex> guard{handles_mutex_};
+  return ucid_calls_;
 }
 
 uint16_t server::http_port() const noexcept {
@@ -318,10 +434,11 @@ uint16_t server::http_port() const noexcept {
 
 std::vector<connection_status> server::connections() const {
   std::vector<connection_status> result;
-  if (!supervisor_)
+  auto current = supervisor();
+  if (!current)
     return result;
   caf::scoped_actor self{sys_};
-  self->request(supervisor_, std::chrono::seconds{2}, status_atom_v)
+  self->request(current, std::chrono::seconds{2}, status_atom_v)
       .receive(
           [&](std::vector<connection_status>& xs) { result = std::move(xs); },
           [](caf::error&) {});

@@ -5,16 +5,21 @@
 // main(), `switchboard demo` and the end-to-end tests all start the server
 // through this class, so they run the same wiring.
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
+#include "app/root_supervisor.hpp"
 #include "config/config.hpp"
 #include "core/api_tokens.hpp"
+#include "core/handle_slot.hpp"
 #include "messages/ami_supervisor_actor.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/comms_log_writer_actor.hpp"
@@ -28,12 +33,19 @@ class http_server;
 
 /// Knobs that production leaves at their defaults and tests shorten.
 struct server_options {
-  /// First reconnect delay of a failed PBX connection (SPEC: 1 s doubling
-  /// to 30 s).
+  /// First reconnect delay of a failed PBX connection (1 s doubling to
+  /// 30 s).
   std::chrono::milliseconds reconnect_initial{1000};
   std::chrono::milliseconds reconnect_max{30000};
   /// Serve HTTP (off for pipeline-only tests).
   bool http = true;
+  /// Restarts of one pipeline actor allowed within `restart_window` before
+  /// the server gives up.
+  size_t max_restarts = 5;
+  std::chrono::seconds restart_window{60};
+  /// Called (on an actor thread) when a pipeline actor keeps dying: main()
+  /// then stops the server and exits with 1.
+  std::function<void(const std::string&)> on_give_up;
 };
 
 class server {
@@ -80,28 +92,32 @@ public:
     return cfg_;
   }
 
-  comms_log_writer_actor writer() const noexcept {
-    return writer_;
-  }
-  customer_matcher_actor matcher() const noexcept {
-    return matcher_;
-  }
-  call_tracker_actor tracker() const noexcept {
-    return tracker_;
-  }
-  ami_supervisor_actor supervisor() const noexcept {
-    return supervisor_;
-  }
+  // The running pipeline actors (a restart replaces them).
+  comms_log_writer_actor writer() const;
+  customer_matcher_actor matcher() const;
+  call_tracker_actor tracker() const;
+  ami_supervisor_actor supervisor() const;
+  ucid_calls_actor ucid_calls() const;
 
 private:
   caf::actor_system& sys_;
   app_config cfg_;
   server_options opts_;
+  std::vector<supervised_child> supervised_children();
+  caf::actor respawn_ucid_calls();
+
+  /// Guards the five handles: the root supervisor replaces them on its
+  /// thread while others read them.
+  mutable std::mutex handles_mutex_;
   comms_log_writer_actor writer_;
   customer_matcher_actor matcher_;
   call_tracker_actor tracker_;
   ami_supervisor_actor supervisor_;
   ucid_calls_actor ucid_calls_;
+  /// What the Ozonetel routes ask (replaced with ucid_calls_).
+  shared_handle<ucid_calls_actor> ucid_calls_slot_
+      = make_shared_handle(ucid_calls_actor{});
+  root_supervisor_actor root_;
   std::unique_ptr<http_server> http_;
   api_token_holder tokens_;
   bool stopped_ = false;

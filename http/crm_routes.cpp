@@ -40,14 +40,16 @@ bool printable_ascii(const std::string& s) {
 }
 
 struct crm_routes {
-  crm_routes(const http_context& ctx, comms_log_writer_actor writer,
-             customer_matcher_actor matcher)
+  crm_routes(const http_context& ctx,
+             shared_handle<comms_log_writer_actor> writer,
+             shared_handle<customer_matcher_actor> matcher)
       : ctx(ctx), writer(std::move(writer)), matcher(std::move(matcher)),
         phones(ctx.config.phone.default_region) {}
 
   const http_context& ctx;
-  comms_log_writer_actor writer;
-  customer_matcher_actor matcher;
+  /// Read at each request: the root supervisor may have restarted them.
+  shared_handle<comms_log_writer_actor> writer;
+  shared_handle<customer_matcher_actor> matcher;
   phone::normalizer phones;
 
   std::chrono::milliseconds wait() const {
@@ -115,7 +117,8 @@ struct crm_routes {
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
     entry.occurred_at = sb::iso8601_utc(when);
-    auto stored = http_ask<comms_entry>(ctx, writer, write_atom_v, entry, key);
+    auto stored = http_ask<comms_entry>(ctx, writer->get(), write_atom_v, entry,
+                                       key);
     if (!stored) {
       http::send_failure(res, "comms log writer", stored.error());
       return;
@@ -284,14 +287,14 @@ struct crm_routes {
     c.name = trim(*name);
     c.phone = trim(*phone);
     c.phone_e164 = e164;
-    auto stored = http_ask<customer>(ctx, writer, customer_atom_v, c);
+    auto stored = http_ask<customer>(ctx, writer->get(), customer_atom_v, c);
     if (!stored) {
       http::send_failure(res, "comms log writer", stored.error());
       return;
     }
     // The matcher must know the number before the next call from it ends.
-    if (matcher)
-      caf::anon_send(matcher, customer_atom_v, *stored);
+    if (auto m = matcher->get())
+      caf::anon_send(m, customer_atom_v, *stored);
     res.set_header("Location",
                    "/api/crm/customers/" + std::to_string(stored->id));
     http::send_json(res, 201, http::to_json(*stored));
@@ -361,8 +364,8 @@ struct crm_routes {
 } // namespace
 
 void mount_crm_routes(http::router& r, const http_context& ctx,
-                      comms_log_writer_actor writer,
-                      customer_matcher_actor matcher) {
+                      shared_handle<comms_log_writer_actor> writer,
+                      shared_handle<customer_matcher_actor> matcher) {
   auto self = std::make_shared<crm_routes>(ctx, std::move(writer),
                                            std::move(matcher));
   using http::scope;

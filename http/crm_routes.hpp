@@ -9,6 +9,7 @@
 // Reads go to the database through the read pool; writes through the
 // comms_log_writer actor, which owns idempotency and outage handling.
 
+#include "core/handle_slot.hpp"
 #include "http/router.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
@@ -18,7 +19,7 @@ namespace sb {
 struct http_context;
 
 void mount_crm_routes(http::router& r, const http_context& ctx,
-                      comms_log_writer_actor writer,
-                      customer_matcher_actor matcher);
+                      shared_handle<comms_log_writer_actor> writer,
+                      shared_handle<customer_matcher_actor> matcher);
 
 } // namespace sb

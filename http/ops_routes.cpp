@@ -63,7 +63,7 @@ struct ops_routes {
   void active_calls(const http::request&, http::response& res) {
     std::vector<live_call> calls;
     std::vector<live_call_source> all;
-    if (sources.tracker)
+    if (sources.tracker && sources.tracker->get())
       all.push_back(live_calls_of(ctx.system, "ami", sources.tracker));
     for (auto& s : sources.live_calls)
       all.push_back(s);

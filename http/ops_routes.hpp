@@ -12,6 +12,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/handle_slot.hpp"
 #include "http/router.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/connection.hpp"
@@ -22,8 +23,9 @@ struct http_context;
 struct live_call_source;
 
 struct ops_sources {
-  /// The AMI call tracker; when valid it is the live-call source "ami".
-  call_tracker_actor tracker;
+  /// The AMI call tracker; when it holds one it is the live-call source
+  /// "ami".
+  shared_handle<call_tracker_actor> tracker;
   std::vector<live_call_source> live_calls;
   std::function<std::vector<connection_status>()> connections;
 };

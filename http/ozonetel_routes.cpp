@@ -121,7 +121,8 @@ bool no_ucid(const std::string& text) {
 
 struct ozonetel_routes {
   const http_context& ctx;
-  ucid_calls_actor calls;
+  /// Read at each request: the root supervisor may have restarted it.
+  shared_handle<ucid_calls_actor> calls;
   caf::timespan timeout;
 
   /// Sends 503 and returns false when there is nothing to talk to.
@@ -133,7 +134,7 @@ struct ozonetel_routes {
                        "SWITCHBOARD_OZONETEL_API_KEY)");
       return false;
     }
-    if (!calls) {
+    if (!calls->get()) {
       http::send_error(res, 503, "unavailable",
                        "the Ozonetel call tracker is not running");
       return false;
@@ -143,7 +144,8 @@ struct ozonetel_routes {
 
   template <class R, class... Ts>
   caf::expected<R> ask(Ts&&... xs) const {
-    return http_ask<R>(ctx.system, calls, timeout, std::forward<Ts>(xs)...);
+    return http_ask<R>(ctx.system, calls->get(), timeout,
+                       std::forward<Ts>(xs)...);
   }
 
   template <class... Ts>
@@ -314,6 +316,11 @@ struct ozonetel_routes {
 
 void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
                            ucid_calls_actor calls) {
+  mount_ozonetel_routes(routes, ctx, make_shared_handle(std::move(calls)));
+}
+
+void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
+                           shared_handle<ucid_calls_actor> calls) {
   // A dial or a disposition may wait for a token and a retry or two at
   // CloudAgent: give them longer than the API's default.
   auto budget = std::chrono::duration<double>{

@@ -24,6 +24,7 @@
 // With no account configured (or an invalid handle) every route answers 503
 // saying which keys to set.
 
+#include "core/handle_slot.hpp"
 #include "http/router.hpp"
 #include "messages/ucid_calls_actor.hpp"
 
@@ -33,5 +34,9 @@ struct http_context;
 
 void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
                            ucid_calls_actor calls);
+
+/// As above, asking whatever actor `calls` holds at each request.
+void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
+                           shared_handle<ucid_calls_actor> calls);
 
 } // namespace sb

@@ -57,15 +57,17 @@ http::server_limits limits_of(const app_config& cfg) {
 
 http_server::http_server(http_deps deps)
     : deps_(std::move(deps)),
+      writer_(make_shared_handle(deps_.writer)),
+      matcher_(make_shared_handle(deps_.matcher)),
+      tracker_(make_shared_handle(deps_.tracker)),
       router_(std::make_unique<http::router>(http::authenticator{
           deps_.config.http.token, deps_.config.http.read_token})),
       reads_(std::make_unique<http_read_pool>(deps_.config.db.url,
                                               read_connections_of(deps_))),
       ctx_{deps_.system, deps_.config, timeout_of(deps_.config), *reads_} {
-  mount_crm_routes(*router_, ctx_, deps_.writer, deps_.matcher);
-  mount_ops_routes(
-      *router_, ctx_,
-      ops_sources{deps_.tracker, deps_.live_calls, deps_.connections});
+  mount_crm_routes(*router_, ctx_, writer_, matcher_);
+  mount_ops_routes(*router_, ctx_,
+                   ops_sources{tracker_, deps_.live_calls, deps_.connections});
   engine_ = std::make_unique<http::engine>(
       *router_, deps_.limits ? *deps_.limits : limits_of(deps_.config));
 }
@@ -106,6 +108,18 @@ void http_server::stop() {
   stopped_ = true;
   engine_->stop();
   log::info("http_server", "stopped");
+}
+
+void http_server::rewire(comms_log_writer_actor writer) {
+  writer_->set(std::move(writer));
+}
+
+void http_server::rewire(customer_matcher_actor matcher) {
+  matcher_->set(std::move(matcher));
+}
+
+void http_server::rewire(call_tracker_actor tracker) {
+  tracker_->set(std::move(tracker));
 }
 
 void http_server::set_tokens(const api_tokens& tokens) {

@@ -40,6 +40,7 @@
 #include <caf/timespan.hpp>
 
 #include "config/config.hpp"
+#include "core/handle_slot.hpp"
 #include "http/auth.hpp"
 #include "http/engine.hpp"
 #include "http/errors.hpp"
@@ -137,6 +138,16 @@ live_call_source live_calls_of(caf::actor_system& sys, std::string name,
           }};
 }
 
+/// As above, asking whatever actor the slot holds at each request.
+template <class Handle>
+live_call_source live_calls_of(caf::actor_system& sys, std::string name,
+                               shared_handle<Handle> slot) {
+  return {std::move(name), [&sys, slot](caf::timespan timeout) {
+            return http_ask<std::vector<live_call>>(sys, slot->get(), timeout,
+                                                    active_atom_v);
+          }};
+}
+
 class http_server {
 public:
   using mount_function
@@ -165,6 +176,11 @@ public:
     return port_;
   }
 
+  /// A restarted pipeline actor: requests from now on go to it.
+  void rewire(comms_log_writer_actor writer);
+  void rewire(customer_matcher_actor matcher);
+  void rewire(call_tracker_actor tracker);
+
   /// Replaces the API tokens (SIGHUP); requests already past their check
   /// finish as they began.
   void set_tokens(const api_tokens& tokens);
@@ -181,6 +197,10 @@ public:
 
 private:
   http_deps deps_;
+  /// The pipeline actors the routes ask, replaceable by rewire().
+  shared_handle<comms_log_writer_actor> writer_;
+  shared_handle<customer_matcher_actor> matcher_;
+  shared_handle<call_tracker_actor> tracker_;
   std::unique_ptr<http::router> router_;
   std::unique_ptr<http_read_pool> reads_;
   http_context ctx_;

@@ -20,6 +20,9 @@ using ami_parser_actor = caf::typed_actor<
     caf::reacts_to<connection_lost_atom, std::string>,
     // A stop: answered once every frame received before it went on to the
     // tracker.
-    caf::replies_to<flush_atom>::with<bool>>;
+    caf::replies_to<flush_atom>::with<bool>,
+    // The call tracker was restarted: events go to this one (a
+    // call_tracker_actor).
+    caf::reacts_to<rewire_atom, caf::actor>>;
 
 } // namespace sb

@@ -23,6 +23,10 @@ using ami_supervisor_actor = caf::typed_actor<
     caf::replies_to<status_atom>::with<std::vector<connection_status>>,
     // A stop: close every AMI socket, then flush every parser into the
     // tracker; answered when nothing more can arrive from any PBX.
-    caf::replies_to<flush_atom>::with<bool>>;
+    caf::replies_to<flush_atom>::with<bool>,
+    // The call tracker was restarted: every parser and connection sends to
+    // this one (a call_tracker_actor), and each connection logs in again so
+    // that its re-sync tells the new tracker which calls are up.
+    caf::reacts_to<rewire_atom, caf::actor>>;
 
 } // namespace sb

@@ -28,6 +28,9 @@ using call_tracker_actor = caf::typed_actor<
   // and hand them on; answers how many were handed on.
   caf::replies_to<flush_atom>::with<int64_t>,
   // Calls in progress now.
-  caf::replies_to<active_atom>::with<std::vector<live_call>>>;
+  caf::replies_to<active_atom>::with<std::vector<live_call>>,
+  // The customer matcher was restarted: completed calls go to this one (a
+  // customer_matcher_actor; the root supervisor sends it).
+  caf::reacts_to<rewire_atom, caf::actor>>;
 
 } // namespace sb

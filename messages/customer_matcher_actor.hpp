@@ -21,6 +21,9 @@ using customer_matcher_actor = caf::typed_actor<
   // A stop: hand on every held call (unmatched if the index never loaded),
   // then flush the writer with this budget in milliseconds; answers the
   // writer's report.
-  caf::replies_to<flush_atom, int64_t>::with<drain_report>>;
+  caf::replies_to<flush_atom, int64_t>::with<drain_report>,
+  // The comms-log writer was restarted: matched calls go to this one (a
+  // comms_log_writer_actor; the root supervisor sends it).
+  caf::reacts_to<rewire_atom, caf::actor>>;
 
 } // namespace sb

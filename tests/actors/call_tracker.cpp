@@ -50,6 +50,7 @@ struct tracker_env {
             [](customer_atom, customer&) {},
             [](reload_atom) {},
             [](flush_atom, int64_t) { return drain_report{}; },
+            [](rewire_atom, caf::actor&) {},
         };
       });
     tracker = env.sys.spawn(call_tracker_with_clock, std::vector<pbx_config>{},

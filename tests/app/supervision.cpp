@@ -1,0 +1,128 @@
+// Root supervision, end to end: a pipeline actor killed while a burst of
+// calls streams in is restarted (and counted), the actors that send to it
+// are rewired, and the calls that follow still reach the comms log. One that
+// keeps dying makes the server give up.
+
+#include <atomic>
+#include <mutex>
+
+#include "tests/fixtures/e2e_support.hpp"
+
+namespace {
+
+using namespace sb;
+using namespace sb::e2e;
+using namespace std::chrono_literals;
+
+const char* burst = "dev-11-burst-50";
+
+double restarts_of(const std::string& actor) {
+  return test::counter_value("switchboard_actor_restarts_total",
+                             {{"actor", actor}});
+}
+
+/// The handle of the singleton called `name` in `srv`.
+caf::actor handle_of(server& srv, const std::string& name) {
+  if (name == "comms_log_writer")
+    return caf::actor_cast<caf::actor>(srv.writer());
+  if (name == "customer_matcher")
+    return caf::actor_cast<caf::actor>(srv.matcher());
+  if (name == "call_tracker")
+    return caf::actor_cast<caf::actor>(srv.tracker());
+  return caf::actor_cast<caf::actor>(srv.supervisor());
+}
+
+/// Streams the burst at a pace, kills `name` when a third of it is out,
+/// and checks that it came back and that calls kept arriving.
+void killed_mid_stream_comes_back(const std::string& name) {
+  INFO("killed: " << name);
+  auto b = sqlite_backend();
+  auto expected = test::load_expected(burst);
+  auto reader = open_db(b.url);
+  seed_customers(*reader, expected);
+  ami::replay_options options;
+  options.capture_path = test::ami_capture(burst);
+  options.events_per_second = 3000; // the burst takes about 1.4 s
+  auto pbx = test::start_replay(options);
+  test::pipeline p{b.url, b.dir_file("spool"), *pbx, fresh_pbx_name()};
+  auto before = restarts_of(name);
+  REQUIRE(test::wait_until([&] { return pbx->events_sent() >= 1200; }, 10s,
+                           5ms));
+  auto old = handle_of(p.srv(), name);
+  REQUIRE(old);
+  caf::anon_send_exit(old, caf::exit_reason::kill);
+  REQUIRE(test::wait_until(
+      [&] {
+        auto now = handle_of(p.srv(), name);
+        return now && now != old;
+      },
+      10s, 5ms));
+  // A handle keeps a dead detached actor's thread waiting: let it go.
+  old = nullptr;
+  auto rows_at_restart = count_rows(*reader);
+  CHECK(restarts_of(name) - before == 1);
+  // The capture's last call begins after the kill: it must be logged, and
+  // complete.
+  const auto& last = expected.calls.back();
+  bool logged = test::wait_until(
+      [&] {
+        auto found = reader->find_comms("ami", last.linkedid);
+        return found && *found && pbx->events_sent() == pbx->capture_events();
+      },
+      20s, 10ms);
+  CHECK(logged);
+  CHECK(count_rows(*reader) > rows_at_restart);
+  CHECK(count_rows(*reader) <= static_cast<int64_t>(expected.calls.size()));
+  p.stop();
+}
+
+} // namespace
+
+TEST_CASE("a pipeline actor killed mid-stream is restarted, counted and "
+          "rewired; calls keep arriving",
+          "[supervision]") {
+  quiet_logs();
+  for (auto name :
+       {"comms_log_writer", "customer_matcher", "call_tracker", "ami_supervisor"})
+    killed_mid_stream_comes_back(name);
+}
+
+TEST_CASE("a pipeline actor that keeps dying makes the server give up",
+          "[supervision]") {
+  quiet_logs();
+  auto b = sqlite_backend();
+  ami::replay_options options;
+  options.capture_path = test::ami_capture("dev-01-inbound-answered-caller-hangup");
+  auto pbx = test::start_replay(options);
+  std::mutex mtx;
+  std::string reason;
+  std::atomic<int> calls{0};
+  test::pipeline p{b.url, b.dir_file("spool"), *pbx, fresh_pbx_name(),
+                   [&](app_config&, server_options& opts) {
+                     opts.max_restarts = 2;
+                     opts.restart_window = std::chrono::seconds{60};
+                     opts.on_give_up = [&](const std::string& why) {
+                       std::lock_guard<std::mutex> guard{mtx};
+                       reason = why;
+                       ++calls;
+                     };
+                   }};
+  // Two restarts are within the budget, the third death is one too many.
+  for (int i = 0; i < 3; ++i) {
+    auto old = caf::actor_cast<caf::actor>(p.srv().writer());
+    REQUIRE(old);
+    caf::anon_send_exit(old, caf::exit_reason::kill);
+    if (i < 2)
+      REQUIRE(test::wait_until(
+          [&] {
+            auto now = caf::actor_cast<caf::actor>(p.srv().writer());
+            return now && now != old;
+          },
+          10s, 5ms));
+  }
+  REQUIRE(test::wait_until([&] { return calls.load() == 1; }, 10s, 5ms));
+  std::lock_guard<std::mutex> guard{mtx};
+  CHECK(reason.find("comms_log_writer died 3 times within 60 s")
+        != std::string::npos);
+  CHECK(calls.load() == 1);
+}
