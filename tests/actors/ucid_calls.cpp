@@ -73,7 +73,8 @@ ucid_reply send_callback(calls_env& t, const std::string& form) {
 } // namespace
 
 TEST_CASE(
-    "calls: dial -> answered -> ended -> dispose: one disposition, one entry") {
+    "calls: dial -> answered -> ended -> dispose: one disposition, one entry",
+    "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   calls_env t{cfg};
@@ -138,8 +139,8 @@ TEST_CASE(
   CHECK(t.ask<std::vector<live_call>>(active_atom_v).empty());
 }
 
-TEST_CASE(
-    "calls: disposing during the call is queued and completes at the end") {
+TEST_CASE("calls: disposing during the call is queued and completes at the end",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto ucid = t.dial("9845012345").ucid;
@@ -157,7 +158,8 @@ TEST_CASE(
   CHECK(fake.agent_state() == "READY");
 }
 
-TEST_CASE("calls: callback before the disposition gives one complete entry") {
+TEST_CASE("calls: callback before the disposition gives one complete entry",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   const std::string ucid = "9300000000000042";
@@ -192,7 +194,8 @@ TEST_CASE("calls: callback before the disposition gives one complete entry") {
   CHECK(c.notes.find("asked about prices") != std::string::npos);
 }
 
-TEST_CASE("calls: callback after the disposition merges into the same entry") {
+TEST_CASE("calls: callback after the disposition merges into the same entry",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   scratch_dir dir{"sb-ozonetel-merge"};
@@ -234,7 +237,7 @@ TEST_CASE("calls: callback after the disposition merges into the same entry") {
   db->reset();
 }
 
-TEST_CASE("calls: outbound pending belongs to one dial and expires") {
+TEST_CASE("calls: outbound pending belongs to one dial and expires", "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   cfg.pending_outbound_seconds = 0.3;
@@ -268,7 +271,8 @@ TEST_CASE("calls: outbound pending belongs to one dial and expires") {
 }
 
 TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound "
-          "is inbound") {
+          "is inbound",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto dial = t.dial("+919845012345");
@@ -295,7 +299,8 @@ TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound "
   CHECK(calls[0].state == "answered");
 }
 
-TEST_CASE("calls: no disposition within acw_timeout sends the default") {
+TEST_CASE("calls: no disposition within acw_timeout sends the default",
+          "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   cfg.acw_timeout_seconds = 0.3;
@@ -331,7 +336,8 @@ TEST_CASE("calls: no disposition within acw_timeout sends the default") {
   }
 }
 
-TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost") {
+TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost",
+          "[ucid]") {
   // Both ways CloudAgent is down: it answers 5xx, or it drops connections.
   auto down = GENERATE(as<std::string>{}, "5xx", "dropped connections");
   INFO("CloudAgent down: " << down);
@@ -370,8 +376,8 @@ TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost") {
   CHECK_FALSE(t.sink->wait_for(2, 300ms));
 }
 
-TEST_CASE(
-    "calls: a disposition whose answer was lost counts as done on retry") {
+TEST_CASE("calls: a disposition whose answer was lost counts as done on retry",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto ucid = t.dial("+919845012345").ucid;
@@ -389,7 +395,7 @@ TEST_CASE(
   CHECK_FALSE(t.sink->wait_for(2, 300ms));
 }
 
-TEST_CASE("calls: callback-only calls: missed, and another agent's") {
+TEST_CASE("calls: callback-only calls: missed, and another agent's", "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto missed
@@ -427,7 +433,8 @@ TEST_CASE("calls: callback-only calls: missed, and another agent's") {
 }
 
 TEST_CASE("calls: our agent's call known only from the callback still gets a "
-          "disposition") {
+          "disposition",
+          "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   cfg.acw_timeout_seconds = 0.2;
@@ -442,7 +449,7 @@ TEST_CASE("calls: our agent's call known only from the callback still gets a "
   REQUIRE(t.sink->wait_for(1, 5s));
 }
 
-TEST_CASE("calls: requests that change nothing") {
+TEST_CASE("calls: requests that change nothing", "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   CHECK(t.dispose("nope", "INFO_PROVIDED").code == ucid_reply_code::not_found);
@@ -463,8 +470,8 @@ TEST_CASE("calls: requests that change nothing") {
   CHECK(refused.cloudagent.message == "Agent is not available");
 }
 
-TEST_CASE(
-    "calls: agent state: CloudAgent's word and ours; never Ready in ACW") {
+TEST_CASE("calls: agent state: CloudAgent's word and ours; never Ready in ACW",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto ucid = t.dial("+919845012345").ucid;
@@ -497,7 +504,7 @@ TEST_CASE(
         == ucid_reply_code::invalid);
 }
 
-TEST_CASE("calls: a dead session is respawned") {
+TEST_CASE("calls: a dead session is respawned", "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   actor_env env;
@@ -539,7 +546,8 @@ TEST_CASE("calls: a dead session is respawned") {
   self->send_exit(matcher, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("calls: the api key, password and tokens never reach a log line") {
+TEST_CASE("calls: the api key, password and tokens never reach a log line",
+          "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   cfg.acw_timeout_seconds = 0.2;
