@@ -130,7 +130,7 @@ void send_disposition(calls_ptr self, ozonetel_disposition d,
 /// Logs, sends and arms what the book decided; `rp` answers the
 /// dispositions among it (the agent's own, from a dispose request).
 void perform(calls_ptr self, call_effects& out,
-             caf::optional<reply_promise> rp = caf::none) {
+             const caf::optional<reply_promise>& rp = caf::none) {
   for (auto& notice : out.notices)
     log_notice(notice);
   for (auto& entry : out.entries)

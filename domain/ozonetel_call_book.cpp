@@ -173,9 +173,8 @@ ucid_reply_code failure_code(const ozonetel_answer& answer) {
 std::string normalized_number(const std::string& text) {
   std::string out;
   for (char c : text) {
-    if (std::isdigit(static_cast<unsigned char>(c)))
-      out.push_back(c);
-    else if (c == '+' && out.empty())
+    if (std::isdigit(static_cast<unsigned char>(c))
+        || (c == '+' && out.empty()))
       out.push_back(c);
   }
   return out;
@@ -350,7 +349,7 @@ ucid_reply ozonetel_call_book::on_dial_answer(
   auto& call = create(answer.ucid, call_direction::outbound,
                       ucid_call_phase::dialing, now);
   call.external_number = number;
-  call.customer_id = customer_id;
+  call.customer_id = std::move(customer_id);
   auto generation = next_generation_++;
   pending_ = pending_outbound{call.ucid, call.agent_id, generation};
   out.timers.push_back({call_timer_kind::pending_expiry, call.ucid, generation,
