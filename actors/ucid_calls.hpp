@@ -1,16 +1,22 @@
 #pragma once
 
+// The ucid_calls actor: a thin shell around the CloudAgent call book (the
+// decisions, domain/ozonetel_call_book.hpp) that owns the session, arms the
+// book's timers and sends its entries to the matcher.
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
-#include <unordered_map>
 
 #include <caf/actor_system.hpp>
 #include <caf/optional.hpp>
 
 #include "adapters/metrics/registry.hpp"
 #include "config/config.hpp"
+#include "core/time.hpp"
+#include "domain/ozonetel_call_book.hpp"
 #include "messages/customer_matcher_actor.hpp"
 #include "messages/ozonetel_session_actor.hpp"
 #include "messages/ucid_calls_actor.hpp"
@@ -36,85 +42,17 @@ struct ucid_calls_options {
   std::chrono::milliseconds restart_max{30000};
 };
 
-/// Where a call is in its life (SPEC section 3): dialing -> ringing ->
-/// answered -> (ended) -> acw -> disposed, or missed. `ended` is final for
-/// calls that need no disposition from us (another agent's call, or a
-/// disposition CloudAgent refused).
-enum class ucid_call_phase { dialing, ringing, answered, ended, acw, disposed, missed };
-
-const char* to_string(ucid_call_phase x) noexcept;
-
-enum class disposition_progress {
-  /// Nothing sent yet.
-  none,
-  /// A request is with the session.
-  sending,
-  /// CloudAgent was down: a retry is scheduled.
-  retrying,
-  /// CloudAgent took it (saved, queued, or already disposed).
-  done,
-  /// CloudAgent refused even the default disposition.
-  failed,
-};
-
-struct ucid_call {
-  std::string ucid;
-  call_direction direction = call_direction::inbound;
-  ucid_call_phase phase = ucid_call_phase::dialing;
-  std::string agent_id;
-  std::string external_number;
-  std::string did;
-  std::string campaign;
-  caf::optional<int64_t> customer_id;
-  unix_micros created_at = 0;
-  unix_micros ringing_at = 0;
-  unix_micros answered_at = 0;
-  unix_micros ended_at = 0;
-  bool answered = false;
-  /// How an unanswered call ended (no_answer, busy, failed).
-  call_disposition unanswered_outcome = call_disposition::no_answer;
-  /// Finalized without its end (max_call_age): times are best known.
-  bool incomplete = false;
-
-  disposition_progress progress = disposition_progress::none;
-  /// As the agent named it (ours, e.g. APPOINTMENT_BOOKED, or a campaign
-  /// name); empty for the automatic default.
-  std::string disposition_name;
-  /// What CloudAgent was (or is being) sent.
-  std::string campaign_disposition;
-  std::string notes;
-  std::string callback_time;
-  /// Sent by switchboard because the agent set none in time.
-  bool automatic = false;
-  /// Disposed in CloudAgent by someone else (the callback says so).
-  bool disposed_elsewhere = false;
-  int disposition_attempts = 0;
-  std::string disposition_answer;
-  /// Invalidates older ACW timers.
-  uint64_t acw_generation = 0;
-
-  bool callback_seen = false;
-  int64_t callback_duration_seconds = 0;
-  int64_t callback_talk_seconds = 0;
-
-  /// completed_calls sent to the matcher (a late callback sends a second,
-  /// which the writer merges into the same row).
-  int emitted = 0;
-  unix_micros finished_at = 0;
-};
-
 struct ucid_calls_state {
   static inline const char* name = "ucid_calls";
   sb::metrics::actor_metrics* metrics = &sb::metrics::global().actor(name);
   /// switchboard_calls_live{source="ozonetel"}, refreshed after every
   /// handled message.
-  sb::metrics::gauge* live_calls
-    = &sb::metrics::global().get_gauge("switchboard_calls_live",
-                                       "Calls in progress, by source.",
-                                       {{"source", "ozonetel"}});
+  sb::metrics::gauge* live_calls = &sb::metrics::global().get_gauge(
+      "switchboard_calls_live", "Calls in progress, by source.",
+      {{"source", "ozonetel"}});
 
   using session_factory
-    = std::function<ozonetel_session_actor(caf::actor_system&)>;
+      = std::function<ozonetel_session_actor(caf::actor_system&)>;
 
   ozonetel_config cfg;
   ucid_calls_options opts;
@@ -124,20 +62,11 @@ struct ucid_calls_state {
   int session_restarts = 0;
   bool restart_scheduled = false;
 
-  std::unordered_map<std::string, ucid_call> calls;
-
-  /// The outbound-pending flag: one agent, one dial, one lifetime. Cleared
-  /// when the dial's bridge is answered, when its call ends or fails, and
-  /// when it expires; never matched against a call with another UCID.
-  struct pending_outbound {
-    std::string ucid;
-    std::string agent_id;
-    uint64_t generation = 0;
-  };
-  caf::optional<pending_outbound> pending;
-  uint64_t next_generation = 1;
-  /// A dial request is with CloudAgent (a second one would race it).
-  bool dial_in_flight = false;
+  /// Every call followed by UCID, the outbound-pending flag and the dial in
+  /// flight: the decisions; this actor performs them.
+  std::unique_ptr<ozonetel_call_book> book;
+  /// The clock the book's deadlines and the calls' times are on.
+  wall_clock clock = system_wall_clock();
 
   ucid_calls_state() = default;
   ucid_calls_state(const ucid_calls_state&) = delete;
@@ -156,5 +85,13 @@ ucid_calls(ucid_calls_actor::stateful_pointer<ucid_calls_state> self,
            ozonetel_config cfg, customer_matcher_actor matcher,
            ucid_calls_state::session_factory make_session,
            ucid_calls_options opts = {});
+
+/// As ucid_calls, with the clock its deadlines and call times run on (tests
+/// pass the deterministic scheduler's).
+ucid_calls_actor::behavior_type
+ucid_calls_with_clock(ucid_calls_actor::stateful_pointer<ucid_calls_state> self,
+                      ozonetel_config cfg, customer_matcher_actor matcher,
+                      ucid_calls_state::session_factory make_session,
+                      ucid_calls_options opts, wall_clock clock);
 
 } // namespace sb

@@ -10,6 +10,7 @@
 #include "adapters/metrics/registry.hpp"
 #include "adapters/store/database.hpp"
 #include "core/log.hpp"
+#include "tests/fixtures/deterministic_actor_system.hpp"
 #include "tests/fixtures/ozonetel_support.hpp"
 #include "tests/fixtures/temp_dir.hpp"
 
@@ -72,7 +73,8 @@ ucid_reply send_callback(calls_env& t, const std::string& form) {
 } // namespace
 
 TEST_CASE(
-    "calls: dial -> answered -> ended -> dispose: one disposition, one entry") {
+    "calls: dial -> answered -> ended -> dispose: one disposition, one entry",
+    "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   calls_env t{cfg};
@@ -137,8 +139,8 @@ TEST_CASE(
   CHECK(t.ask<std::vector<live_call>>(active_atom_v).empty());
 }
 
-TEST_CASE(
-    "calls: disposing during the call is queued and completes at the end") {
+TEST_CASE("calls: disposing during the call is queued and completes at the end",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto ucid = t.dial("9845012345").ucid;
@@ -156,7 +158,8 @@ TEST_CASE(
   CHECK(fake.agent_state() == "READY");
 }
 
-TEST_CASE("calls: callback before the disposition gives one complete entry") {
+TEST_CASE("calls: callback before the disposition gives one complete entry",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   const std::string ucid = "9300000000000042";
@@ -191,7 +194,8 @@ TEST_CASE("calls: callback before the disposition gives one complete entry") {
   CHECK(c.notes.find("asked about prices") != std::string::npos);
 }
 
-TEST_CASE("calls: callback after the disposition merges into the same entry") {
+TEST_CASE("calls: callback after the disposition merges into the same entry",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   scratch_dir dir{"sb-ozonetel-merge"};
@@ -233,7 +237,7 @@ TEST_CASE("calls: callback after the disposition merges into the same entry") {
   db->reset();
 }
 
-TEST_CASE("calls: outbound pending belongs to one dial and expires") {
+TEST_CASE("calls: outbound pending belongs to one dial and expires", "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   cfg.pending_outbound_seconds = 0.3;
@@ -267,7 +271,8 @@ TEST_CASE("calls: outbound pending belongs to one dial and expires") {
 }
 
 TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound "
-          "is inbound") {
+          "is inbound",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto dial = t.dial("+919845012345");
@@ -294,7 +299,8 @@ TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound "
   CHECK(calls[0].state == "answered");
 }
 
-TEST_CASE("calls: no disposition within acw_timeout sends the default") {
+TEST_CASE("calls: no disposition within acw_timeout sends the default",
+          "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   cfg.acw_timeout_seconds = 0.3;
@@ -330,7 +336,8 @@ TEST_CASE("calls: no disposition within acw_timeout sends the default") {
   }
 }
 
-TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost") {
+TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost",
+          "[ucid]") {
   // Both ways CloudAgent is down: it answers 5xx, or it drops connections.
   auto down = GENERATE(as<std::string>{}, "5xx", "dropped connections");
   INFO("CloudAgent down: " << down);
@@ -369,8 +376,8 @@ TEST_CASE("calls: CloudAgent down during a disposition: retried, not lost") {
   CHECK_FALSE(t.sink->wait_for(2, 300ms));
 }
 
-TEST_CASE(
-    "calls: a disposition whose answer was lost counts as done on retry") {
+TEST_CASE("calls: a disposition whose answer was lost counts as done on retry",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto ucid = t.dial("+919845012345").ucid;
@@ -388,7 +395,7 @@ TEST_CASE(
   CHECK_FALSE(t.sink->wait_for(2, 300ms));
 }
 
-TEST_CASE("calls: callback-only calls: missed, and another agent's") {
+TEST_CASE("calls: callback-only calls: missed, and another agent's", "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto missed
@@ -426,7 +433,8 @@ TEST_CASE("calls: callback-only calls: missed, and another agent's") {
 }
 
 TEST_CASE("calls: our agent's call known only from the callback still gets a "
-          "disposition") {
+          "disposition",
+          "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   cfg.acw_timeout_seconds = 0.2;
@@ -441,7 +449,7 @@ TEST_CASE("calls: our agent's call known only from the callback still gets a "
   REQUIRE(t.sink->wait_for(1, 5s));
 }
 
-TEST_CASE("calls: requests that change nothing") {
+TEST_CASE("calls: requests that change nothing", "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   CHECK(t.dispose("nope", "INFO_PROVIDED").code == ucid_reply_code::not_found);
@@ -462,8 +470,8 @@ TEST_CASE("calls: requests that change nothing") {
   CHECK(refused.cloudagent.message == "Agent is not available");
 }
 
-TEST_CASE(
-    "calls: agent state: CloudAgent's word and ours; never Ready in ACW") {
+TEST_CASE("calls: agent state: CloudAgent's word and ours; never Ready in ACW",
+          "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
   auto ucid = t.dial("+919845012345").ucid;
@@ -496,7 +504,7 @@ TEST_CASE(
         == ucid_reply_code::invalid);
 }
 
-TEST_CASE("calls: a dead session is respawned") {
+TEST_CASE("calls: a dead session is respawned", "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   actor_env env;
@@ -538,7 +546,8 @@ TEST_CASE("calls: a dead session is respawned") {
   self->send_exit(matcher, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("calls: the api key, password and tokens never reach a log line") {
+TEST_CASE("calls: the api key, password and tokens never reach a log line",
+          "[ucid]") {
   ozonetel_server fake;
   auto cfg = config_for(fake);
   cfg.acw_timeout_seconds = 0.2;
@@ -585,4 +594,284 @@ TEST_CASE("calls: the api key, password and tokens never reach a log line") {
     CHECK(c.notes.find(fake.opts().api_key) == std::string::npos);
     CHECK(c.notes.find("Apikey") == std::string::npos);
   }
+}
+
+// -- on the deterministic actor system ---------------------------------------
+//
+// The same actor with a scripted session on CAF's test coordinator and the
+// scheduler's clock: the deadlines (pending flag, after-call work, retries,
+// the sweep, respawns) are checked to the millisecond by moving time, with
+// no sleeping.
+
+namespace {
+
+/// What the scripted session answers and what it was asked.
+struct session_script {
+  /// Outcomes for the next dispositions, in order; ok once they run out.
+  std::vector<ozonetel_outcome> dispose_outcomes;
+  std::vector<ozonetel_disposition> dispositions;
+  int dials = 0;
+  int spawned = 0;
+};
+
+ozonetel_session_actor::behavior_type
+scripted_session(ozonetel_session_actor::pointer,
+                 std::shared_ptr<session_script> script) {
+  auto answer = [](ozonetel_outcome outcome, std::string message) {
+    ozonetel_answer a;
+    a.outcome = outcome;
+    a.message = std::move(message);
+    return a;
+  };
+  return {
+      [script, answer](dial_atom, const std::string&) {
+        auto a = answer(ozonetel_outcome::ok, "Call initiated");
+        a.ucid = "91000000000000" + std::to_string(++script->dials);
+        return a;
+      },
+      [script, answer](dispose_atom, const ozonetel_disposition& d) {
+        script->dispositions.push_back(d);
+        auto outcome = ozonetel_outcome::ok;
+        if (!script->dispose_outcomes.empty()) {
+          outcome = script->dispose_outcomes.front();
+          script->dispose_outcomes.erase(script->dispose_outcomes.begin());
+        }
+        return answer(outcome, outcome == ozonetel_outcome::ok
+                                   ? "Disposition Set"
+                                   : "Service Unavailable");
+      },
+      [answer](agent_state_atom, const std::string& state, const std::string&) {
+        auto a = answer(ozonetel_outcome::ok, "State changed");
+        a.agent_state = state == "Ready" ? "READY" : "PAUSED";
+        return a;
+      },
+      [answer](agent_state_atom) {
+        auto a = answer(ozonetel_outcome::ok, "ok");
+        a.agent_state = "READY";
+        return a;
+      },
+      [](status_atom) { return ozonetel_session_status{}; },
+      [](ozonetel_attempt&) {},
+      [](retry_atom, uint64_t) {},
+      [](token_atom) {},
+  };
+}
+
+ozonetel_config scripted_config() {
+  ozonetel_config cfg;
+  cfg.account = "acme";
+  cfg.api_key = "key-not-used";
+  cfg.agent_id = "agent007";
+  cfg.campaign = "Inbound_918000000000";
+  cfg.did = "918000000000";
+  cfg.acw_timeout_seconds = 30;
+  cfg.pending_outbound_seconds = 30;
+  cfg.default_disposition = "General";
+  cfg.disposition_map = {{"APPOINTMENT_BOOKED", "Appointment Booked"},
+                         {"INFO_PROVIDED", "Information Given"},
+                         {"NO_ANSWER", "No Answer"}};
+  return cfg;
+}
+
+/// ucid_calls on the deterministic actor system with a scripted session.
+struct stepped_calls_env {
+  deterministic_actor_system env;
+  std::shared_ptr<call_sink> sink = std::make_shared<call_sink>();
+  std::shared_ptr<session_script> script = std::make_shared<session_script>();
+  std::vector<ozonetel_session_actor> sessions;
+  customer_matcher_actor matcher;
+  ucid_calls_actor calls;
+
+  explicit stepped_calls_env(ozonetel_config cfg = scripted_config(),
+                             ucid_calls_options opts = {}) {
+    matcher = env.sys.spawn(sink_matcher, sink);
+    auto factory = [this](caf::actor_system& sys) {
+      ++script->spawned;
+      sessions.push_back(sys.spawn(scripted_session, script));
+      return sessions.back();
+    };
+    calls = env.sys.spawn(ucid_calls_with_clock, cfg, matcher, factory, opts,
+                          env.clock());
+    env.run();
+  }
+
+  ~stepped_calls_env() {
+    caf::anon_send_exit(calls, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(matcher, caf::exit_reason::user_shutdown);
+    env.run();
+  }
+
+  stepped_calls_env(const stepped_calls_env&) = delete;
+  stepped_calls_env& operator=(const stepped_calls_env&) = delete;
+
+  /// Asks ucid_calls and runs everything that follows.
+  template <class R, class... Ts>
+  R ask(Ts... xs) {
+    R result{};
+    bool answered = false;
+    auto handle = calls;
+    env.sys.spawn([&, handle](caf::event_based_actor* self) {
+      self->request(handle, caf::infinite, xs...).then([&](R& x) {
+        result = std::move(x);
+        answered = true;
+      });
+    });
+    env.run();
+    REQUIRE(answered);
+    return result;
+  }
+
+  ucid_reply dial() {
+    return ask<ucid_reply>(dial_atom_v,
+                           ozonetel_dial_request{"+919845012345", {}});
+  }
+
+  ucid_reply event(const std::string& ucid, browser_event what,
+                   const std::string& x_ucid = {}) {
+    return ask<ucid_reply>(browser_atom_v,
+                           browser_call_event{ucid, x_ucid, what, {}, 0});
+  }
+
+  ucid_reply dispose(const std::string& ucid, const std::string& disposition) {
+    return ask<ucid_reply>(dispose_atom_v,
+                           ozonetel_dispose_request{ucid, disposition, {}, {}});
+  }
+
+  ozonetel_agent_view view() {
+    return ask<ozonetel_agent_view>(agent_state_atom_v);
+  }
+
+  size_t entries() {
+    return sink->snapshot().size();
+  }
+};
+
+} // namespace
+
+TEST_CASE("calls, stepped: the outbound flag expires at "
+          "pending_outbound_seconds",
+          "[ucid][deterministic]") {
+  stepped_calls_env t;
+  auto dial = t.dial();
+  REQUIRE(dial.code == ucid_reply_code::ok);
+  CHECK(t.view().pending_outbound == dial.ucid);
+  t.env.advance(29999ms);
+  CHECK(t.view().pending_outbound == dial.ucid);
+  t.env.advance(1ms);
+  CHECK(t.view().pending_outbound.empty());
+  CHECK(t.event({}, browser_event::answered).code == ucid_reply_code::invalid);
+  // The next dial is free to go.
+  CHECK(t.dial().code == ucid_reply_code::ok);
+  CHECK(t.script->dials == 2);
+}
+
+TEST_CASE("calls, stepped: after-call work ends with the default at "
+          "acw_timeout_seconds",
+          "[ucid][deterministic]") {
+  stepped_calls_env t;
+  auto ucid = t.dial().ucid;
+  t.event(ucid, browser_event::answered);
+  t.env.advance(60s);
+  CHECK(t.event(ucid, browser_event::ended).state == "acw");
+  CHECK(live_gauge() == 0);
+  t.env.advance(29999ms);
+  CHECK(t.script->dispositions.empty());
+  CHECK(t.entries() == 0);
+  t.env.advance(1ms);
+  REQUIRE(t.script->dispositions.size() == 1);
+  CHECK(t.script->dispositions[0].ucid == ucid);
+  CHECK(t.script->dispositions[0].disposition == "General");
+  REQUIRE(t.entries() == 1);
+  auto c = t.sink->snapshot().at(0);
+  CHECK(c.notes.find("set automatically") != std::string::npos);
+  CHECK(c.ended_at - c.answered_at == 60'000'000);
+  CHECK(c.talk_seconds == 60);
+  CHECK(t.dispose(ucid, "INFO_PROVIDED").code == ucid_reply_code::conflict);
+  t.env.advance(1h);
+  CHECK(t.script->dispositions.size() == 1);
+  CHECK(t.entries() == 1);
+}
+
+TEST_CASE("calls, stepped: CloudAgent down: retries after 2, 4, 8 s",
+          "[ucid][deterministic]") {
+  stepped_calls_env t;
+  auto ucid = t.dial().ucid;
+  t.event(ucid, browser_event::answered);
+  t.event(ucid, browser_event::ended);
+  t.script->dispose_outcomes
+      = {ozonetel_outcome::server_error, ozonetel_outcome::server_error,
+         ozonetel_outcome::network_error, ozonetel_outcome::unavailable};
+  auto reply = t.dispose(ucid, "APPOINTMENT_BOOKED");
+  CHECK(reply.code == ucid_reply_code::accepted);
+  CHECK(reply.message.find("retrying") != std::string::npos);
+  CHECK(t.script->dispositions.size() == 1);
+  auto attempts_after = [&](std::chrono::milliseconds d) {
+    t.env.advance(d);
+    return t.script->dispositions.size();
+  };
+  CHECK(attempts_after(1999ms) == 1);
+  CHECK(attempts_after(1ms) == 2);
+  CHECK(attempts_after(3999ms) == 2);
+  CHECK(attempts_after(1ms) == 3);
+  CHECK(attempts_after(7999ms) == 3);
+  CHECK(attempts_after(1ms) == 4);
+  // Meanwhile the seat is in after-call work: never Ready.
+  CHECK(t.view().awaiting_disposition == std::vector<std::string>{ucid});
+  CHECK(
+      t.ask<ucid_reply>(agent_state_atom_v, std::string{"Ready"}, std::string{})
+          .code
+      == ucid_reply_code::conflict);
+  CHECK(attempts_after(16s) == 5);
+  REQUIRE(t.entries() == 1);
+  for (auto& d : t.script->dispositions)
+    CHECK(d.disposition == "Appointment Booked");
+  CHECK(t.view().awaiting_disposition.empty());
+  CHECK(attempts_after(10min) == 5);
+  CHECK(t.entries() == 1);
+}
+
+TEST_CASE("calls, stepped: the sweep closes a call that never ends and "
+          "forgets finished ones",
+          "[ucid][deterministic]") {
+  ucid_calls_options opts;
+  opts.sweep_interval = 60s;
+  opts.max_call_age = 2h;
+  opts.finished_retention = 1h;
+  stepped_calls_env t{scripted_config(), opts};
+  CHECK(t.event("9300000000000500", browser_event::ringing).state == "ringing");
+  CHECK(live_gauge() == 1);
+  t.env.advance(2h);
+  CHECK(t.entries() == 0);
+  t.env.advance(60s);
+  REQUIRE(t.entries() == 1);
+  auto c = t.sink->snapshot().at(0);
+  CHECK(c.ext_message_id == "9300000000000500");
+  CHECK(c.incomplete);
+  CHECK(c.disposition == call_disposition::no_answer);
+  CHECK(live_gauge() == 0);
+  CHECK(t.ask<std::vector<live_call>>(active_atom_v).empty());
+  // Kept for an hour (a second dispose is refused), then forgotten at the
+  // first sweep after it.
+  t.env.advance(1h);
+  CHECK(t.dispose("9300000000000500", "INFO_PROVIDED").code
+        == ucid_reply_code::conflict);
+  t.env.advance(60s);
+  CHECK(t.dispose("9300000000000500", "INFO_PROVIDED").code
+        == ucid_reply_code::not_found);
+}
+
+TEST_CASE("calls, stepped: a dead session is respawned after restart_initial",
+          "[ucid][deterministic]") {
+  ucid_calls_options opts;
+  opts.restart_initial = 1s;
+  stepped_calls_env t{scripted_config(), opts};
+  REQUIRE(t.script->spawned == 1);
+  caf::anon_send_exit(t.sessions.at(0), caf::exit_reason::kill);
+  t.env.run();
+  CHECK(t.dial().code == ucid_reply_code::unavailable);
+  t.env.advance(999ms);
+  CHECK(t.script->spawned == 1);
+  t.env.advance(1ms);
+  CHECK(t.script->spawned == 2);
+  CHECK(t.dial().code == ucid_reply_code::ok);
 }
