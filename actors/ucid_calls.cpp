@@ -471,6 +471,9 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
                              sweep_atom_v);
         });
       },
+      [=](rewire_atom, caf::actor& matcher) {
+        self->state.matcher = caf::actor_cast<customer_matcher_actor>(matcher);
+      },
   };
 }
 

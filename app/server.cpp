@@ -367,6 +367,8 @@ std::vector<supervised_child> server::supervised_children() {
        [this, replace](const caf::actor& next) {
          auto matcher = replace(matcher_, next);
          caf::anon_send(tracker(), rewire_atom_v, next);
+         if (auto calls = ucid_calls())
+           caf::anon_send(calls, rewire_atom_v, next);
          if (http_)
            http_->rewire(matcher);
        }});

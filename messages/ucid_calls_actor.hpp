@@ -43,6 +43,9 @@ using ucid_calls_actor = caf::typed_actor<
   // Internal: respawn the session after it died.
   caf::reacts_to<restart_atom>,
   // Internal: forget long-finished calls; finalize calls that never ended.
-  caf::reacts_to<sweep_atom>>;
+  caf::reacts_to<sweep_atom>,
+  // The customer matcher was restarted: call entries go to this one (a
+  // customer_matcher_actor; the root supervisor sends it).
+  caf::reacts_to<rewire_atom, caf::actor>>;
 
 } // namespace sb
