@@ -30,8 +30,8 @@ namespace {
 
 constexpr const char* log_name = "server";
 
-/// GET /metrics: the registry in the Prometheus text format, no auth (SPEC
-/// section 4) — nothing in it is secret.
+/// GET /metrics: the registry in the Prometheus text format, no auth:
+/// nothing in it is secret.
 void mount_metrics(http::router& routes, const http_context&) {
   http::route r;
   r.method = "GET";

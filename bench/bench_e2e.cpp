@@ -1,4 +1,4 @@
-// End-to-end figures (issue 3): AMI over loopback from the replay server ->
+// End-to-end figures: AMI over loopback from the replay server ->
 // sb::server (ami_connection -> ami_parser -> call_tracker ->
 // customer_matcher -> comms_log_writer) -> SQLite (WAL) / PostgreSQL.
 //

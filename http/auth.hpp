@@ -1,6 +1,7 @@
 #pragma once
 
-// Bearer-token authentication for the HTTP API (SPEC section 4).
+// Bearer-token authentication for the HTTP API (docs/openapi.yaml,
+// securitySchemes).
 //
 // Two tokens come from configuration: `http.token` (read + write) and the
 // optional `http.read_token` (read only). Tokens are compared in constant

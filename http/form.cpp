@@ -1,20 +1,12 @@
 #include "http/form.hpp"
 
+#include "core/percent.hpp"
 #include "core/strings.hpp"
 
 namespace sb::http {
 
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 /// The value of parameter `key` in a header value such as
 /// `form-data; name="data"` or `multipart/form-data; boundary=xyz`.
@@ -46,24 +38,6 @@ std::optional<std::string> header_parameter(std::string_view value,
 
 } // namespace
 
-std::string percent_decode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%' && i + 2 < text.size()) {
-      int hi = hex_value(text[i + 1]);
-      int lo = hex_value(text[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_is_space && c == '+' ? ' ' : c);
-  }
-  return out;
-}
 
 field_list parse_query(std::string_view query) {
   field_list out;

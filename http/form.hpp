@@ -7,13 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/percent.hpp"
 #include "http/message.hpp"
 
 namespace sb::http {
 
-/// Percent-decodes `text`; `+` becomes a space when `plus_is_space` (query
-/// strings and form bodies). A malformed escape is kept literally.
-std::string percent_decode(std::string_view text, bool plus_is_space);
+/// Percent-decoding lives in core/percent.hpp.
+using sb::percent_decode;
 
 /// `a=1&b=x%20y` -> {{"a","1"},{"b","x y"}} (empty pieces skipped).
 field_list parse_query(std::string_view query);

@@ -1,6 +1,6 @@
 #pragma once
 
-// The Ozonetel endpoints (SPEC section 4), mounted on http_server's router so
+// The Ozonetel endpoints (docs/openapi.yaml, tag ozonetel), mounted on http_server's router so
 // that auth, media types, body limits, JSON errors and request logging are the
 // same as everywhere else:
 //

@@ -70,10 +70,10 @@ inline bool from_string(std::string_view s, call_disposition& x) noexcept {
 
 /// Microseconds since the Unix epoch, UTC. 0 means "never" (e.g. unanswered).
 
-/// One finished call, from whichever source saw it. Field meanings follow
-/// SPEC section 5 (duration_seconds = first ring to last hang-up over every
-/// leg; billsec as Asterisk bills it; talk_seconds = outside party connected
-/// to a person).
+/// One finished call, from whichever source saw it (the fields as
+/// docs/architecture.md "Call records" defines them: duration_seconds =
+/// first ring to last hang-up over every leg; billsec as Asterisk bills it;
+/// talk_seconds = outside party connected to a person).
 struct completed_call {
   /// "ami" or "ozonetel" (manual entries never pass through the pipeline).
   std::string source;
@@ -85,7 +85,9 @@ struct completed_call {
   /// The outside party as the PBX presented it (not normalized); empty for
   /// internal calls.
   std::string external_number;
-  /// See SPEC section 5 for which extension this is per direction.
+  /// Inbound: the first phone connected to the caller (unanswered: the one
+  /// phone that rang); outbound and internal: the phone that placed the call
+  /// (docs/architecture.md "Call records").
   std::string extension;
   /// Internal calls: the called extension.
   std::string peer_extension;

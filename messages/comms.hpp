@@ -1,7 +1,7 @@
 #pragma once
 
 // Rows of the CRM comms log and customers, as the store and the HTTP API see
-// them (SPEC section 5).
+// them (the columns in docs/architecture.md, the API in docs/openapi.yaml).
 
 #include <cstdint>
 #include <string>

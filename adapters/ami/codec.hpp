@@ -3,7 +3,7 @@
 // The AMI wire codec: splitting the byte stream into frames, parsing a frame
 // into an ami_event, and writing actions. No I/O, no actors.
 //
-// Wire format (SPEC section 2): a banner line `Asterisk Call
+// Wire format (Asterisk's manager protocol): a banner line `Asterisk Call
 // Manager/X.Y.Z\r\n`, then messages of `Key: Value\r\n` lines, each ended by an
 // empty line.
 

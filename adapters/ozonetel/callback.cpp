@@ -9,6 +9,7 @@
 
 #include "adapters/ozonetel/answer.hpp"
 #include "adapters/ozonetel/json_guard.hpp"
+#include "core/percent.hpp"
 
 namespace sb::ozonetel {
 
@@ -69,15 +70,6 @@ bool is_answered(std::string_view status) {
   return lower(status) == "answered";
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 } // namespace
 
@@ -112,22 +104,7 @@ int64_t parse_hms(std::string_view text) {
 }
 
 std::string form_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0
-               && hex_value(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16
-                                      + hex_value(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
+  return percent_decode(text, true);
 }
 
 callback_parse parse_callback_json(std::string_view json) {

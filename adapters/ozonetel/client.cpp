@@ -7,6 +7,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/percent.hpp"
+
 namespace sb::ozonetel {
 
 namespace {
@@ -14,21 +16,6 @@ namespace {
 std::chrono::microseconds to_micros(double seconds) {
   return std::chrono::microseconds{
       static_cast<int64_t>(std::max(0.001, seconds) * 1e6)};
-}
-
-std::string form_escape(const std::string& value) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0xF]);
-    }
-  }
-  return out;
 }
 
 // Only the transport error: httplib's messages never contain request data.
@@ -131,11 +118,11 @@ namespace {
 
 std::string auth_form(const settings& cfg, const std::string& action,
                       const std::string& phone_number) {
-  std::string form = "userName=" + form_escape(cfg.account)
-                     + "&apiKey=" + form_escape(cfg.api_key)
-                     + "&action=" + form_escape(action);
+  std::string form = "userName=" + percent_encode(cfg.account)
+                     + "&apiKey=" + percent_encode(cfg.api_key)
+                     + "&action=" + percent_encode(action);
   if (!phone_number.empty())
-    form += "&phoneNumber=" + form_escape(phone_number);
+    form += "&phoneNumber=" + percent_encode(phone_number);
   return form;
 }
 

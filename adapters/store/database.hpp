@@ -14,7 +14,7 @@
 //     again; HTTP answers 400/422.
 // `is_unavailable(err)` tells them apart.
 //
-// For the HTTP layer (issue 4):
+// For the HTTP layer:
 //   - Reads (GET /api/crm/comms, GET /api/crm/customers...) use their own
 //     `database` instances, one per HTTP worker thread: SQLite in WAL mode lets
 //     readers run concurrently with the single writer; PostgreSQL serves each

@@ -2,6 +2,7 @@
 
 #include "core/base64.hpp"
 #include "core/db_url.hpp"
+#include "core/percent.hpp"
 #include "core/strings.hpp"
 
 TEST_CASE("string helpers are ASCII-only and exact") {
@@ -49,4 +50,17 @@ TEST_CASE("database URLs lose their password and nothing else") {
   CHECK(sb::url_password("sqlite:x.db").empty());
   CHECK(sb::is_postgres_url("POSTGRES://db/x"));
   CHECK_FALSE(sb::is_postgres_url("mysql://db/x"));
+}
+
+TEST_CASE("percent-encoding: unreserved bytes kept, the rest as %XY; "
+          "decoding undoes it and keeps malformed escapes") {
+  CHECK(sb::percent_encode("a-b_c.d~e") == "a-b_c.d~e");
+  CHECK(sb::percent_encode("a b&c=d/é") == "a%20b%26c%3Dd%2F%C3%A9");
+  for (std::string raw : {"", "x", "a b&c=d/é", "100%", "\r\n\t+"})
+    CHECK(sb::percent_decode(sb::percent_encode(raw), false) == raw);
+  CHECK(sb::percent_decode("a+b%2", true) == "a b%2");
+  CHECK(sb::percent_decode("%zz%4", false) == "%zz%4");
+  CHECK(sb::percent_decode("%41%6a", false) == "Aj");
+  CHECK(sb::hex_digit_value('f') == 15);
+  CHECK(sb::hex_digit_value('G') == -1);
 }

@@ -55,7 +55,7 @@ TEST_CASE("every route the server serves is in docs/openapi.yaml") {
     return s;
   }());
   CHECK(missing.empty());
-  // The routes other areas mount (SPEC section 4) are documented too, so
+  // The routes other areas mount are documented too, so
   // the e2e test of the fully wired server can run the same check.
   auto ops = http::openapi_operations(yaml);
   for (auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
