@@ -21,10 +21,6 @@ constexpr const char* internal_dispositions[] = {
 
 constexpr int64_t micros_per_second = 1000000;
 
-int64_t seconds_between(unix_micros from, unix_micros to) {
-  return from > 0 && to > from ? (to - from + 500000) / micros_per_second : 0;
-}
-
 /// Configured seconds (fractions allowed, negative = 0) as micros.
 int64_t config_micros(double seconds) {
   return static_cast<int64_t>(std::max(0.0, seconds) * micros_per_second);
@@ -59,74 +55,6 @@ bool terminal(ucid_call_phase p) noexcept {
 bool live(ucid_call_phase p) noexcept {
   return p == ucid_call_phase::dialing || p == ucid_call_phase::ringing
          || p == ucid_call_phase::answered;
-}
-
-// -- the comms-log entry ------------------------------------------------------
-
-std::string entry_notes(const ucid_call& call) {
-  std::string notes;
-  if (!call.campaign_disposition.empty()) {
-    notes = "Disposition: " + call.campaign_disposition;
-    if (!call.disposition_name.empty()
-        && call.disposition_name != call.campaign_disposition)
-      notes += " (" + call.disposition_name + ")";
-    if (call.disposed_elsewhere)
-      notes += " (set in CloudAgent)";
-    if (call.automatic)
-      notes += " (set automatically: no disposition within the after-call "
-               "work time)";
-    if (call.progress == disposition_progress::failed)
-      notes += " (refused by CloudAgent: " + call.disposition_answer + ")";
-  }
-  if (!call.notes.empty()) {
-    if (!notes.empty())
-      notes += "\n";
-    notes += "Notes: " + call.notes;
-  }
-  return notes;
-}
-
-completed_call to_completed(const ucid_call& call, const std::string& account) {
-  completed_call c;
-  c.source = "ozonetel";
-  c.ext_message_id = call.ucid;
-  c.ucid = call.ucid;
-  c.origin = account;
-  c.direction = call.direction;
-  c.external_number = call.external_number;
-  c.extension = call.agent_id;
-  if (call.direction == call_direction::inbound)
-    c.did = call.did;
-  c.disposition
-      = call.answered ? call_disposition::answered : call.unanswered_outcome;
-  c.started_at = call.created_at;
-  c.answered_at = call.answered ? call.answered_at : 0;
-  c.ended_at = call.ended_at;
-  c.duration_seconds = call.callback_duration_seconds > 0
-                           ? call.callback_duration_seconds
-                           : seconds_between(call.created_at, call.ended_at);
-  if (call.answered)
-    c.talk_seconds = call.callback_talk_seconds > 0
-                         ? call.callback_talk_seconds
-                         : seconds_between(call.answered_at, call.ended_at);
-  c.billsec = c.talk_seconds;
-  c.notes = entry_notes(call);
-  c.incomplete = call.incomplete;
-  return c;
-}
-
-live_call to_live(const ucid_call& call, const std::string& account) {
-  live_call l;
-  l.source = "ozonetel";
-  l.id = call.ucid;
-  l.origin = account;
-  l.direction = to_string(call.direction);
-  l.state = to_string(call.phase);
-  l.external_number = call.external_number;
-  l.extension = call.agent_id;
-  l.started_at = call.created_at;
-  l.answered_at = call.answered ? call.answered_at : 0;
-  return l;
 }
 
 // -- small rules --------------------------------------------------------------
@@ -668,73 +596,6 @@ void ozonetel_call_book::sweep(unix_micros now, call_effects& out) {
   }
   for (auto& ucid : forget)
     calls_.erase(ucid);
-}
-
-// -- the book: views ----------------------------------------------------------
-
-const ucid_call* ozonetel_call_book::current_call() const {
-  auto rank = [](ucid_call_phase p) {
-    switch (p) {
-      case ucid_call_phase::answered:
-        return 4;
-      case ucid_call_phase::ringing:
-        return 3;
-      case ucid_call_phase::dialing:
-        return 2;
-      case ucid_call_phase::acw:
-        return 1;
-      default:
-        return 0;
-    }
-  };
-  const ucid_call* best = nullptr;
-  for (auto& [ucid, call] : calls_) {
-    if (call.agent_id != cfg_.agent_id || rank(call.phase) == 0)
-      continue;
-    if (!best || rank(call.phase) > rank(best->phase)
-        || (rank(call.phase) == rank(best->phase)
-            && call.created_at > best->created_at))
-      best = &call;
-  }
-  return best;
-}
-
-std::vector<std::string> ozonetel_call_book::awaiting_disposition() const {
-  std::vector<std::string> out;
-  for (auto& [ucid, call] : calls_)
-    if (call.phase == ucid_call_phase::acw && call.agent_id == cfg_.agent_id)
-      out.push_back(ucid);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-ozonetel_agent_view ozonetel_call_book::agent_view() const {
-  ozonetel_agent_view view;
-  view.agent_id = cfg_.agent_id;
-  if (auto* call = current_call())
-    view.current_call = to_live(*call, cfg_.account);
-  if (pending_)
-    view.pending_outbound = pending_->ucid;
-  view.awaiting_disposition = awaiting_disposition();
-  return view;
-}
-
-std::vector<live_call> ozonetel_call_book::live_calls() const {
-  std::vector<live_call> out;
-  // After-call work is over for the line: only calls still up count.
-  for (auto& [ucid, call] : calls_)
-    if (live(call.phase))
-      out.push_back(to_live(call, cfg_.account));
-  std::sort(out.begin(), out.end(), [](const live_call& a, const live_call& b) {
-    return a.started_at < b.started_at;
-  });
-  return out;
-}
-
-size_t ozonetel_call_book::live_count() const {
-  return static_cast<size_t>(
-      std::count_if(calls_.begin(), calls_.end(),
-                    [](const auto& kv) { return live(kv.second.phase); }));
 }
 
 } // namespace sb
