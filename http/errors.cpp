@@ -49,9 +49,6 @@ ec classify(const caf::error& err) noexcept {
         return ec::timeout;
       case caf::sec::invalid_argument:
         return ec::rejected;
-      // How the store reports an outage (store::is_unavailable).
-      case caf::sec::runtime_error:
-        return ec::database_unavailable;
       default:
         break;
     }

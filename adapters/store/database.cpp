@@ -32,8 +32,9 @@ using namespace rows;
 // -- helpers ------------------------------------------------------------------
 
 bool is_unavailable(const caf::error& err) {
-  return err == caf::sec::runtime_error
-         || code_of(err) == ec::database_unavailable;
+  // The spool's disk errors are ec::unavailable: storage that may work later.
+  auto code = code_of(err);
+  return code == ec::database_unavailable || code == ec::unavailable;
 }
 
 namespace {
@@ -54,12 +55,12 @@ caf::expected<url_parts> parse_url(const std::string& url) {
     if (starts_with(parts.target, "//"))
       parts.target = parts.target.substr(2);
     if (parts.target.empty())
-      return caf::make_error(caf::sec::invalid_argument,
+      return caf::make_error(ec::invalid,
                              "database URL sqlite:<path> has no path");
     // SOCI reads `key=value` pairs from its SQLite connect string; a bare
     // path is taken whole only when it has no '='.
     if (parts.target.find('=') != std::string::npos)
-      return caf::make_error(caf::sec::invalid_argument,
+      return caf::make_error(ec::invalid,
                              "SQLite path must not contain '='");
     return parts;
   }
@@ -69,7 +70,7 @@ caf::expected<url_parts> parse_url(const std::string& url) {
     parts.password = url_password(url);
     return parts;
   }
-  return caf::make_error(caf::sec::invalid_argument,
+  return caf::make_error(ec::invalid,
                          "unsupported database URL: expected sqlite:<path> or "
                          "postgresql://...");
 }
@@ -248,7 +249,7 @@ database::insert_manual(comms_entry entry, const std::string& idempotency_key,
   } else {
     auto t = parse_iso8601(entry.occurred_at);
     if (!t)
-      return caf::make_error(caf::sec::invalid_argument,
+      return caf::make_error(ec::rejected,
                              "occurred_at is not an ISO-8601 time");
     entry.occurred_at = iso8601_utc(*t);
   }

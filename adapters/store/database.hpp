@@ -6,13 +6,15 @@
 // through a pool).
 //
 // Errors are values: every call returns caf::expected, with the database's
-// own message (credentials removed) in the error context. Two codes:
-//   - caf::sec::runtime_error: the database is unavailable (down, locked,
-//     connection lost). Retrying later is right; HTTP answers 503.
-//   - caf::sec::invalid_argument: the database refused this data (constraint,
-//     malformed filter such as a bad `since`). Retrying the same data fails
-//     again; HTTP answers 400/422.
-// `is_unavailable(err)` tells them apart.
+// own message (credentials removed) in the error context. Three sb::ec
+// codes (core/error.hpp):
+//   - ec::database_unavailable: the database is down, locked or the
+//     connection was lost. Retrying later is right; HTTP answers 503.
+//   - ec::rejected: the database refused this data (constraint, malformed
+//     filter such as a bad `since`). Retrying the same data fails again;
+//     HTTP answers 422.
+//   - ec::invalid: the database URL itself is wrong (a configuration error).
+// `is_unavailable(err)` tells an outage from the rest.
 //
 // For the HTTP layer:
 //   - Reads (GET /api/crm/comms, GET /api/crm/customers...) use their own
@@ -151,8 +153,9 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-/// True when `err` means "database unavailable, try again later" (as opposed
-/// to data the database refuses).
+/// True when `err` means "storage unavailable, try again later": the
+/// database (ec::database_unavailable) or the spool file's disk
+/// (ec::unavailable), as opposed to data the database refuses.
 bool is_unavailable(const caf::error& err);
 
 /// The comms-log body of a call and its notes part (domain/comms_merge.hpp).

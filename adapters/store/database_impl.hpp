@@ -89,10 +89,10 @@ struct database::impl {
         case 19: // SQLITE_CONSTRAINT
         case 20: // SQLITE_MISMATCH
         case 25: // SQLITE_RANGE
-          return caf::make_error(caf::sec::invalid_argument,
+          return caf::make_error(ec::rejected,
                                  prefix + scrub(e.get_error_message()));
         default:
-          return caf::make_error(caf::sec::runtime_error,
+          return caf::make_error(ec::database_unavailable,
                                  prefix + scrub(e.get_error_message()));
       }
     } catch (const soci::postgresql_soci_error& e) {
@@ -101,17 +101,17 @@ struct database::impl {
       // is refused. Everything else (connection, shutdown, resources,
       // serialization) may work when tried again.
       if (starts_with(state, "22") || starts_with(state, "23"))
-        return caf::make_error(caf::sec::invalid_argument,
+        return caf::make_error(ec::rejected,
                                prefix + scrub(e.get_error_message()));
-      return caf::make_error(caf::sec::runtime_error,
+      return caf::make_error(ec::database_unavailable,
                              prefix + scrub(e.get_error_message()));
     } catch (const soci::soci_error& e) {
-      return caf::make_error(caf::sec::runtime_error,
+      return caf::make_error(ec::database_unavailable,
                              prefix + scrub(e.get_error_message()));
     } catch (const std::exception& e) {
-      return caf::make_error(caf::sec::runtime_error, prefix + scrub(e.what()));
+      return caf::make_error(ec::database_unavailable, prefix + scrub(e.what()));
     } catch (...) {
-      return caf::make_error(caf::sec::runtime_error,
+      return caf::make_error(ec::database_unavailable,
                              prefix + "unknown database failure");
     }
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "adapters/store/database_impl.hpp"
+#include "core/error.hpp"
 
 namespace sb::store {
 
@@ -30,7 +31,7 @@ database::query_comms(const comms_query& q) {
                             const char* field) -> caf::expected<std::string> {
     auto t = parse_iso8601(text);
     if (!t)
-      return caf::make_error(caf::sec::invalid_argument,
+      return caf::make_error(ec::rejected,
                              std::string{field} + " is not an ISO-8601 time");
     return iso8601_utc(*t);
   };

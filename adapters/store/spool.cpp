@@ -45,7 +45,7 @@ uint32_t get_u32(const char* p) {
 }
 
 caf::error io_error(const std::string& what, const std::string& path) {
-  return caf::make_error(caf::sec::runtime_error, "spool " + path + ": " + what
+  return caf::make_error(ec::unavailable, "spool " + path + ": " + what
                                                       + ": "
                                                       + std::strerror(errno));
 }
@@ -133,7 +133,7 @@ caf::expected<void> spool::append(const std::vector<matched_call>& records) {
     caf::binary_serializer sink{nullptr, payload};
     auto copy = record;
     if (auto err = sink(copy))
-      return caf::make_error(caf::sec::runtime_error,
+      return caf::make_error(ec::unavailable,
                              "spool: cannot serialize a record");
     put_u32(out, static_cast<uint32_t>(payload.size()));
     put_u32(out, fnv1a(payload.data(), payload.size()));
@@ -180,13 +180,13 @@ caf::expected<std::vector<matched_call>> spool::peek(size_t max) {
   while (out.size() < max && offset < end_) {
     auto next = read_record(fd_, offset, end_, payload);
     if (next == 0)
-      return caf::make_error(caf::sec::runtime_error,
+      return caf::make_error(ec::unavailable,
                              "spool " + path_ + ": unreadable record at byte "
                                  + std::to_string(offset));
     matched_call record;
     caf::binary_deserializer source{nullptr, payload.data(), payload.size()};
     if (auto err = source(record))
-      return caf::make_error(caf::sec::runtime_error,
+      return caf::make_error(ec::unavailable,
                              "spool " + path_ + ": undecodable record at byte "
                                  + std::to_string(offset));
     out.push_back(std::move(record));
@@ -200,7 +200,7 @@ caf::expected<void> spool::consume(size_t n) {
   if (n == 0)
     return caf::unit;
   if (n > peeked_ends_.size())
-    return caf::make_error(caf::sec::invalid_argument,
+    return caf::make_error(ec::invalid,
                            "spool: consuming more records than peeked");
   head_ = peeked_ends_[n - 1];
   depth_ -= n;
