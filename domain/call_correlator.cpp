@@ -534,10 +534,11 @@ std::vector<live_call> call_correlator::active() const {
       x.source = "ami";
       x.id = linkedid;
       x.origin = pbx.config.name;
-      x.direction = to_string(c.direction);
-      x.state = call.closing                                  ? "ending"
-                : c.disposition == call_disposition::answered ? "answered"
-                                                              : "ringing";
+      x.direction = c.direction;
+      x.state = call.closing ? live_call_state::ending
+                : c.disposition == call_disposition::answered
+                    ? live_call_state::answered
+                    : live_call_state::ringing;
       x.external_number = std::move(c.external_number);
       x.extension = std::move(c.extension);
       x.started_at = c.started_at;

@@ -74,13 +74,27 @@ completed_call to_completed(const ucid_call& call, const std::string& account) {
   return c;
 }
 
+/// Only live phases are shown; an ended one (not shown) would be ending.
+live_call_state live_state_of(ucid_call_phase phase) {
+  switch (phase) {
+    case ucid_call_phase::dialing:
+      return live_call_state::dialing;
+    case ucid_call_phase::ringing:
+      return live_call_state::ringing;
+    case ucid_call_phase::answered:
+      return live_call_state::answered;
+    default:
+      return live_call_state::ending;
+  }
+}
+
 live_call to_live(const ucid_call& call, const std::string& account) {
   live_call l;
   l.source = "ozonetel";
   l.id = call.ucid;
   l.origin = account;
-  l.direction = to_string(call.direction);
-  l.state = to_string(call.phase);
+  l.direction = call.direction;
+  l.state = live_state_of(call.phase);
   l.external_number = call.external_number;
   l.extension = call.agent_id;
   l.started_at = call.created_at;

@@ -209,9 +209,9 @@ void write_json(json_writer& w, const live_call& x) {
   write_key(w, "origin");
   write_string(w, x.origin);
   write_key(w, "direction");
-  write_string(w, x.direction);
+  write_string(w, to_string(x.direction));
   write_key(w, "state");
-  write_string(w, x.state);
+  write_string(w, to_string(x.state));
   write_optional_text(w, "external_number", x.external_number);
   write_optional_text(w, "extension", x.extension);
   write_time(w, "started_at", x.started_at);

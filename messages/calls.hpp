@@ -10,6 +10,7 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
 
+#include "core/enum_names.hpp"
 #include "core/time.hpp"
 
 namespace sb {
@@ -134,12 +135,33 @@ typename Inspector::result_type inspect(Inspector& f, matched_call& x) {
 }
 
 /// A call in progress, for GET /api/calls/active.
+/// Where a call in progress is.
+enum class live_call_state : uint8_t {
+  /// CloudAgent is placing it (click-to-call), nobody rings yet.
+  dialing,
+  ringing,
+  answered,
+  /// Hung up; the tracker waits for its trailing Cdr events.
+  ending,
+};
+
+inline constexpr const char* live_call_state_names[]
+    = {"dialing", "ringing", "answered", "ending"};
+
+inline const char* to_string(live_call_state x) noexcept {
+  return enum_name(live_call_state_names, x);
+}
+
+inline bool from_string(std::string_view s, live_call_state& x) noexcept {
+  return enum_from_name(live_call_state_names, s, x);
+}
+
 struct live_call {
   std::string source;
   std::string id;
   std::string origin;
-  std::string direction;
-  std::string state;
+  call_direction direction = call_direction::inbound;
+  live_call_state state = live_call_state::ringing;
   std::string external_number;
   std::string extension;
   unix_micros started_at = 0;

@@ -131,9 +131,9 @@ TEST_CASE("call_tracker actor: batches in, completed calls to the matcher, "
   auto live = t.active();
   REQUIRE(live.size() == 1);
   CHECK(live[0].id == "1795299069.10");
-  CHECK(live[0].state == "answered");
+  CHECK(live[0].state == live_call_state::answered);
   CHECK(live[0].extension == "1002");
-  CHECK(live[0].direction == "inbound");
+  CHECK(live[0].direction == call_direction::inbound);
 
   // The rest, split in two batches at the last Hangup: the trailing Cdr
   // arrives in a later batch, and the call waits for the Cdr grace.
@@ -142,7 +142,7 @@ TEST_CASE("call_tracker actor: batches in, completed calls to the matcher, "
   t.deliver(events, last_hangup + 1, events.size());
   CHECK(t.completed.empty());
   REQUIRE(t.active().size() == 1);
-  CHECK(t.active()[0].state == "ending");
+  CHECK(t.active()[0].state == live_call_state::ending);
   // The tracker's own timer finalizes it once the grace has passed.
   t.env.advance(19ms);
   CHECK(t.completed.empty());
@@ -247,7 +247,7 @@ TEST_CASE("call_tracker actor works without a matcher", "[tracker][actor]") {
   auto live = t.active();
   CHECK(live.size() <= 1);
   for (auto& call : live)
-    CHECK(call.state == "ending");
+    CHECK(call.state == live_call_state::ending);
   t.env.advance(20ms);
   CHECK(t.active().empty());
 }

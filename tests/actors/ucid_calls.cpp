@@ -267,7 +267,7 @@ TEST_CASE("calls: outbound pending belongs to one dial and expires", "[ucid]") {
   auto calls = t.ask<std::vector<live_call>>(active_atom_v);
   for (auto& c : calls)
     if (c.id == first.ucid)
-      CHECK(c.state == "dialing");
+      CHECK(c.state == live_call_state::dialing);
 }
 
 TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound "
@@ -295,8 +295,8 @@ TEST_CASE("calls: the outbound flag clears at the dial's end; the next inbound "
   auto calls = t.ask<std::vector<live_call>>(active_atom_v);
   REQUIRE(calls.size() == 1);
   CHECK(calls[0].id == next);
-  CHECK(calls[0].direction == "inbound");
-  CHECK(calls[0].state == "answered");
+  CHECK(calls[0].direction == call_direction::inbound);
+  CHECK(calls[0].state == live_call_state::answered);
 }
 
 TEST_CASE("calls: no disposition within acw_timeout sends the default",
@@ -481,7 +481,7 @@ TEST_CASE("calls: agent state: CloudAgent's word and ours; never Ready in ACW",
   CHECK(view.cloudagent.agent_state == "BUSY");
   REQUIRE(view.current_call);
   CHECK(view.current_call->id == ucid);
-  CHECK(view.current_call->state == "answered");
+  CHECK(view.current_call->state == live_call_state::answered);
   fake.end_call(ucid);
   t.event(ucid, "ended");
   auto ready = t.ask<ucid_reply>(agent_state_atom_v, std::string{"ready"},

@@ -337,8 +337,8 @@ TEST_CASE("active calls while they ring, talk and end", "[tracker]") {
   CHECK(live[0].source == "ami");
   CHECK(live[0].id == "1795299069.10");
   CHECK(live[0].origin == "default");
-  CHECK(live[0].direction == "inbound");
-  CHECK(live[0].state == "ringing");
+  CHECK(live[0].direction == call_direction::inbound);
+  CHECK(live[0].state == live_call_state::ringing);
   CHECK(live[0].external_number == "+442079460321");
   CHECK(live[0].extension.empty()); // two extensions ring
   CHECK(live[0].answered_at == 0);
@@ -347,7 +347,7 @@ TEST_CASE("active calls while they ring, talk and end", "[tracker]") {
   auto more = feed(c, slice(events, ringing_at, talking_at));
   live = c.active();
   REQUIRE(live.size() == 1);
-  CHECK(live[0].state == "answered");
+  CHECK(live[0].state == live_call_state::answered);
   CHECK(live[0].extension == "1002");
   CHECK(live[0].answered_at != 0);
   CHECK(live[0].started_at != 0);

@@ -34,7 +34,7 @@ replay_result replay(const std::vector<ami_event>& events) {
     correlator.on_event(e, result.calls);
   result.live_at_end = correlator.live_count();
   for (auto& call : correlator.active())
-    if (call.state == "ending")
+    if (call.state == live_call_state::ending)
       ++result.ending_at_end;
   // The captures end ~2 s after the last Hangup; what still waits for its
   // Cdr grace is due once the clock moves on.

@@ -175,7 +175,7 @@ TEST_CASE("re-sync: a call still up after the reconnect is re-attached and "
   REQUIRE(c.live_count() == 1);
   auto live = c.active();
   REQUIRE(live.size() == 1);
-  CHECK(live[0].state == "answered");
+  CHECK(live[0].state == live_call_state::answered);
   more = run(c, slice(events, resume, events.size()));
   out.insert(out.end(), more.begin(), more.end());
   sweep(c, events, out);

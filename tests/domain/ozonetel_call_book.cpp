@@ -430,5 +430,5 @@ TEST_CASE("call book: the agent's view") {
   REQUIRE(live.size() == 2);
   CHECK(live[0].id == ucid); // oldest first
   CHECK(live[1].id == "9500");
-  CHECK(live[1].direction == "inbound");
+  CHECK(live[1].direction == call_direction::inbound);
 }

@@ -663,13 +663,15 @@ TEST_CASE("active calls: every live-call source, merged by start time") {
   opts.live_calls.push_back(
       {"ami", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
          return std::vector<live_call>{
-             {"ami", "1795298998.7", "main", "inbound", "answered",
+             {"ami", "1795298998.7", "main", call_direction::inbound,
+              live_call_state::answered,
               "+442079460123", "1001", 1795298998000000LL, 1795299001000000LL}};
        }});
   opts.live_calls.push_back(
       {"ozonetel", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
          return std::vector<live_call>{{"ozonetel", "UCID-1", "acme",
-                                        "outbound", "ringing", "+919900000000",
+                                        call_direction::outbound,
+                                        live_call_state::ringing, "+919900000000",
                                         "", 1795298990000000LL, 0}};
        }});
   test_server srv{opts};
