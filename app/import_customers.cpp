@@ -152,10 +152,10 @@ import_customers(const std::string& csv_path, const std::string& db_url,
       continue;
     }
     if (auto ok = importer.add(row); !ok)
-      return std::move(ok.error());
+      return ok.error();
   }
   if (auto ok = importer.flush(); !ok)
-    return std::move(ok.error());
+    return ok.error();
   return std::move(importer).finish();
 }
 
