@@ -26,7 +26,7 @@ void report_state(
 ami_connection_actor::behavior_type ami_connection(
     ami_connection_actor::stateful_pointer<ami_connection_state> self,
     pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
-    ami_supervisor_actor supervisor) {
+    const ami_supervisor_actor& supervisor) {
   auto& st = self->state;
   st.pbx = std::move(pbx);
   st.parser = std::move(parser);

@@ -33,7 +33,7 @@ struct ami_connection_state {
 ami_connection_actor::behavior_type ami_connection(
     ami_connection_actor::stateful_pointer<ami_connection_state> self,
     pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
-    ami_supervisor_actor supervisor);
+    const ami_supervisor_actor& supervisor);
 
 /// Spawns the connection actor for `pbx`. Frames go to `parser`; state
 /// changes to `supervisor`; `tracker` hears `connection_lost_atom` when a

@@ -100,6 +100,181 @@ void on_parser_down(self_ptr self, supervised_connection& c,
   relogin(self, c);
 }
 
+/// Sets up a connection's slot (metrics, backoff) and spawns its parser; the
+/// connection itself starts later, maybe staggered.
+void add_connection(self_ptr self, pbx_config pbx) {
+  auto& st = self->state;
+  auto& reg = metrics::global();
+  auto& c = st.connections.emplace_back();
+  c.pbx = std::move(pbx);
+  c.status.pbx = c.pbx.name;
+  c.delays.emplace(st.backoff.initial, st.backoff.max, st.backoff.jitter);
+  c.reconnects = &reg.get_counter(
+      "switchboard_ami_reconnects_total",
+      "Restarts of an AMI connection after a failure.", {{"pbx", c.pbx.name}});
+  auto state_gauge = [&](const char* state) {
+    return &reg.get_gauge(
+        "switchboard_ami_connection_state",
+        "1 for the current state of each AMI connection, else 0.",
+        {{"pbx", c.pbx.name}, {"state", state}});
+  };
+  c.state_connecting = state_gauge("connecting");
+  c.state_logged_in = state_gauge("logged_in");
+  c.state_backing_off = state_gauge("backing_off");
+  c.parser = spawn_ami_parser(self->system(), c.pbx.name, st.tracker);
+  self->monitor(c.parser);
+}
+
+/// In groups, so that a restart of a process with many PBXes is no
+/// thundering herd of logins.
+void start_connections(self_ptr self) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.connections.size(); ++i) {
+    auto& c = st.connections[i];
+    auto group = i / std::max<size_t>(1, st.backoff.start_group);
+    if (group == 0)
+      spawn_connection(self, c);
+    else
+      self->delayed_send(self, st.backoff.stagger * group, restart_atom_v,
+                         c.pbx.name, c.generation);
+  }
+}
+
+/// A connection went down: during a stop it counts towards the flush; a
+/// relogin starts it again at once; a failure is retried after a backoff.
+void on_connection_down(self_ptr self, supervised_connection& c,
+                        const caf::error& reason) {
+  auto& st = self->state;
+  c.connection = nullptr;
+  if (st.stopping) {
+    if (--st.stop_waiting == 0)
+      flush_parsers(self);
+    return;
+  }
+  if (c.relogin) {
+    c.relogin = false;
+    log::info(ami_supervisor_state::name,
+              "logging in again so the call tracker re-syncs",
+              {{"pbx", c.pbx.name}});
+    spawn_connection(self, c);
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  // A session that worked is no failure to back off from: the PBX
+  // restarted or the network blinked, and every second away loses calls.
+  if (c.status.state == "logged_in"
+      && (c.streamed || now - c.logged_in_at >= st.backoff.healthy))
+    c.delays->reset();
+  auto wait = c.delays->next();
+  c.status.last_error = exit_reason_text(self->system(), reason);
+  set_state(c, "backing_off");
+  log::warning(
+      ami_supervisor_state::name, "connection failed, retrying",
+      {{"pbx", c.pbx.name},
+       {"error", c.status.last_error},
+       {"retry_in_s",
+        ami::format_seconds(static_cast<double>(wait.count()) / 1000.0)}});
+  self->delayed_send(self, wait, restart_atom::value, c.pbx.name, c.generation);
+}
+
+void on_down(self_ptr self, const caf::down_msg& down) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto& st = self->state;
+  auto i = std::find_if(st.connections.begin(), st.connections.end(),
+                        [&](const supervised_connection& c) {
+                          return c.connection
+                                 && c.connection.address() == down.source;
+                        });
+  if (i != st.connections.end()) {
+    on_connection_down(self, *i, down.reason);
+    return;
+  }
+  auto p = std::find_if(st.connections.begin(), st.connections.end(),
+                        [&](const supervised_connection& c) {
+                          return c.parser && c.parser.address() == down.source;
+                        });
+  if (p != st.connections.end())
+    on_parser_down(self, *p, down.reason);
+}
+
+void on_connected(self_ptr self, const std::string& pbx,
+                  const std::string& state) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto* c = self->state.find(pbx);
+  // Reports from a connection that was already replaced are stale.
+  if (c == nullptr || !c->connection
+      || caf::actor_cast<caf::actor_addr>(self->current_sender())
+             != c->connection.address())
+    return;
+  if (state == "logged_in") {
+    c->logged_in_at = std::chrono::steady_clock::now();
+    c->streamed = false;
+    set_state(*c, "logged_in");
+  } else if (state == "streaming") {
+    c->streamed = true;
+  } else if (state == "connecting") {
+    set_state(*c, "connecting");
+  }
+}
+
+void on_restart(self_ptr self, const std::string& pbx, uint64_t generation) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto* c = self->state.find(pbx);
+  if (self->state.stopping || c == nullptr || c->generation != generation
+      || c->connection)
+    return;
+  if (generation == 0) {
+    // A staggered first start, not a restart.
+    spawn_connection(self, *c);
+    return;
+  }
+  ++c->status.restarts;
+  c->reconnects->inc();
+  if (auto* restarts = metrics::global().actor("ami_connection").restarts)
+    restarts->inc();
+  spawn_connection(self, *c);
+}
+
+std::vector<connection_status> statuses(self_ptr self) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  std::vector<connection_status> result;
+  result.reserve(self->state.connections.size());
+  for (auto& c : self->state.connections)
+    result.push_back(c.status);
+  return result;
+}
+
+void on_rewire(self_ptr self, const caf::actor& tracker) {
+  auto& st = self->state;
+  st.tracker = caf::actor_cast<call_tracker_actor>(tracker);
+  for (auto& c : st.connections) {
+    if (c.parser)
+      self->send(c.parser, rewire_atom_v, tracker);
+    relogin(self, c);
+  }
+}
+
+caf::result<bool> on_flush(self_ptr self) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto& st = self->state;
+  if (st.stopping)
+    return true;
+  st.stopping = true;
+  st.stop_promise = self->make_response_promise<bool>();
+  st.stop_waiting = 0;
+  // Closing a connection joins its socket reader: once its down
+  // message is here, no frame of it can follow the parser flush.
+  for (auto& c : st.connections) {
+    if (!c.connection)
+      continue;
+    ++st.stop_waiting;
+    self->send_exit(c.connection, caf::exit_reason::user_shutdown);
+  }
+  if (st.stop_waiting == 0)
+    flush_parsers(self);
+  return st.stop_promise;
+}
+
 } // namespace
 
 supervised_connection* ami_supervisor_state::find(const std::string& pbx) {
@@ -125,168 +300,21 @@ ami_supervisor_actor::behavior_type ami_supervisor(
   auto& st = self->state;
   st.tracker = std::move(tracker);
   st.backoff = backoff;
-  auto& reg = metrics::global();
   st.connections.reserve(pbxes.size());
-  for (auto& pbx : pbxes) {
-    auto& c = st.connections.emplace_back();
-    c.pbx = std::move(pbx);
-    c.status.pbx = c.pbx.name;
-    c.delays.emplace(st.backoff.initial, st.backoff.max, st.backoff.jitter);
-    c.reconnects
-        = &reg.get_counter("switchboard_ami_reconnects_total",
-                           "Restarts of an AMI connection after a failure.",
-                           {{"pbx", c.pbx.name}});
-    auto state_gauge = [&](const char* state) {
-      return &reg.get_gauge(
-          "switchboard_ami_connection_state",
-          "1 for the current state of each AMI connection, else 0.",
-          {{"pbx", c.pbx.name}, {"state", state}});
-    };
-    c.state_connecting = state_gauge("connecting");
-    c.state_logged_in = state_gauge("logged_in");
-    c.state_backing_off = state_gauge("backing_off");
-    c.parser = spawn_ami_parser(self->system(), c.pbx.name, st.tracker);
-    self->monitor(c.parser);
-  }
-  // In groups, so that a restart of a process with many PBXes is no
-  // thundering herd of logins.
-  for (size_t i = 0; i < st.connections.size(); ++i) {
-    auto& c = st.connections[i];
-    auto group = i / std::max<size_t>(1, st.backoff.start_group);
-    if (group == 0)
-      spawn_connection(self, c);
-    else
-      self->delayed_send(self, st.backoff.stagger * group, restart_atom_v,
-                         c.pbx.name, c.generation);
-  }
-  self->set_down_handler([self](caf::down_msg& down) {
-    metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
-    auto& st = self->state;
-    auto i = std::find_if(st.connections.begin(), st.connections.end(),
-                          [&](const supervised_connection& c) {
-                            return c.connection
-                                   && c.connection.address() == down.source;
-                          });
-    if (i == st.connections.end()) {
-      auto p = std::find_if(st.connections.begin(), st.connections.end(),
-                            [&](const supervised_connection& c) {
-                              return c.parser
-                                     && c.parser.address() == down.source;
-                            });
-      if (p != st.connections.end())
-        on_parser_down(self, *p, down.reason);
-      return;
-    }
-    auto& c = *i;
-    c.connection = nullptr;
-    if (st.stopping) {
-      if (--st.stop_waiting == 0)
-        flush_parsers(self);
-      return;
-    }
-    if (c.relogin) {
-      c.relogin = false;
-      log::info(ami_supervisor_state::name,
-                "logging in again so the call tracker re-syncs",
-                {{"pbx", c.pbx.name}});
-      spawn_connection(self, c);
-      return;
-    }
-    auto now = std::chrono::steady_clock::now();
-    // A session that worked is no failure to back off from: the PBX
-    // restarted or the network blinked, and every second away loses calls.
-    if (c.status.state == "logged_in"
-        && (c.streamed || now - c.logged_in_at >= st.backoff.healthy))
-      c.delays->reset();
-    auto wait = c.delays->next();
-    c.status.last_error = exit_reason_text(self->system(), down.reason);
-    set_state(c, "backing_off");
-    log::warning(
-        ami_supervisor_state::name, "connection failed, retrying",
-        {{"pbx", c.pbx.name},
-         {"error", c.status.last_error},
-         {"retry_in_s",
-          ami::format_seconds(static_cast<double>(wait.count()) / 1000.0)}});
-    self->delayed_send(self, wait, restart_atom::value, c.pbx.name,
-                       c.generation);
-  });
+  for (auto& pbx : pbxes)
+    add_connection(self, std::move(pbx));
+  start_connections(self);
+  self->set_down_handler([self](caf::down_msg& down) { on_down(self, down); });
   return {
       [self](connected_atom, std::string& pbx, std::string& state) {
-        metrics::message_probe probe{*self->state.metrics,
-                                     self->mailbox().size()};
-        auto* c = self->state.find(pbx);
-        // Reports from a connection that was already replaced are stale.
-        if (c == nullptr || !c->connection
-            || caf::actor_cast<caf::actor_addr>(self->current_sender())
-                   != c->connection.address())
-          return;
-        if (state == "logged_in") {
-          c->logged_in_at = std::chrono::steady_clock::now();
-          c->streamed = false;
-          set_state(*c, "logged_in");
-        } else if (state == "streaming") {
-          c->streamed = true;
-        } else if (state == "connecting") {
-          set_state(*c, "connecting");
-        }
+        on_connected(self, pbx, state);
       },
       [self](restart_atom, std::string& pbx, uint64_t generation) {
-        metrics::message_probe probe{*self->state.metrics,
-                                     self->mailbox().size()};
-        auto* c = self->state.find(pbx);
-        if (self->state.stopping || c == nullptr || c->generation != generation
-            || c->connection)
-          return;
-        if (generation == 0) {
-          // A staggered first start, not a restart.
-          spawn_connection(self, *c);
-          return;
-        }
-        ++c->status.restarts;
-        c->reconnects->inc();
-        if (auto* restarts = metrics::global().actor("ami_connection").restarts)
-          restarts->inc();
-        spawn_connection(self, *c);
+        on_restart(self, pbx, generation);
       },
-      [self](status_atom) {
-        metrics::message_probe probe{*self->state.metrics,
-                                     self->mailbox().size()};
-        std::vector<connection_status> result;
-        result.reserve(self->state.connections.size());
-        for (auto& c : self->state.connections)
-          result.push_back(c.status);
-        return result;
-      },
-      [self](rewire_atom, caf::actor& tracker) {
-        auto& st = self->state;
-        st.tracker = caf::actor_cast<call_tracker_actor>(tracker);
-        for (auto& c : st.connections) {
-          if (c.parser)
-            self->send(c.parser, rewire_atom_v, tracker);
-          relogin(self, c);
-        }
-      },
-      [self](flush_atom) -> caf::result<bool> {
-        metrics::message_probe probe{*self->state.metrics,
-                                     self->mailbox().size()};
-        auto& st = self->state;
-        if (st.stopping)
-          return true;
-        st.stopping = true;
-        st.stop_promise = self->make_response_promise<bool>();
-        st.stop_waiting = 0;
-        // Closing a connection joins its socket reader: once its down
-        // message is here, no frame of it can follow the parser flush.
-        for (auto& c : st.connections) {
-          if (!c.connection)
-            continue;
-          ++st.stop_waiting;
-          self->send_exit(c.connection, caf::exit_reason::user_shutdown);
-        }
-        if (st.stop_waiting == 0)
-          flush_parsers(self);
-        return st.stop_promise;
-      },
+      [self](status_atom) { return statuses(self); },
+      [self](rewire_atom, caf::actor& tracker) { on_rewire(self, tracker); },
+      [self](flush_atom) -> caf::result<bool> { return on_flush(self); },
   };
 }
 

@@ -319,30 +319,7 @@ struct writer_ops {
   }
 };
 
-} // namespace
-
-comms_log_writer_state::~comms_log_writer_state() {
-  if (pending.empty())
-    return;
-  std::vector<matched_call> rest(std::make_move_iterator(pending.begin()),
-                                 std::make_move_iterator(pending.end()));
-  if (spool) {
-    if (auto ok = spool->append(rest); ok) {
-      log::info(
-          name, "records not yet committed moved to the spool",
-          {{"records", std::to_string(rest.size())}, {"path", spool->path()}});
-      return;
-    }
-  }
-  log::error(name, "records not yet committed are lost: no usable spool",
-             {{"records", std::to_string(rest.size())}});
-}
-
-comms_log_writer_actor::behavior_type comms_log_writer(
-    comms_log_writer_actor::stateful_pointer<comms_log_writer_state> self,
-    db_config cfg) {
-  auto& st = self->state;
-  st.config = std::move(cfg);
+void register_metrics(comms_log_writer_state& st) {
   auto& reg = metrics::global();
   st.write_seconds = &reg.get_histogram(
       "switchboard_db_write_seconds",
@@ -380,18 +357,139 @@ comms_log_writer_actor::behavior_type comms_log_writer(
       "switchboard_writer_spool_refused_total",
       "Records the spool could not take (full, disk error): held in memory "
       "only.");
+}
+
+void open_spool(comms_log_writer_state& st) {
   auto limit = st.config.spool_max_mb * size_t{1024} * 1024;
   st.spool_limit->set(static_cast<double>(limit));
-  if (!st.config.spool_path.empty()) {
-    if (auto spool = store::spool::open(st.config.spool_path)) {
-      st.spool = std::move(*spool);
-      st.spool->set_limit(limit);
-    } else
-      log::error(actor_name,
-                 "cannot open the spool; records beyond "
-                 "max_pending stay in memory",
-                 {{"error", describe(spool.error())}});
+  if (st.config.spool_path.empty())
+    return;
+  if (auto spool = store::spool::open(st.config.spool_path)) {
+    st.spool = std::move(*spool);
+    st.spool->set_limit(limit);
+  } else
+    log::error(actor_name,
+               "cannot open the spool; records beyond "
+               "max_pending stay in memory",
+               {{"error", describe(spool.error())}});
+}
+
+void on_calls(self_ptr self, writer_ops& ops,
+              std::vector<matched_call>& calls) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto& s = self->state;
+  ops.accept(std::move(calls));
+  // A full batch gains nothing by waiting for the mailbox to drain.
+  while (!s.down
+         && s.pending.size() >= std::max<size_t>(1, s.config.batch_size))
+    if (!ops.write_batch())
+      break;
+  ops.schedule_flush();
+  update_gauges(s);
+}
+
+caf::result<comms_entry> on_manual_entry(self_ptr self, writer_ops& ops,
+                                         comms_entry& entry,
+                                         const std::string& idempotency_key) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto& s = self->state;
+  if (s.down || !ops.ensure_db())
+    return unavailable_error(s, ops.last_error);
+  bool replayed = false;
+  auto stored
+      = s.db->insert_manual(std::move(entry), idempotency_key, &replayed);
+  if (!stored) {
+    if (store::is_unavailable(stored.error())) {
+      ops.mark_down(stored.error());
+      return unavailable_error(s, ops.last_error);
+    }
+    return std::move(stored.error());
   }
+  if (!replayed)
+    count_logged(s, stored->source, stored->direction, stored->disposition);
+  return std::move(*stored);
+}
+
+caf::result<customer> on_add_customer(self_ptr self, writer_ops& ops,
+                                      customer& c) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto& s = self->state;
+  if (s.down || !ops.ensure_db())
+    return unavailable_error(s, ops.last_error);
+  auto added = s.db->add_customer(std::move(c));
+  if (!added) {
+    if (store::is_unavailable(added.error())) {
+      ops.mark_down(added.error());
+      return unavailable_error(s, ops.last_error);
+    }
+    return std::move(added.error());
+  }
+  return std::move(*added);
+}
+
+void on_retry(self_ptr self, writer_ops& ops) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto& s = self->state;
+  s.flush_scheduled = false;
+  // While down only the delayed retry counts; a flush queued before the
+  // failure must not cut the backoff short.
+  if (s.down
+      && clock_type::now() + std::chrono::milliseconds{1} < s.next_attempt)
+    return;
+  if (s.held() == 0) {
+    if (s.down)
+      ops.probe_recovery();
+    return;
+  }
+  if (ops.write_batch() && s.held() > 0)
+    ops.schedule_flush();
+  update_gauges(s);
+}
+
+drain_report on_drain(self_ptr self, writer_ops& ops, int64_t budget_ms) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto& s = self->state;
+  auto deadline = clock_type::now() + std::chrono::milliseconds{budget_ms};
+  // Commit while there is time and a database; a record the database
+  // cannot take now goes to the spool instead of waiting in memory.
+  while (!s.down && s.held() > 0 && clock_type::now() < deadline)
+    if (!ops.write_batch())
+      break;
+  ops.spill_pending();
+  update_gauges(s);
+  drain_report report;
+  report.committed = s.committed;
+  report.spooled = s.spool ? static_cast<int64_t>(s.spool->depth()) : 0;
+  report.lost = static_cast<int64_t>(s.pending.size());
+  return report;
+}
+
+} // namespace
+
+comms_log_writer_state::~comms_log_writer_state() {
+  if (pending.empty())
+    return;
+  std::vector<matched_call> rest(std::make_move_iterator(pending.begin()),
+                                 std::make_move_iterator(pending.end()));
+  if (spool) {
+    if (auto ok = spool->append(rest); ok) {
+      log::info(
+          name, "records not yet committed moved to the spool",
+          {{"records", std::to_string(rest.size())}, {"path", spool->path()}});
+      return;
+    }
+  }
+  log::error(name, "records not yet committed are lost: no usable spool",
+             {{"records", std::to_string(rest.size())}});
+}
+
+comms_log_writer_actor::behavior_type comms_log_writer(
+    comms_log_writer_actor::stateful_pointer<comms_log_writer_state> self,
+    db_config cfg) {
+  auto& st = self->state;
+  st.config = std::move(cfg);
+  register_metrics(st);
+  open_spool(st);
   auto ops = std::make_shared<writer_ops>(writer_ops{self, {}});
   if (ops->ensure_db())
     log::info(actor_name, "database opened",
@@ -404,99 +502,23 @@ comms_log_writer_actor::behavior_type comms_log_writer(
   update_gauges(st);
   return {
       [self, ops](std::vector<matched_call>& calls) {
-        metrics::message_probe probe{*self->state.metrics,
-                                     self->mailbox().size()};
-        auto& s = self->state;
-        ops->accept(std::move(calls));
-        // A full batch gains nothing by waiting for the mailbox to drain.
-        while (!s.down
-               && s.pending.size() >= std::max<size_t>(1, s.config.batch_size))
-          if (!ops->write_batch())
-            break;
-        ops->schedule_flush();
-        update_gauges(s);
+        on_calls(self, *ops, calls);
       },
       [self, ops](write_atom, comms_entry& entry,
                   std::string& idempotency_key) -> caf::result<comms_entry> {
-        metrics::message_probe probe{*self->state.metrics,
-                                     self->mailbox().size()};
-        auto& s = self->state;
-        if (s.down || !ops->ensure_db())
-          return unavailable_error(s, ops->last_error);
-        bool replayed = false;
-        auto stored
-            = s.db->insert_manual(std::move(entry), idempotency_key, &replayed);
-        if (!stored) {
-          if (store::is_unavailable(stored.error())) {
-            ops->mark_down(stored.error());
-            return unavailable_error(s, ops->last_error);
-          }
-          return std::move(stored.error());
-        }
-        if (!replayed)
-          count_logged(s, stored->source, stored->direction,
-                       stored->disposition);
-        return std::move(*stored);
+        return on_manual_entry(self, *ops, entry, idempotency_key);
       },
       [self, ops](customer_atom, customer& c) -> caf::result<customer> {
-        metrics::message_probe probe{*self->state.metrics,
-                                     self->mailbox().size()};
-        auto& s = self->state;
-        if (s.down || !ops->ensure_db())
-          return unavailable_error(s, ops->last_error);
-        auto added = s.db->add_customer(std::move(c));
-        if (!added) {
-          if (store::is_unavailable(added.error())) {
-            ops->mark_down(added.error());
-            return unavailable_error(s, ops->last_error);
-          }
-          return std::move(added.error());
-        }
-        return std::move(*added);
+        return on_add_customer(self, *ops, c);
       },
-      [self, ops](retry_atom) {
-        metrics::message_probe probe{*self->state.metrics,
-                                     self->mailbox().size()};
-        auto& s = self->state;
-        s.flush_scheduled = false;
-        // While down only the delayed retry counts; a flush queued before the
-        // failure must not cut the backoff short.
-        if (s.down
-            && clock_type::now() + std::chrono::milliseconds{1}
-                   < s.next_attempt)
-          return;
-        if (s.held() == 0) {
-          if (s.down)
-            ops->probe_recovery();
-          return;
-        }
-        if (ops->write_batch() && s.held() > 0)
-          ops->schedule_flush();
-        update_gauges(s);
-      },
+      [self, ops](retry_atom) { on_retry(self, *ops); },
       [self](status_atom) -> int64_t {
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};
         return static_cast<int64_t>(self->state.held());
       },
       [self, ops](flush_atom, int64_t budget_ms) -> drain_report {
-        metrics::message_probe probe{*self->state.metrics,
-                                     self->mailbox().size()};
-        auto& s = self->state;
-        auto deadline
-            = clock_type::now() + std::chrono::milliseconds{budget_ms};
-        // Commit while there is time and a database; a record the database
-        // cannot take now goes to the spool instead of waiting in memory.
-        while (!s.down && s.held() > 0 && clock_type::now() < deadline)
-          if (!ops->write_batch())
-            break;
-        ops->spill_pending();
-        update_gauges(s);
-        drain_report report;
-        report.committed = s.committed;
-        report.spooled = s.spool ? static_cast<int64_t>(s.spool->depth()) : 0;
-        report.lost = static_cast<int64_t>(s.pending.size());
-        return report;
+        return on_drain(self, *ops, budget_ms);
       },
   };
 }

@@ -47,7 +47,7 @@ void consume_held_spool(self_ptr self, size_t n) {
   if (auto peeked = spool->peek(n); !peeked)
     err = std::move(peeked.error());
   else if (auto consumed = spool->consume(n); !consumed)
-    err = std::move(consumed.error());
+    err = consumed.error();
   if (err)
     log::error(actor_name,
                "cannot empty the held-calls spool; its calls are sent again "
@@ -228,15 +228,16 @@ customer_matcher_state::match(std::vector<completed_call> calls) {
 
 customer_matcher_actor::behavior_type customer_matcher(
     customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
-    phone_config phone, std::string db_url, comms_log_writer_actor writer) {
-  return durable_customer_matcher(self, std::move(phone), std::move(db_url),
+    const phone_config& phone, std::string db_url,
+    comms_log_writer_actor writer) {
+  return durable_customer_matcher(self, phone, std::move(db_url),
                                   std::move(writer), std::string{});
 }
 
 customer_matcher_actor::behavior_type durable_customer_matcher(
     customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
-    phone_config phone, std::string db_url, comms_log_writer_actor writer,
-    std::string held_path) {
+    const phone_config& phone, std::string db_url,
+    comms_log_writer_actor writer, const std::string& held_path) {
   auto& st = self->state;
   st.normalizer = std::make_unique<phone::normalizer>(phone.default_region);
   st.db_url = std::move(db_url);

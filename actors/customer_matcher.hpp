@@ -108,13 +108,14 @@ struct customer_matcher_state {
 
 customer_matcher_actor::behavior_type customer_matcher(
     customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
-    phone_config phone, std::string db_url, comms_log_writer_actor writer);
+    const phone_config& phone, std::string db_url,
+    comms_log_writer_actor writer);
 
 /// The same, with its held calls also in the spool file `held_path`
 /// (opened or created; calls found in it are held again at start).
 customer_matcher_actor::behavior_type durable_customer_matcher(
     customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
-    phone_config phone, std::string db_url, comms_log_writer_actor writer,
-    std::string held_path);
+    const phone_config& phone, std::string db_url,
+    comms_log_writer_actor writer, const std::string& held_path);
 
 } // namespace sb

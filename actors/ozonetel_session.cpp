@@ -372,6 +372,96 @@ submit(session_ptr self, ozonetel::api which, bool idempotent,
   return promise;
 }
 
+using answer_promise = caf::typed_response_promise<ozonetel_answer>;
+
+ozonetel::settings client_settings(const ozonetel_config& cfg) {
+  ozonetel::settings settings;
+  settings.api_base = cfg.api_base;
+  settings.account = cfg.account;
+  settings.api_key = cfg.api_key;
+  settings.agent_id = cfg.agent_id;
+  settings.agent_password = cfg.agent_password;
+  settings.campaign = cfg.campaign;
+  settings.did = cfg.did;
+  settings.timeout_seconds = cfg.request_timeout_seconds;
+  settings.connect_timeout_seconds = std::min(5.0, cfg.request_timeout_seconds);
+  return settings;
+}
+
+answer_promise on_dial(session_ptr self, const std::string& customer_number) {
+  sb::metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+  // A dial is not idempotent: retried only when it never left this host.
+  return submit(
+      self, ozonetel::api::manual_dial, false,
+      [customer_number](const ozonetel::client& c, const std::string& token) {
+        return c.manual_dial(token, customer_number);
+      });
+}
+
+answer_promise on_dispose(session_ptr self, const ozonetel_disposition& d) {
+  sb::metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+  // Disposing ends after-call work: the cached agent state is stale.
+  self->state.agent_state_cached_at = {};
+  ozonetel::disposition_request request{d.ucid, d.disposition, d.comments,
+                                        d.callback_time};
+  return submit(self, ozonetel::api::set_disposition, true,
+                [request](const ozonetel::client& c, const std::string& token) {
+                  return c.set_disposition(token, request);
+                });
+}
+
+answer_promise on_change_agent_state(session_ptr self, const std::string& state,
+                                     const std::string& pause_reason) {
+  sb::metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+  self->state.agent_state_cached_at = {};
+  return submit(self, ozonetel::api::change_agent_state, true,
+                [state, pause_reason](const ozonetel::client& c,
+                                      const std::string& token) {
+                  return c.change_agent_state(token, state, pause_reason);
+                });
+}
+
+answer_promise on_agent_details(session_ptr self) {
+  sb::metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+  auto& st = self->state;
+  if (st.agent_state_cached_at != time_point{}
+      && now(self) - st.agent_state_cached_at < st.opts.agent_state_cache) {
+    auto promise = self->make_response_promise<ozonetel_answer>();
+    auto cached = st.agent_state_cache;
+    cached.attempts = 0;
+    promise.deliver(std::move(cached));
+    return promise;
+  }
+  return submit(self, ozonetel::api::agent_details, true,
+                [](const ozonetel::client& c, const std::string& token) {
+                  return c.agent_details(token);
+                });
+}
+
+ozonetel_session_status session_status(session_ptr self) {
+  sb::metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+  auto& st = self->state;
+  ozonetel_session_status s;
+  s.generations_last_hour = static_cast<int64_t>(st.ledger->count(now(self)));
+  s.generations_total = st.generations_total;
+  s.has_token = token_usable(self);
+  s.token_expires_at
+      = s.has_token
+            ? duration_cast<seconds>(st.token_expires.time_since_epoch())
+                  .count()
+            : 0;
+  s.fetching = st.fetching;
+  s.waiting_for_token = static_cast<int64_t>(st.waiting_for_token.size());
+  s.in_flight = static_cast<int64_t>(st.in_flight);
+  s.queued = static_cast<int64_t>(st.ready.size());
+  return s;
+}
+
 } // namespace
 
 bool token_ledger::try_record(time_point now, int limit) {
@@ -422,17 +512,7 @@ ozonetel_session_actor::behavior_type
 ozonetel_session(session_ptr self, ozonetel_config cfg,
                  ozonetel_session_options opts) {
   auto& st = self->state;
-  ozonetel::settings settings;
-  settings.api_base = cfg.api_base;
-  settings.account = cfg.account;
-  settings.api_key = cfg.api_key;
-  settings.agent_id = cfg.agent_id;
-  settings.agent_password = cfg.agent_password;
-  settings.campaign = cfg.campaign;
-  settings.did = cfg.did;
-  settings.timeout_seconds = cfg.request_timeout_seconds;
-  settings.connect_timeout_seconds = std::min(5.0, cfg.request_timeout_seconds);
-  st.client = std::make_shared<const ozonetel::client>(std::move(settings));
+  st.client = std::make_shared<const ozonetel::client>(client_settings(cfg));
   st.cfg = std::move(cfg);
   st.opts = std::move(opts);
   if (!st.opts.clock)
@@ -443,77 +523,17 @@ ozonetel_session(session_ptr self, ozonetel_config cfg,
                              : token_ledger::for_account(st.cfg.account);
   return {
       [=](dial_atom, const std::string& customer_number) {
-        sb::metrics::message_probe probe{*self->state.metrics,
-                                         self->mailbox().size()};
-        // A dial is not idempotent: retried only when it never left this host.
-        return submit(self, ozonetel::api::manual_dial, false,
-                      [customer_number](const ozonetel::client& c,
-                                        const std::string& token) {
-                        return c.manual_dial(token, customer_number);
-                      });
+        return on_dial(self, customer_number);
       },
       [=](dispose_atom, const ozonetel_disposition& d) {
-        sb::metrics::message_probe probe{*self->state.metrics,
-                                         self->mailbox().size()};
-        // Disposing ends after-call work: the cached agent state is stale.
-        self->state.agent_state_cached_at = {};
-        ozonetel::disposition_request request{d.ucid, d.disposition, d.comments,
-                                              d.callback_time};
-        return submit(
-            self, ozonetel::api::set_disposition, true,
-            [request](const ozonetel::client& c, const std::string& token) {
-              return c.set_disposition(token, request);
-            });
+        return on_dispose(self, d);
       },
       [=](agent_state_atom, const std::string& state,
           const std::string& pause_reason) {
-        sb::metrics::message_probe probe{*self->state.metrics,
-                                         self->mailbox().size()};
-        self->state.agent_state_cached_at = {};
-        return submit(self, ozonetel::api::change_agent_state, true,
-                      [state, pause_reason](const ozonetel::client& c,
-                                            const std::string& token) {
-                        return c.change_agent_state(token, state, pause_reason);
-                      });
+        return on_change_agent_state(self, state, pause_reason);
       },
-      [=](agent_state_atom) {
-        sb::metrics::message_probe probe{*self->state.metrics,
-                                         self->mailbox().size()};
-        auto& st = self->state;
-        if (st.agent_state_cached_at != time_point{}
-            && now(self) - st.agent_state_cached_at
-                   < st.opts.agent_state_cache) {
-          auto promise = self->make_response_promise<ozonetel_answer>();
-          auto cached = st.agent_state_cache;
-          cached.attempts = 0;
-          promise.deliver(std::move(cached));
-          return promise;
-        }
-        return submit(self, ozonetel::api::agent_details, true,
-                      [](const ozonetel::client& c, const std::string& token) {
-                        return c.agent_details(token);
-                      });
-      },
-      [=](status_atom) {
-        sb::metrics::message_probe probe{*self->state.metrics,
-                                         self->mailbox().size()};
-        auto& st = self->state;
-        ozonetel_session_status s;
-        s.generations_last_hour
-            = static_cast<int64_t>(st.ledger->count(now(self)));
-        s.generations_total = st.generations_total;
-        s.has_token = token_usable(self);
-        s.token_expires_at
-            = s.has_token
-                  ? duration_cast<seconds>(st.token_expires.time_since_epoch())
-                        .count()
-                  : 0;
-        s.fetching = st.fetching;
-        s.waiting_for_token = static_cast<int64_t>(st.waiting_for_token.size());
-        s.in_flight = static_cast<int64_t>(st.in_flight);
-        s.queued = static_cast<int64_t>(st.ready.size());
-        return s;
-      },
+      [=](agent_state_atom) { return on_agent_details(self); },
+      [=](status_atom) { return session_status(self); },
       [=](ozonetel_attempt& attempt) {
         sb::metrics::message_probe probe{*self->state.metrics,
                                          self->mailbox().size()};
@@ -531,9 +551,8 @@ ozonetel_session(session_ptr self, ozonetel_config cfg,
       [=](token_atom) {
         sb::metrics::message_probe probe{*self->state.metrics,
                                          self->mailbox().size()};
-        auto& st = self->state;
         // Without waiters the next request fetches when it needs to.
-        if (!st.waiting_for_token.empty())
+        if (!self->state.waiting_for_token.empty())
           start_fetch(self);
       },
   };

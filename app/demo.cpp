@@ -16,7 +16,7 @@ std::string find_capture() {
   const char* name = "/dev-11-burst-50.ami";
   // Built tree first, then relative to the working directory (container and
   // packaged installs copy the capture next to the binary's share dir).
-  for (std::string dir :
+  for (const std::string& dir :
        {std::string{SB_DEMO_CAPTURE_DIR}, std::string{"tests/fixtures/ami"},
         std::string{"/usr/share/switchboard"}}) {
     std::ifstream probe{dir + name};

@@ -145,7 +145,7 @@ void add_switchboard_types(caf::actor_system_config& cfg) {
 }
 
 server::server(caf::actor_system& sys, app_config cfg, server_options opts)
-    : sys_(sys), cfg_(std::move(cfg)), opts_(opts) {}
+    : sys_(sys), cfg_(std::move(cfg)), opts_(std::move(opts)) {}
 
 server::~server() {
   stop(std::chrono::seconds{2});
@@ -312,10 +312,10 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
   if (supervisor_now)
     self->send_exit(supervisor_now, caf::exit_reason::user_shutdown);
   int64_t pending = drain_.spooled + drain_.lost;
-  for (auto handle : {caf::actor_cast<caf::actor>(tracker_now),
-                      caf::actor_cast<caf::actor>(matcher_now),
-                      caf::actor_cast<caf::actor>(writer_now),
-                      caf::actor_cast<caf::actor>(root_)})
+  for (const auto& handle : {caf::actor_cast<caf::actor>(tracker_now),
+                             caf::actor_cast<caf::actor>(matcher_now),
+                             caf::actor_cast<caf::actor>(writer_now),
+                             caf::actor_cast<caf::actor>(root_)})
     if (handle)
       self->send_exit(handle, caf::exit_reason::user_shutdown);
   return pending < 0 ? 0 : pending;

@@ -214,7 +214,9 @@ std::string print_disposition_map(const std::map<std::string, std::string>& m) {
   for (const auto& [name, value] : m) {
     if (!out.empty())
       out += ", ";
-    out += name + "=" + value;
+    out += name;
+    out += '=';
+    out += value;
   }
   return out;
 }
@@ -235,7 +237,8 @@ key_spec<Target> string_key(const char* name, Field field, const char* help,
                             std::function<problem(const std::string&)> check
                             = {}) {
   return {name, help, secret,
-          [field, check](Target& t, const std::string& v) -> problem {
+          [field, check = std::move(check)](Target& t,
+                                            const std::string& v) -> problem {
             if (check) {
               auto p = check(v);
               if (!p.empty())
@@ -281,10 +284,7 @@ key_spec<Target> list_key(const char* name, Field field, const char* help) {
           [field](const Target& t) { return join(field(t), ", "); }};
 }
 
-#define SB_FIELD(Target, expr)                                                 \
-  [](auto& c) -> auto& {                                                       \
-    return c.expr;                                                             \
-  }
+#define SB_FIELD(Target, expr) ([](auto& c) -> auto& { return c.expr; })
 
 const std::vector<std::string>& section_names() {
   static const std::vector<std::string> names{"db",      "http",     "phone",

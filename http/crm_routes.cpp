@@ -39,6 +39,112 @@ bool printable_ascii(const std::string& s) {
   return true;
 }
 
+/// The first query parameter GET /api/crm/comms does not know, if any.
+caf::optional<std::string> unknown_comms_param(const http::request& req) {
+  static const char* known[] = {"type",  "customer_id", "direction", "source",
+                                "since", "until",       "limit",     "cursor"};
+  for (const auto& entry : req.query) {
+    const auto& name = entry.first;
+    if (std::find_if(std::begin(known), std::end(known),
+                     [&](const char* k) { return name == k; })
+        == std::end(known))
+      return name;
+  }
+  return caf::none;
+}
+
+std::string query_param(const http::request& req, const char* name) {
+  return req.has_param(name) ? req.param(name) : std::string{};
+}
+
+/// Reads type, customer_id, direction and source into `q`; returns what is
+/// wrong with them, or an empty string.
+std::string parse_comms_filters(const http::request& req, comms_query& q) {
+  q.type = query_param(req, "type");
+  if (!q.type.empty() && q.type != "call")
+    return "type must be \"call\"";
+  if (auto text = query_param(req, "customer_id"); !text.empty()) {
+    auto id = parse_positive_id(text);
+    if (!id)
+      return "customer_id must be a positive integer";
+    q.customer_id = *id;
+  }
+  q.direction = query_param(req, "direction");
+  if (!q.direction.empty() && q.direction != "inbound"
+      && q.direction != "outbound" && q.direction != "internal")
+    return "direction must be inbound, outbound or internal";
+  q.source = query_param(req, "source");
+  if (!q.source.empty() && q.source != "ami" && q.source != "ozonetel"
+      && q.source != "manual")
+    return "source must be ami, ozonetel or manual";
+  return {};
+}
+
+/// Reads since and until into `q`; returns what is wrong with them, or an
+/// empty string.
+std::string parse_comms_range(const http::request& req, comms_query& q) {
+  caf::optional<unix_micros> since;
+  caf::optional<unix_micros> until;
+  if (auto text = query_param(req, "since"); !text.empty()) {
+    since = sb::parse_iso8601(text);
+    if (!since)
+      return "since must be an ISO-8601 time such as 2026-11-21T22:09:58Z";
+    q.since = sb::iso8601_utc(*since);
+  }
+  if (auto text = query_param(req, "until"); !text.empty()) {
+    until = sb::parse_iso8601(text);
+    if (!until)
+      return "until must be an ISO-8601 time such as 2026-11-21T22:09:58Z";
+    q.until = sb::iso8601_utc(*until);
+  }
+  if (since && until && *since > *until)
+    return "since must not be after until";
+  return {};
+}
+
+/// Reads limit and cursor into `limit` and `q`; returns what is wrong with
+/// them, or an empty string.
+std::string parse_comms_page(const http::request& req, comms_query& q,
+                             int64_t& limit) {
+  if (auto text = query_param(req, "limit"); !text.empty()) {
+    auto n = parse_positive_id(text);
+    if (!n || *n > max_page)
+      return "limit must be an integer from 1 to " + std::to_string(max_page);
+    limit = *n;
+  }
+  if (auto text = query_param(req, "cursor"); !text.empty()) {
+    auto c = http::decode_cursor(text);
+    if (!c)
+      return "cursor is not one this server issued; pass next_cursor "
+             "of the previous page unchanged";
+    q.cursor_occurred_at = c->occurred_at;
+    q.cursor_id = c->id;
+  }
+  return {};
+}
+
+/// `{"entries": [...], "next_cursor": ...}`; the cursor points past the last
+/// entry when `more` rows follow.
+void write_comms_page(rapidjson::StringBuffer& buf,
+                      const std::vector<comms_entry>& rows, bool more) {
+  http::json_writer w{buf};
+  w.StartObject();
+  w.Key("entries");
+  w.StartArray();
+  for (const auto& e : rows)
+    http::write_json(w, e);
+  w.EndArray();
+  w.Key("next_cursor");
+  if (more && !rows.empty()) {
+    auto cursor
+        = http::encode_cursor({rows.back().occurred_at, rows.back().id});
+    w.String(cursor.c_str(), static_cast<rapidjson::SizeType>(cursor.size()));
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+}
+
 struct crm_routes {
   crm_routes(const http_context& ctx,
              shared_handle<comms_log_writer_actor> writer,
@@ -154,78 +260,23 @@ struct crm_routes {
 
   // GET /api/crm/comms
   void comms(const http::request& req, http::response& res) {
-    static const char* known[]
-        = {"type",  "customer_id", "direction", "source",
-           "since", "until",       "limit",     "cursor"};
-    for (auto& [name, value] : req.query) {
-      (void)value;
-      if (std::find_if(std::begin(known), std::end(known),
-                       [&](const char* k) { return name == k; })
-          == std::end(known)) {
-        http::send_error(res, 400, "invalid_parameter",
-                         "unknown query parameter '" + name
-                             + "'; filters are type, customer_id, direction, "
-                               "source, since, until, limit, cursor");
-        return;
-      }
+    if (auto unknown = unknown_comms_param(req)) {
+      http::send_error(res, 400, "invalid_parameter",
+                       "unknown query parameter '" + *unknown
+                           + "'; filters are type, customer_id, direction, "
+                             "source, since, until, limit, cursor");
+      return;
     }
-    auto param = [&](const char* name) {
-      return req.has_param(name) ? req.param(name) : std::string{};
-    };
-    auto bad = [&](const std::string& message) {
-      http::send_error(res, 400, "invalid_parameter", message);
-    };
     comms_query q;
-    q.type = param("type");
-    if (!q.type.empty() && q.type != "call")
-      return bad("type must be \"call\"");
-    if (auto text = param("customer_id"); !text.empty()) {
-      auto id = parse_positive_id(text);
-      if (!id)
-        return bad("customer_id must be a positive integer");
-      q.customer_id = *id;
-    }
-    q.direction = param("direction");
-    if (!q.direction.empty() && q.direction != "inbound"
-        && q.direction != "outbound" && q.direction != "internal")
-      return bad("direction must be inbound, outbound or internal");
-    q.source = param("source");
-    if (!q.source.empty() && q.source != "ami" && q.source != "ozonetel"
-        && q.source != "manual")
-      return bad("source must be ami, ozonetel or manual");
-    caf::optional<unix_micros> since;
-    caf::optional<unix_micros> until;
-    if (auto text = param("since"); !text.empty()) {
-      since = sb::parse_iso8601(text);
-      if (!since)
-        return bad("since must be an ISO-8601 time such as "
-                   "2026-11-21T22:09:58Z");
-      q.since = sb::iso8601_utc(*since);
-    }
-    if (auto text = param("until"); !text.empty()) {
-      until = sb::parse_iso8601(text);
-      if (!until)
-        return bad("until must be an ISO-8601 time such as "
-                   "2026-11-21T22:09:58Z");
-      q.until = sb::iso8601_utc(*until);
-    }
-    if (since && until && *since > *until)
-      return bad("since must not be after until");
     int64_t limit = default_page;
-    if (auto text = param("limit"); !text.empty()) {
-      auto n = parse_positive_id(text);
-      if (!n || *n > max_page)
-        return bad("limit must be an integer from 1 to "
-                   + std::to_string(max_page));
-      limit = *n;
-    }
-    if (auto text = param("cursor"); !text.empty()) {
-      auto c = http::decode_cursor(text);
-      if (!c)
-        return bad("cursor is not one this server issued; pass next_cursor "
-                   "of the previous page unchanged");
-      q.cursor_occurred_at = c->occurred_at;
-      q.cursor_id = c->id;
+    auto problem = parse_comms_filters(req, q);
+    if (problem.empty())
+      problem = parse_comms_range(req, q);
+    if (problem.empty())
+      problem = parse_comms_page(req, q, limit);
+    if (!problem.empty()) {
+      http::send_error(res, 400, "invalid_parameter", problem);
+      return;
     }
     // One extra row tells whether another page follows. The store returns at
     // most max_page rows, so a full page of max_page always gets a cursor
@@ -242,22 +293,7 @@ struct crm_routes {
     if (more)
       rows->resize(static_cast<size_t>(limit));
     rapidjson::StringBuffer buf;
-    http::json_writer w{buf};
-    w.StartObject();
-    w.Key("entries");
-    w.StartArray();
-    for (auto& e : *rows)
-      http::write_json(w, e);
-    w.EndArray();
-    w.Key("next_cursor");
-    if (more && !rows->empty()) {
-      auto cursor
-          = http::encode_cursor({rows->back().occurred_at, rows->back().id});
-      w.String(cursor.c_str(), static_cast<rapidjson::SizeType>(cursor.size()));
-    } else {
-      w.Null();
-    }
-    w.EndObject();
+    write_comms_page(buf, *rows, more);
     http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
   }
 

@@ -438,7 +438,7 @@ void session::dispatch_request() {
     auto route = self->st_.routes.serve(index, req, res);
     asio::post(self->exec_, [self, req = std::move(req), res = std::move(res),
                              route, keep]() mutable {
-      self->respond(std::move(req), std::move(res), route, keep);
+      self->respond(req, std::move(res), route, keep);
     });
   };
   if (index == router::npos || st_.routes.quick(index))
@@ -447,7 +447,7 @@ void session::dispatch_request() {
     asio::post(*st_.pool, std::move(work));
 }
 
-void session::respond(request req, response res, std::string_view route,
+void session::respond(const request& req, response res, std::string_view route,
                       bool keep) {
   if (current() == phase::closed)
     return;
@@ -480,7 +480,8 @@ void session::write_out(bool keep) {
       });
 }
 
-void session::reject(int status, std::string_view code, std::string message) {
+void session::reject(int status, std::string_view code,
+                     const std::string& message) {
   disarm();
   request req;
   if (parser_ && parser_->is_header_done()) {

@@ -131,9 +131,10 @@ private:
   void on_body(boost::system::error_code ec);
   void read_failed(boost::system::error_code ec);
   void dispatch_request();
-  void respond(request req, response res, std::string_view route, bool keep);
+  void respond(const request& req, response res, std::string_view route,
+               bool keep);
   void write_out(bool keep);
-  void reject(int status, std::string_view code, std::string message);
+  void reject(int status, std::string_view code, const std::string& message);
   void start_stream(response& res);
   void write_stream();
   void watch_peer();

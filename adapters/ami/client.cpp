@@ -125,7 +125,7 @@ struct client::impl {
     resolver.async_resolve(
         pbx.host, std::to_string(pbx.port),
         [this](boost::system::error_code ec,
-               tcp::resolver::results_type found) {
+               const tcp::resolver::results_type& found) {
           if (state == phase::done)
             return;
           if (ec) {
@@ -369,7 +369,7 @@ struct client::impl {
     ping_deadline.cancel();
   }
 
-  void fail(std::string reason) {
+  void fail(const std::string& reason) {
     if (state == phase::done)
       return;
     state = phase::done;

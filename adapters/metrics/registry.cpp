@@ -14,6 +14,7 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include <dirent.h>
 #include <sys/resource.h>
@@ -209,6 +210,17 @@ void append_number(std::string& out, double x) {
   out.append(buf, end);
 }
 
+/// A refused label set: "metric <metric>: <before><name><after>".
+std::invalid_argument bad_labels(const std::string& metric,
+                                 std::string_view before,
+                                 std::string_view name = {},
+                                 std::string_view after = {}) {
+  std::string message = "metric ";
+  message.append(metric).append(": ").append(before).append(name).append(
+      after);
+  return std::invalid_argument{message};
+}
+
 /// Labels sorted by name, so `{a,b}` and `{b,a}` are one series.
 label_set normalized(const std::string& metric, label_set labels,
                      bool is_histogram) {
@@ -217,14 +229,11 @@ label_set normalized(const std::string& metric, label_set labels,
   for (size_t i = 0; i < labels.size(); ++i) {
     const auto& name = labels[i].first;
     if (!valid_label_name(name))
-      throw std::invalid_argument("metric " + metric + ": bad label name '"
-                                  + name + "'");
+      throw bad_labels(metric, "bad label name '", name, "'");
     if (is_histogram && name == "le")
-      throw std::invalid_argument("metric " + metric
-                                  + ": 'le' is reserved in histograms");
+      throw bad_labels(metric, "'le' is reserved in histograms");
     if (i > 0 && labels[i - 1].first == name)
-      throw std::invalid_argument("metric " + metric + ": label '" + name
-                                  + "' given twice");
+      throw bad_labels(metric, "label '", name, "' given twice");
   }
   return labels;
 }

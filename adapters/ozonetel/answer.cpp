@@ -311,6 +311,9 @@ result interpret(api which, int http_status, std::string_view body,
     r.message = redact(trim(body), secrets, 512);
   }
   auto text = lower(r.message + " " + r.status);
+  // A token problem in the text is unauthorized like a 401, but only after a
+  // 5xx and an "already disposed" have had their say: the order is the rule.
+  // NOLINTNEXTLINE(bugprone-branch-clone): the repeated branch keeps that order
   if (http_status == 401 || http_status == 403) {
     r.what = outcome::unauthorized;
   } else if (http_status >= 500) {
