@@ -93,6 +93,10 @@ class sqlite_lock {
 public:
   explicit sqlite_lock(const std::string& path)
       : session_(soci::sqlite3, path) {
+    // The writer may be opening the same file this instant (WAL mode, the
+    // schema check): wait for its lock instead of failing "database is
+    // locked".
+    session_ << "PRAGMA busy_timeout = 10000";
     session_ << "BEGIN EXCLUSIVE";
     held_ = true;
   }
