@@ -15,10 +15,10 @@ namespace {
 
 void report_state(
     ami_connection_actor::stateful_pointer<ami_connection_state> self,
-    const char* state) {
+    connection_state state) {
   if (auto strong = self->state.supervisor.lock())
     self->send(caf::actor_cast<ami_supervisor_actor>(strong),
-               connected_atom::value, self->state.pbx.name, std::string{state});
+               connected_atom::value, self->state.pbx.name, state);
 }
 
 } // namespace
@@ -49,9 +49,16 @@ ami_connection_actor::behavior_type ami_connection(
   callbacks.on_logged_in = [notify] { notify(connected_atom::value); };
   // Frames go straight from the socket thread to the parser: the reader
   // never waits on this actor's mailbox.
-  callbacks.on_frames = [parser = st.parser](ami_frame_batch&& batch) {
+  // The first frames of the session tell the supervisor that the PBX
+  // really serves it (a healthy session resets the reconnect backoff).
+  callbacks.on_frames = [parser = st.parser, notify,
+                         first = true](ami_frame_batch&& batch) mutable {
     if (parser)
       caf::anon_send(parser, std::move(batch));
+    if (first) {
+      first = false;
+      notify(connected_atom::value, connection_state::streaming);
+    }
   };
   callbacks.on_oversized = [oversized](uint64_t count) {
     oversized->inc(static_cast<double>(count));
@@ -64,7 +71,7 @@ ami_connection_actor::behavior_type ami_connection(
              {"host", st.pbx.host},
              {"port", std::to_string(st.pbx.port)},
              {"auth", st.pbx.auth == ami_auth::md5 ? "md5" : "plain"}});
-  report_state(self, "connecting");
+  report_state(self, connection_state::connecting);
   st.client = std::make_unique<ami::client>(st.pbx, std::move(callbacks));
   st.client->start();
   return {
@@ -75,7 +82,10 @@ ami_connection_actor::behavior_type ami_connection(
         st.logged_in = true;
         log::info(ami_connection_state::name, "logged in",
                   {{"pbx", st.pbx.name}, {"events", st.pbx.events}});
-        report_state(self, "logged_in");
+        report_state(self, connection_state::logged_in);
+      },
+      [self](connected_atom, connection_state state) {
+        report_state(self, state);
       },
       [self](connection_lost_atom, std::string& reason) {
         metrics::message_probe probe{*self->state.metrics,

@@ -16,12 +16,12 @@ namespace sb {
 
 namespace {
 
-void set_state(supervised_connection& c, const char* state) {
+void set_state(supervised_connection& c, connection_state state) {
   c.status.state = state;
   c.status.since = now_micros();
-  c.state_connecting->set(c.status.state == "connecting" ? 1 : 0);
-  c.state_logged_in->set(c.status.state == "logged_in" ? 1 : 0);
-  c.state_backing_off->set(c.status.state == "backing_off" ? 1 : 0);
+  c.state_connecting->set(state == connection_state::connecting ? 1 : 0);
+  c.state_logged_in->set(state == connection_state::logged_in ? 1 : 0);
+  c.state_backing_off->set(state == connection_state::backing_off ? 1 : 0);
 }
 
 void spawn_connection(
@@ -32,7 +32,7 @@ void spawn_connection(
       self->system(), c.pbx, c.parser, self->state.tracker,
       caf::actor_cast<ami_supervisor_actor>(self));
   self->monitor(c.connection);
-  set_state(c, "connecting");
+  set_state(c, connection_state::connecting);
 }
 
 using self_ptr = ami_supervisor_actor::stateful_pointer<ami_supervisor_state>;
@@ -162,12 +162,12 @@ void on_connection_down(self_ptr self, supervised_connection& c,
   auto now = std::chrono::steady_clock::now();
   // A session that worked is no failure to back off from: the PBX
   // restarted or the network blinked, and every second away loses calls.
-  if (c.status.state == "logged_in"
+  if (c.status.state == connection_state::logged_in
       && (c.streamed || now - c.logged_in_at >= st.backoff.healthy))
     c.delays->reset();
   auto wait = c.delays->next();
   c.status.last_error = exit_reason_text(self->system(), reason);
-  set_state(c, "backing_off");
+  set_state(c, connection_state::backing_off);
   log::warning(
       ami_supervisor_state::name, "connection failed, retrying",
       {{"pbx", c.pbx.name},
@@ -198,7 +198,7 @@ void on_down(self_ptr self, const caf::down_msg& down) {
 }
 
 void on_connected(self_ptr self, const std::string& pbx,
-                  const std::string& state) {
+                  connection_state state) {
   metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
   auto* c = self->state.find(pbx);
   // Reports from a connection that was already replaced are stale.
@@ -206,14 +206,20 @@ void on_connected(self_ptr self, const std::string& pbx,
       || caf::actor_cast<caf::actor_addr>(self->current_sender())
              != c->connection.address())
     return;
-  if (state == "logged_in") {
-    c->logged_in_at = std::chrono::steady_clock::now();
-    c->streamed = false;
-    set_state(*c, "logged_in");
-  } else if (state == "streaming") {
-    c->streamed = true;
-  } else if (state == "connecting") {
-    set_state(*c, "connecting");
+  switch (state) {
+    case connection_state::logged_in:
+      c->logged_in_at = std::chrono::steady_clock::now();
+      c->streamed = false;
+      set_state(*c, connection_state::logged_in);
+      break;
+    case connection_state::streaming:
+      c->streamed = true;
+      break;
+    case connection_state::connecting:
+      set_state(*c, connection_state::connecting);
+      break;
+    default:
+      break;
   }
 }
 
@@ -306,7 +312,7 @@ ami_supervisor_actor::behavior_type ami_supervisor(
   start_connections(self);
   self->set_down_handler([self](caf::down_msg& down) { on_down(self, down); });
   return {
-      [self](connected_atom, std::string& pbx, std::string& state) {
+      [self](connected_atom, std::string& pbx, connection_state state) {
         on_connected(self, pbx, state);
       },
       [self](restart_atom, std::string& pbx, uint64_t generation) {

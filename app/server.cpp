@@ -215,7 +215,8 @@ caf::expected<void> server::start() {
       if (states)
         return std::move(*states);
       return std::vector<connection_status>{
-          {"supervisor", "unknown", to_string(states.error()), 0, 0}};
+          {"supervisor", connection_state::unknown, to_string(states.error()),
+           0, 0}};
     };
   }
   http_ = std::make_unique<http_server>(std::move(deps));

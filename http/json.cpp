@@ -224,7 +224,7 @@ void write_json(json_writer& w, const connection_status& x) {
   write_key(w, "name");
   write_string(w, x.pbx);
   write_key(w, "state");
-  write_string(w, x.state);
+  write_string(w, to_string(x.state));
   write_optional_text(w, "last_error", x.last_error);
   write_key(w, "restarts");
   w.Int64(x.restarts);

@@ -114,8 +114,8 @@ struct ops_routes {
     if (sources.connections)
       conns = sources.connections();
     for (auto& c : conns)
-      if (c.state != "logged_in") {
-        std::string r = c.pbx + " is " + (details ? c.state : "down");
+      if (c.state != connection_state::logged_in) {
+        std::string r = c.pbx + " is " + (details ? to_string(c.state) : "down");
         if (details && !c.last_error.empty())
           r += " (" + c.last_error + ")";
         add_reason(r);
@@ -139,7 +139,8 @@ struct ops_routes {
       }
       w.StartObject();
       write_text(w, "pbx", c.pbx);
-      write_text(w, "state", c.state == "logged_in" ? "up" : "down");
+      write_text(w, "state",
+                 c.state == connection_state::logged_in ? "up" : "down");
       w.EndObject();
     }
     w.EndArray();

@@ -20,6 +20,8 @@ namespace sb {
 using ami_connection_actor = caf::typed_actor<
     // From the socket thread: the Login was accepted.
     caf::reacts_to<connected_atom>,
+    // From the socket thread: the first events of this session arrived.
+    caf::reacts_to<connected_atom, connection_state>,
     // From the socket thread: the session ended; the text says why.
     caf::reacts_to<connection_lost_atom, std::string>>;
 

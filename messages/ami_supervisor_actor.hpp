@@ -13,9 +13,9 @@ namespace sb {
 /// Keeps one ami_connection per configured PBX alive: restarts a failed one
 /// with exponential backoff and jitter, and knows each connection's state.
 using ami_supervisor_actor = caf::typed_actor<
-    // A connection reports its state: "connecting", "logged_in" or
-    // "streaming" (its first events after the login arrived).
-    caf::reacts_to<connected_atom, std::string /*pbx*/, std::string /*state*/>,
+    // A connection reports its state: connecting, logged_in or streaming
+    // (its first events after the login arrived).
+    caf::reacts_to<connected_atom, std::string /*pbx*/, connection_state>,
     // The backoff for a PBX is over: start its connection again (the number
     // is the restart generation, so a stale timer is ignored).
     caf::reacts_to<restart_atom, std::string /*pbx*/, uint64_t>,

@@ -26,6 +26,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::ami_event_batch))
   CAF_ADD_TYPE_ID(switchboard, (sb::connection_status))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::connection_status>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::connection_state))
 
   // -- calls ----------------------------------------------------------------
   CAF_ADD_TYPE_ID(switchboard, (sb::completed_call))

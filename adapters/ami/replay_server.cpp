@@ -243,7 +243,7 @@ private:
     out_item item;
     item.owned = std::move(text);
     item.events = first.second;
-    item.close_after = drop_due();
+    item.close_after = drop_due() || (first.second == 0 && login_drop_due());
     queue_.push_back(std::move(item));
     streaming_ = true;
     stream_start_ = steady::now();
@@ -370,6 +370,18 @@ private:
       return false;
     ++server_.drops;
     server_.lost_pending = options_.lost_on_drop;
+    closing_ = true;
+    return true;
+  }
+
+  /// drop_after_login: does this session close after its login response?
+  bool login_drop_due() {
+    if (!options_.drop_after_login)
+      return false;
+    std::lock_guard<std::mutex> guard{server_.mtx};
+    if (server_.drops >= options_.max_drops)
+      return false;
+    ++server_.drops;
     closing_ = true;
     return true;
   }

@@ -48,6 +48,9 @@ struct replay_options {
   /// the next connection starts after them and they are never sent (as with
   /// a real Asterisk), though CoreShowChannels reflects them.
   size_t lost_on_drop = 0;
+  /// Close each session right after its login response, before any event
+  /// (at most `max_drops` times): a PBX that accepts logins, then fails.
+  bool drop_after_login = false;
 
   /// Send the login response and this many events in one write (one TCP
   /// segment on loopback).

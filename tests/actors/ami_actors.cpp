@@ -79,9 +79,9 @@ struct actor_fixture {
           [&](sb::connection_lost_atom, std::string& pbx) {
             seen.lost.push_back(pbx);
           },
-          [&](sb::connected_atom, std::string& pbx, std::string& state) {
+          [&](sb::connected_atom, std::string& pbx, sb::connection_state state) {
             CHECK(pbx == "main");
-            seen.states.push_back(state);
+            seen.states.push_back(sb::to_string(state));
           },
           [&](caf::down_msg& down) {
             seen.exits.emplace_back(down.source,
@@ -268,7 +268,8 @@ TEST_CASE_METHOD(actor_fixture,
   CHECK(st[0].restarts >= 2);
   CHECK(st[0].last_error
         == "pbx main: authentication failed: Authentication failed");
-  CHECK((st[0].state == "connecting" || st[0].state == "backing_off"));
+  CHECK((st[0].state == sb::connection_state::connecting
+         || st[0].state == sb::connection_state::backing_off));
   CHECK(st[0].since > 0);
   auto& reconnects = sb::metrics::global().get_counter(
       "switchboard_ami_reconnects_total", "", {{"pbx", "main"}});
@@ -379,8 +380,9 @@ TEST_CASE_METHOD(actor_fixture,
       = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
   options.close_after_events = 5;
   options.max_drops = 4;
-  auto gaps_with = [&](std::chrono::milliseconds healthy) {
-    auto server = sb::test::start_replay(options);
+  auto gaps_with = [&](std::chrono::milliseconds healthy,
+                       replay_options server_options) {
+    auto server = sb::test::start_replay(server_options);
     auto policy = fast_backoff();
     policy.initial = 25ms;
     policy.healthy = healthy;
@@ -399,12 +401,21 @@ TEST_CASE_METHOD(actor_fixture,
     return gaps;
   };
   // Every session counts as healthy: each retry starts from 25 ms again.
-  auto reset = gaps_with(0ms);
+  auto reset = gaps_with(0ms, options);
   REQUIRE(reset.size() >= 4);
   // Doubling would make the fourth wait at least 25 * 8 * 0.75 = 150 ms.
   CHECK(*std::max_element(reset.begin(), reset.end()) < 140);
-  // A session must last a minute to count: the waits double.
-  auto doubling = gaps_with(60s);
+  // Short sessions that streamed events count as healthy too: the PBX
+  // really served them.
+  auto streamed = gaps_with(60s, options);
+  REQUIRE(streamed.size() >= 4);
+  CHECK(*std::max_element(streamed.begin(), streamed.end()) < 140);
+  // Sessions that log in and fail before any event must last a minute to
+  // count: the waits double.
+  auto silent = options;
+  silent.close_after_events = 0;
+  silent.drop_after_login = true;
+  auto doubling = gaps_with(60s, silent);
   REQUIRE(doubling.size() >= 4);
   CHECK(doubling[3] >= 150);
   CHECK(doubling[3] > doubling[1]);

@@ -55,9 +55,9 @@ TEST_CASE("readyz is 503 naming each connection that is not logged in") {
   server_options opts;
   opts.connections = [] {
     return std::vector<connection_status>{
-        {"main", "logged_in", "", 0, 1795298998000000LL},
-        {"branch", "backing_off", "login failed: Authentication failed", 3,
-         1795298999000000LL}};
+        {"main", connection_state::logged_in, "", 0, 1795298998000000LL},
+        {"branch", connection_state::backing_off,
+         "login failed: Authentication failed", 3, 1795298999000000LL}};
   };
   test_server srv{opts};
   auto c = srv.client();
