@@ -10,7 +10,7 @@ BUILD_PACKAGES=(cmake g++ make pkg-config ccache libcaf-dev libboost-dev
   rapidjson-dev libcpp-httplib-dev libsoci-dev catch2 libphonenumber-dev
   libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev)
 # Real peers for the tests: a PostgreSQL server, promtool and Prometheus.
-TEST_PACKAGES=(postgresql prometheus sqlite3 procps nodejs npm)
+TEST_PACKAGES=(postgresql prometheus sqlite3 procps)
 # The OpenAPI linter the tests run, installed outside the repository.
 TOOLS_DIR=${SB_TOOLS_DIR:-$HOME/.cache/switchboard/tools}
 REDOCLY_VERSION=1.34.5
@@ -50,6 +50,10 @@ case "$cmd" in
     ;;
   test)
     install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    # The OpenAPI linter runs on Node.js. A Node.js that is already there
+    # (NodeSource's package brings its own npm, which Debian's npm package
+    # conflicts with) is used as it is.
+    command -v npm >/dev/null || install_missing nodejs npm
     redocly="$TOOLS_DIR/redocly/node_modules/.bin/redocly"
     if [ ! -x "$redocly" ] || [ "$("$redocly" --version)" != "$REDOCLY_VERSION" ]; then
       echo "== installing @redocly/cli@$REDOCLY_VERSION into $TOOLS_DIR/redocly"
