@@ -18,7 +18,7 @@ void report_state(
     connection_state state) {
   if (auto strong = self->state.supervisor.lock())
     self->send(caf::actor_cast<ami_supervisor_actor>(strong),
-               connected_atom::value, self->state.pbx.name, state);
+               connected_atom_v, self->state.pbx.name, state);
 }
 
 } // namespace
@@ -46,7 +46,7 @@ ami_connection_actor::behavior_type ami_connection(
                      std::forward<decltype(xs)>(xs)...);
   };
   ami::client_callbacks callbacks;
-  callbacks.on_logged_in = [notify] { notify(connected_atom::value); };
+  callbacks.on_logged_in = [notify] { notify(connected_atom_v); };
   // Frames go straight from the socket thread to the parser: the reader
   // never waits on this actor's mailbox.
   // The first frames of the session tell the supervisor that the PBX
@@ -57,14 +57,14 @@ ami_connection_actor::behavior_type ami_connection(
       caf::anon_send(parser, std::move(batch));
     if (first) {
       first = false;
-      notify(connected_atom::value, connection_state::streaming);
+      notify(connected_atom_v, connection_state::streaming);
     }
   };
   callbacks.on_oversized = [oversized](uint64_t count) {
     oversized->inc(static_cast<double>(count));
   };
   callbacks.on_failed = [notify](std::string reason) {
-    notify(connection_lost_atom::value, std::move(reason));
+    notify(connection_lost_atom_v, std::move(reason));
   };
   log::info(ami_connection_state::name, "connecting",
             {{"pbx", st.pbx.name},
@@ -97,9 +97,9 @@ ami_connection_actor::behavior_type ami_connection(
           // Through the parser when there is one, so the tracker hears of the
           // loss after the last frames read before it.
           if (st.parser)
-            self->send(st.parser, connection_lost_atom::value, st.pbx.name);
+            self->send(st.parser, connection_lost_atom_v, st.pbx.name);
           else if (st.tracker)
-            self->send(st.tracker, connection_lost_atom::value, st.pbx.name);
+            self->send(st.tracker, connection_lost_atom_v, st.pbx.name);
         }
         st.client->stop();
         self->quit(caf::make_error(caf::sec::runtime_error, std::move(reason)));

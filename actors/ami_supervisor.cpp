@@ -174,7 +174,7 @@ void on_connection_down(self_ptr self, supervised_connection& c,
        {"error", c.status.last_error},
        {"retry_in_s",
         ami::format_seconds(static_cast<double>(wait.count()) / 1000.0)}});
-  self->delayed_send(self, wait, restart_atom::value, c.pbx.name, c.generation);
+  self->delayed_send(self, wait, restart_atom_v, c.pbx.name, c.generation);
 }
 
 void on_down(self_ptr self, const caf::down_msg& down) {

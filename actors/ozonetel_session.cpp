@@ -292,7 +292,7 @@ void on_token(session_ptr self, ozonetel_attempt& attempt) {
   if (retry) {
     ++st.fetch_failures;
     self->delayed_send(self, backoff(st.opts, st.fetch_failures),
-                       token_atom::value);
+                       token_atom_v);
     return;
   }
   st.fetch_failures = 0;
@@ -343,7 +343,7 @@ void on_attempt(session_ptr self, ozonetel_attempt& attempt) {
                    {"outcome", to_string(answer.outcome)},
                    {"attempt", std::to_string(req.attempts)},
                    {"delay_ms", std::to_string(delay.count())}});
-    self->delayed_send(self, delay, retry_atom::value, id);
+    self->delayed_send(self, delay, retry_atom_v, id);
     pump(self);
     return;
   }

@@ -113,7 +113,7 @@ struct actor_fixture {
   status(const sb::ami_supervisor_actor& sup) {
     std::vector<sb::connection_status> result;
     (*self)
-        ->request(sup, 5s, sb::status_atom::value)
+        ->request(sup, 5s, sb::status_atom_v)
         .receive([&](std::vector<sb::connection_status>& xs) { result = xs; },
                  [&](caf::error& err) { FAIL(sys->render(err)); });
     return result;
