@@ -72,8 +72,11 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
     if (!src.empty())
       dst = src;
   };
-  auto take_number = [](int64_t& dst, int64_t src) {
-    if (src != 0)
+  // An incomplete report's figures are lower bounds: they never replace
+  // those of a report that saw the call through, only fill what it lacks.
+  const bool guesses = incoming.incomplete && !old.incomplete;
+  auto take_number = [guesses](int64_t& dst, int64_t src) {
+    if (src != 0 && !(guesses && dst != 0))
       dst = src;
   };
   if (incoming.customer_id)

@@ -38,7 +38,8 @@ int disposition_rank(std::string_view disposition);
 /// numbers of the newer report win, empty / zero ones keep the stored value;
 /// a known start (`incoming_knows_start`) replaces the stored stand-in; notes
 /// accumulate; `answered` is never downgraded; the entry stays incomplete
-/// only while every report is (one that saw the call through completes it).
+/// only while every report is (one that saw the call through completes it,
+/// and an incomplete report's figures never replace a complete one's).
 /// Returns true when anything changed.
 bool merge_into(comms_entry& old, const comms_entry& incoming,
                 bool incoming_knows_start);
