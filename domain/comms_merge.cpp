@@ -104,18 +104,17 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
   if (!new_notes.empty() && notes.find(new_notes) == std::string::npos)
     notes = notes.empty() ? new_notes : notes + "\n" + new_notes;
   merged.body = entry_body(merged.incomplete, merged.duration_seconds, notes);
-  bool changed = merged.customer_id != old.customer_id
-                 || merged.direction != old.direction
-                 || merged.external_number != old.external_number
-                 || merged.extension != old.extension || merged.ucid != old.ucid
-                 || merged.origin != old.origin
-                 || merged.incomplete != old.incomplete
-                 || merged.disposition != old.disposition
-                 || merged.duration_seconds != old.duration_seconds
-                 || merged.billsec != old.billsec
-                 || merged.talk_seconds != old.talk_seconds
-                 || merged.occurred_at != old.occurred_at
-                 || merged.body != old.body;
+  bool changed
+      = merged.customer_id != old.customer_id
+        || merged.direction != old.direction
+        || merged.external_number != old.external_number
+        || merged.extension != old.extension || merged.ucid != old.ucid
+        || merged.origin != old.origin || merged.incomplete != old.incomplete
+        || merged.disposition != old.disposition
+        || merged.duration_seconds != old.duration_seconds
+        || merged.billsec != old.billsec
+        || merged.talk_seconds != old.talk_seconds
+        || merged.occurred_at != old.occurred_at || merged.body != old.body;
   old = std::move(merged);
   return changed;
 }

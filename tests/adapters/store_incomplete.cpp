@@ -48,9 +48,9 @@ void create_version_1(const backend_case& b) {
         " name TEXT NOT NULL, applied_at TEXT NOT NULL)";
   *s << "INSERT INTO schema_migrations (version, name, applied_at)"
         " VALUES (1, 'customers and comms log', '2026-11-01T00:00:00Z')";
-  for (auto [source, ext] : {std::pair<std::string, std::string>{
-                                 "ami", "1795298998.0"},
-                             {"ozonetel", "UCID-OLD"}}) {
+  for (auto [source, ext] :
+       {std::pair<std::string, std::string>{"ami", "1795298998.0"},
+        {"ozonetel", "UCID-OLD"}}) {
     *s << "INSERT INTO crm_comms_log (customer_id, type, direction, body,"
           " source, ext_message_id, external_number, extension,"
           " disposition, duration_seconds, billsec, talk_seconds, ucid,"
@@ -196,8 +196,9 @@ TEST_CASE("an Ozonetel report that saw the call through completes an "
       CHECK(e.body.find("Disposition: APPOINTMENT_BOOKED")
             != std::string::npos);
       // Either way the callback's figures stand, not the sweep's guess.
-      CHECK(outcomes.at(0)
-            == (swept_first ? write_outcome::merged : write_outcome::duplicate));
+      CHECK(
+          outcomes.at(0)
+          == (swept_first ? write_outcome::merged : write_outcome::duplicate));
       CHECK(e.duration_seconds == 130);
       CHECK(e.billsec == 120);
       CHECK(e.talk_seconds == 118);
@@ -221,9 +222,9 @@ TEST_CASE("a database at schema version 1 keeps its rows and gains the "
     CHECK(*n == 3);
     for (const char* source : {"ami", "ozonetel"}) {
       INFO("source " << source);
-      auto e = found(*db, source,
-                     std::string{source} == "ami" ? "1795298998.0"
-                                                  : "UCID-OLD");
+      auto e
+          = found(*db, source,
+                  std::string{source} == "ami" ? "1795298998.0" : "UCID-OLD");
       CHECK_FALSE(e.incomplete);
       CHECK(e.origin.empty()); // its PBX was never recorded
       CHECK(e.duration_seconds == 11);

@@ -662,12 +662,12 @@ TEST_CASE("comms: an incomplete call is shown flagged, with its origin and a "
       m.call.incomplete = incomplete;
       return m;
     };
-    REQUIRE(db->write_calls({call("1795298998.1", true),
-                             call("1795298998.2", false)}));
+    REQUIRE(db->write_calls(
+        {call("1795298998.1", true), call("1795298998.2", false)}));
   }
   auto customer = add_customer(c, "Frank", "+442079460003");
-  REQUIRE(post_log(c, manual_log(customer, "outbound", 30,
-                                 "", "2026-11-21T22:00:00Z")));
+  REQUIRE(post_log(
+      c, manual_log(customer, "outbound", 30, "", "2026-11-21T22:00:00Z")));
   auto res = c.Get("/api/crm/comms?source=ami", auth_read());
   REQUIRE(res);
   INFO(res->body);
