@@ -8,27 +8,44 @@ namespace {
 
 constexpr std::string_view duration_prefix = "Call duration: ";
 
+void append_notes(std::string& body, std::string_view notes) {
+  if (!notes.empty()) {
+    body += '\n';
+    body += notes;
+  }
+}
+
 } // namespace
 
 std::string call_body(int64_t duration_seconds, std::string_view notes) {
   std::string body{duration_prefix};
   body += std::to_string(duration_seconds);
   body += 's';
-  if (!notes.empty()) {
-    body += '\n';
-    body += notes;
-  }
+  append_notes(body, notes);
   return body;
 }
 
-std::string incomplete_call_body(std::string_view notes) {
+std::string incomplete_call_body(int64_t duration_seconds,
+                                 std::string_view notes) {
   std::string body{duration_prefix};
-  body += "unknown (the end of the call was not seen)";
-  if (!notes.empty()) {
-    body += '\n';
-    body += notes;
+  // The times are the best known: a call not seen to its end (or from its
+  // start) lasted at least what was seen, and nothing is known past that.
+  if (duration_seconds > 0) {
+    body += "at least ";
+    body += std::to_string(duration_seconds);
+    body += 's';
+  } else {
+    body += "unknown";
   }
+  body += " (the call was not seen from start to end)";
+  append_notes(body, notes);
   return body;
+}
+
+std::string entry_body(bool incomplete, int64_t duration_seconds,
+                       std::string_view notes) {
+  return incomplete ? incomplete_call_body(duration_seconds, notes)
+                    : call_body(duration_seconds, notes);
 }
 
 std::string body_notes(std::string_view body) {
@@ -55,8 +72,11 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
     if (!src.empty())
       dst = src;
   };
-  auto take_number = [](int64_t& dst, int64_t src) {
-    if (src != 0)
+  // An incomplete report's figures are lower bounds: they never replace
+  // those of a report that saw the call through, only fill what it lacks.
+  const bool guesses = incoming.incomplete && !old.incomplete;
+  auto take_number = [guesses](int64_t& dst, int64_t src) {
+    if (src != 0 && !(guesses && dst != 0))
       dst = src;
   };
   if (incoming.customer_id)
@@ -65,6 +85,8 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
   take_text(merged.external_number, incoming.external_number);
   take_text(merged.extension, incoming.extension);
   take_text(merged.ucid, incoming.ucid);
+  take_text(merged.origin, incoming.origin);
+  merged.incomplete = old.incomplete && incoming.incomplete;
   if (disposition_rank(incoming.disposition)
           >= disposition_rank(merged.disposition)
       && !(merged.disposition == "answered"
@@ -81,17 +103,18 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
   auto new_notes = body_notes(incoming.body);
   if (!new_notes.empty() && notes.find(new_notes) == std::string::npos)
     notes = notes.empty() ? new_notes : notes + "\n" + new_notes;
-  merged.body = call_body(merged.duration_seconds, notes);
-  bool changed = merged.customer_id != old.customer_id
-                 || merged.direction != old.direction
-                 || merged.external_number != old.external_number
-                 || merged.extension != old.extension || merged.ucid != old.ucid
-                 || merged.disposition != old.disposition
-                 || merged.duration_seconds != old.duration_seconds
-                 || merged.billsec != old.billsec
-                 || merged.talk_seconds != old.talk_seconds
-                 || merged.occurred_at != old.occurred_at
-                 || merged.body != old.body;
+  merged.body = entry_body(merged.incomplete, merged.duration_seconds, notes);
+  bool changed
+      = merged.customer_id != old.customer_id
+        || merged.direction != old.direction
+        || merged.external_number != old.external_number
+        || merged.extension != old.extension || merged.ucid != old.ucid
+        || merged.origin != old.origin || merged.incomplete != old.incomplete
+        || merged.disposition != old.disposition
+        || merged.duration_seconds != old.duration_seconds
+        || merged.billsec != old.billsec
+        || merged.talk_seconds != old.talk_seconds
+        || merged.occurred_at != old.occurred_at || merged.body != old.body;
   old = std::move(merged);
   return changed;
 }

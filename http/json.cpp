@@ -183,6 +183,9 @@ void write_json(json_writer& w, const comms_entry& x) {
   write_string(w, x.occurred_at);
   write_key(w, "created_at");
   write_string(w, x.created_at);
+  write_optional_text(w, "origin", x.origin);
+  write_key(w, "incomplete");
+  w.Bool(x.incomplete);
   w.EndObject();
 }
 

@@ -49,6 +49,13 @@ struct comms_entry {
   /// UTC ISO-8601, e.g. 2026-11-21T22:09:58Z.
   std::string occurred_at;
   std::string created_at;
+  /// Which PBX (its config name), CloudAgent account or "manual" the entry
+  /// came from; empty for entries written before it was recorded.
+  std::string origin;
+  /// The call was not seen from start to end (connection lost, PBX
+  /// restarted, joined mid-way, never ended within the maximum age): the
+  /// durations are the best known lower bounds, not exact.
+  bool incomplete = false;
 };
 
 template <class Inspector>
@@ -56,7 +63,8 @@ typename Inspector::result_type inspect(Inspector& f, comms_entry& x) {
   return f(caf::meta::type_name("comms_entry"), x.id, x.customer_id, x.type,
            x.direction, x.body, x.source, x.ext_message_id, x.external_number,
            x.extension, x.disposition, x.duration_seconds, x.billsec,
-           x.talk_seconds, x.ucid, x.occurred_at, x.created_at);
+           x.talk_seconds, x.ucid, x.occurred_at, x.created_at, x.origin,
+           x.incomplete);
 }
 
 /// Filters of GET /api/crm/comms. Empty strings / none mean "any".

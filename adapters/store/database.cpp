@@ -214,13 +214,15 @@ database::write_calls(const std::vector<matched_call>& calls,
                " disposition = :disposition,"
                " duration_seconds = :duration_seconds, billsec = :billsec,"
                " talk_seconds = :talk_seconds, ucid = :ucid,"
-               " occurred_at = :occurred_at WHERE id = :id",
+               " occurred_at = :occurred_at, origin = :origin,"
+               " incomplete = :incomplete WHERE id = :id",
           soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
           soci::use(p.body), soci::use(p.external_number),
           soci::use(p.extension), soci::use(p.disposition),
           soci::use(p.duration_seconds), soci::use(p.billsec),
           soci::use(p.talk_seconds), soci::use(p.ucid),
-          soci::use(p.occurred_at), soci::use(id);
+          soci::use(p.occurred_at), soci::use(p.origin),
+          soci::use(p.incomplete), soci::use(id);
       if (outcomes != nullptr)
         (*outcomes)[i] = write_outcome::merged;
     }
@@ -241,6 +243,8 @@ database::insert_manual(comms_entry entry, const std::string& idempotency_key,
     *replayed = false;
   auto now = now_micros();
   entry.source = "manual";
+  entry.origin = "manual";
+  entry.incomplete = false;
   if (entry.type.empty())
     entry.type = "call";
   entry.created_at = iso8601_utc(now);

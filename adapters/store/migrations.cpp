@@ -55,6 +55,21 @@ const std::vector<migration>& migrations() {
            " comms_id BIGINT NOT NULL,"
            " created_at TEXT NOT NULL)",
        }},
+      // A call not seen from start to end is flagged, not passed off as an
+      // ordinary row; the PBX (or CloudAgent account) a row came from is kept.
+      // ADD COLUMN with a constant default keeps every existing row (and is
+      // instant on both backends); rows written before keep origin '' (their
+      // PBX was never recorded) and incomplete 0, except manual ones, whose
+      // origin is known.
+      {2,
+       "incomplete and origin of comms-log entries",
+       {
+           "ALTER TABLE crm_comms_log ADD COLUMN incomplete INTEGER NOT NULL"
+           " DEFAULT 0 CHECK (incomplete = 0 OR incomplete = 1)",
+           "ALTER TABLE crm_comms_log ADD COLUMN origin TEXT NOT NULL"
+           " DEFAULT ''",
+           "UPDATE crm_comms_log SET origin = 'manual' WHERE source = 'manual'",
+       }},
   };
   return all;
 }

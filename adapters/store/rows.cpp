@@ -14,12 +14,16 @@ void assign_call(comms_params& p, const matched_call& m,
   p.customer_id = m.customer_id ? *m.customer_id : 0;
   p.type = "call";
   p.direction = to_string(c.direction);
-  p.body = "Call duration: ";
-  p.body += std::to_string(c.duration_seconds);
-  p.body += 's';
-  if (!c.notes.empty()) {
-    p.body += '\n';
-    p.body += c.notes;
+  if (c.incomplete) {
+    p.body = incomplete_call_body(c.duration_seconds, c.notes);
+  } else {
+    p.body = "Call duration: ";
+    p.body += std::to_string(c.duration_seconds);
+    p.body += 's';
+    if (!c.notes.empty()) {
+      p.body += '\n';
+      p.body += c.notes;
+    }
   }
   p.source = c.source;
   p.ext_message_id = c.ext_message_id;
@@ -34,6 +38,8 @@ void assign_call(comms_params& p, const matched_call& m,
   p.occurred_at = iso8601_utc(
       c.started_at != 0 ? c.started_at : (c.ended_at != 0 ? c.ended_at : now));
   p.created_at = created_at;
+  p.origin = c.origin;
+  p.incomplete = c.incomplete ? 1 : 0;
 }
 
 multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
@@ -48,7 +54,7 @@ multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
       = "INSERT INTO crm_comms_log (customer_id, type, direction, body,"
         " source, ext_message_id, external_number, extension, disposition,"
         " duration_seconds, billsec, talk_seconds, ucid, occurred_at,"
-        " created_at) VALUES ";
+        " created_at, origin, incomplete) VALUES ";
   size_t v = 0;
   for (size_t r = 0; r < n; ++r) {
     q += r == 0 ? "(" : ", (";
@@ -88,6 +94,8 @@ void bind_row(soci::statement& st, comms_row& r) {
   st.exchange(soci::into(r.ucid));
   st.exchange(soci::into(r.occurred_at));
   st.exchange(soci::into(r.created_at));
+  st.exchange(soci::into(r.origin));
+  st.exchange(soci::into(r.incomplete));
 }
 
 void bind_row(soci::statement& st, customer_row& r) {
@@ -105,7 +113,7 @@ comms_entry to_entry(const matched_call& m, const std::string& created_at,
   e.customer_id = m.customer_id;
   e.type = "call";
   e.direction = to_string(c.direction);
-  e.body = call_body(c.duration_seconds, c.notes);
+  e.body = entry_body(c.incomplete, c.duration_seconds, c.notes);
   e.source = c.source;
   e.ext_message_id = c.ext_message_id;
   e.external_number = c.external_number;
@@ -119,6 +127,8 @@ comms_entry to_entry(const matched_call& m, const std::string& created_at,
       = c.started_at != 0 ? c.started_at : (c.ended_at != 0 ? c.ended_at : now);
   e.occurred_at = iso8601_utc(when);
   e.created_at = created_at;
+  e.origin = c.origin;
+  e.incomplete = c.incomplete;
   return e;
 }
 

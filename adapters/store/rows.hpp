@@ -19,16 +19,17 @@ namespace sb::store::rows {
 inline constexpr const char* comms_columns
     = "id, customer_id, type, direction, body, source, ext_message_id,"
       " external_number, extension, disposition, duration_seconds, billsec,"
-      " talk_seconds, ucid, occurred_at, created_at";
+      " talk_seconds, ucid, occurred_at, created_at, origin, incomplete";
 
 inline constexpr const char* insert_comms_sql
     = "INSERT INTO crm_comms_log (customer_id, type, direction, body, source,"
       " ext_message_id, external_number, extension, disposition,"
-      " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at)"
+      " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at,"
+      " origin, incomplete)"
       " VALUES (:customer_id, :type, :direction, :body, :source,"
       " :ext_message_id, :external_number, :extension, :disposition,"
       " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
-      " :created_at)";
+      " :created_at, :origin, :incomplete)";
 
 // Bound parameters of one comms-log row (SOCI binds by reference: fill, then
 // execute).
@@ -50,6 +51,9 @@ struct comms_params {
   std::string ucid;
   std::string occurred_at;
   std::string created_at;
+  std::string origin;
+  /// 0 or 1: an INTEGER on both backends (SOCI reads no portable bool).
+  int incomplete = 0;
 
   void assign(const comms_entry& e) {
     customer_ind = e.customer_id ? soci::i_ok : soci::i_null;
@@ -69,6 +73,8 @@ struct comms_params {
     ucid = e.ucid;
     occurred_at = e.occurred_at;
     created_at = e.created_at;
+    origin = e.origin;
+    incomplete = e.incomplete ? 1 : 0;
   }
 };
 
@@ -94,6 +100,8 @@ void bind_params(Statement& st, comms_params& p) {
   st.exchange(soci::use(p.ucid));
   st.exchange(soci::use(p.occurred_at));
   st.exchange(soci::use(p.created_at));
+  st.exchange(soci::use(p.origin));
+  st.exchange(soci::use(p.incomplete));
 }
 
 // One INSERT of up to max_rows rows: a round trip per chunk instead of per
@@ -101,7 +109,7 @@ void bind_params(Statement& st, comms_params& p) {
 // per write_calls and executed for every full chunk.
 struct multi_insert {
   static constexpr size_t max_rows = 100;
-  static constexpr size_t columns = 15;
+  static constexpr size_t columns = 17;
 
   /// Bound by reference: fill rows[0..n) then run().
   std::vector<comms_params> rows;
@@ -153,6 +161,8 @@ struct comms_row : comms_params {
     e.ucid = ucid;
     e.occurred_at = occurred_at;
     e.created_at = created_at;
+    e.origin = origin;
+    e.incomplete = incomplete != 0;
     return e;
   }
 };

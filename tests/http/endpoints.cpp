@@ -2,6 +2,7 @@
 // against a real SQLite file and the real writer / matcher actors.
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "tests/fixtures/http_fixture.hpp"
@@ -638,6 +639,68 @@ TEST_CASE("comms: pages of the maximum size 500 continue to the end") {
   } while (!cursor.empty() && pages < 5);
   CHECK(pages == 2);
   CHECK(seen.size() == 520);
+}
+
+TEST_CASE("comms: an incomplete call is shown flagged, with its origin and a "
+          "body that says what is unknown") {
+  test_server srv;
+  auto c = srv.client();
+  {
+    auto db = srv.open_db();
+    auto call = [](const std::string& linkedid, bool incomplete) {
+      matched_call m;
+      m.call.source = "ami";
+      m.call.ext_message_id = linkedid;
+      m.call.origin = "pbx-east";
+      m.call.direction = call_direction::inbound;
+      m.call.external_number = "+442079460123";
+      m.call.extension = "1001";
+      m.call.disposition = call_disposition::answered;
+      m.call.started_at = 1795298998000000LL;
+      m.call.answered_at = 1795299001000000LL;
+      m.call.duration_seconds = 12;
+      m.call.incomplete = incomplete;
+      return m;
+    };
+    REQUIRE(db->write_calls(
+        {call("1795298998.1", true), call("1795298998.2", false)}));
+  }
+  auto customer = add_customer(c, "Frank", "+442079460003");
+  REQUIRE(post_log(
+      c, manual_log(customer, "outbound", 30, "", "2026-11-21T22:00:00Z")));
+  auto res = c.Get("/api/crm/comms?source=ami", auth_read());
+  REQUIRE(res);
+  INFO(res->body);
+  REQUIRE(res->status == 200);
+  auto doc = json_of(res);
+  REQUIRE(doc["entries"].Size() == 2);
+  std::map<std::string, const rapidjson::Value*> by_id;
+  for (auto& e : doc["entries"].GetArray())
+    by_id[str(e, "ext_message_id")] = &e;
+  REQUIRE(by_id.count("1795298998.1") == 1);
+  REQUIRE(by_id.count("1795298998.2") == 1);
+  auto& cut = *by_id["1795298998.1"];
+  REQUIRE(cut.HasMember("incomplete"));
+  REQUIRE(cut["incomplete"].IsBool());
+  CHECK(cut["incomplete"].GetBool());
+  CHECK(str(cut, "origin") == "pbx-east");
+  CHECK(str(cut, "body")
+        == "Call duration: at least 12s (the call was not seen from start to "
+           "end)");
+  auto& whole = *by_id["1795298998.2"];
+  REQUIRE(whole["incomplete"].IsBool());
+  CHECK_FALSE(whole["incomplete"].GetBool());
+  CHECK(str(whole, "origin") == "pbx-east");
+  CHECK(str(whole, "body") == "Call duration: 12s");
+  // A hand-logged entry: never incomplete, origin `manual`.
+  auto manual = c.Get("/api/crm/comms?source=manual", auth_read());
+  REQUIRE(manual);
+  REQUIRE(manual->status == 200);
+  auto mdoc = json_of(manual);
+  REQUIRE(mdoc["entries"].Size() == 1);
+  REQUIRE(mdoc["entries"][0]["incomplete"].IsBool());
+  CHECK_FALSE(mdoc["entries"][0]["incomplete"].GetBool());
+  CHECK(str(mdoc["entries"][0], "origin") == "manual");
 }
 
 TEST_CASE("comms: bad query parameters are 400 naming the parameter") {
