@@ -6,6 +6,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "actors/ami_supervisor.hpp"
 #include "tests/fixtures/e2e_support.hpp"
 
 namespace {
@@ -21,8 +22,22 @@ double restarts_of(const std::string& actor) {
                              {{"actor", actor}});
 }
 
+/// The AMI parser of the server's one PBX, read from its supervisor's state
+/// (the supervisor is idle between messages while the test reads it).
+caf::actor parser_of(server& srv) {
+  using supervisor_type
+      = caf::stateful_actor<ami_supervisor_state, ami_supervisor_actor::base>;
+  auto* sup = caf::actor_cast<caf::abstract_actor*>(srv.supervisor());
+  auto& st = dynamic_cast<supervisor_type&>(*sup).state;
+  return st.connections.empty()
+           ? caf::actor{}
+           : caf::actor_cast<caf::actor>(st.connections.front().parser);
+}
+
 /// The handle of the singleton called `name` in `srv`.
 caf::actor handle_of(server& srv, const std::string& name) {
+  if (name == "ami_parser")
+    return parser_of(srv);
   if (name == "comms_log_writer")
     return caf::actor_cast<caf::actor>(srv.writer());
   if (name == "customer_matcher")
@@ -83,7 +98,8 @@ TEST_CASE("a pipeline actor killed mid-stream is restarted, counted and "
           "[supervision]") {
   quiet_logs();
   for (auto name :
-       {"comms_log_writer", "customer_matcher", "call_tracker", "ami_supervisor"})
+       {"comms_log_writer", "customer_matcher", "call_tracker", "ami_supervisor",
+        "ami_parser"})
     killed_mid_stream_comes_back(name);
 }
 
