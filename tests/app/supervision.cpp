@@ -8,6 +8,7 @@
 
 #include "actors/ami_supervisor.hpp"
 #include "tests/fixtures/e2e_support.hpp"
+#include "tests/fixtures/ozonetel_support.hpp"
 
 namespace {
 
@@ -141,4 +142,73 @@ TEST_CASE("a pipeline actor that keeps dying makes the server give up",
   CHECK(reason.find("comms_log_writer died 3 times within 60 s")
         != std::string::npos);
   CHECK(calls.load() == 1);
+}
+
+namespace {
+
+/// Asks the server's ucid_calls and waits for the answer.
+template <class... Ts>
+ucid_reply ask_calls(test::pipeline& p, Ts&&... xs) {
+  ucid_reply reply;
+  reply.code = ucid_reply_code::unavailable;
+  caf::scoped_actor self{p.sys()};
+  self->request(p.srv().ucid_calls(), std::chrono::seconds{10},
+                std::forward<Ts>(xs)...)
+      .receive([&](ucid_reply& r) { reply = std::move(r); },
+               [](caf::error&) {});
+  return reply;
+}
+
+} // namespace
+
+TEST_CASE("a killed ucid_calls is restarted and the next CloudAgent call "
+          "still reaches the comms log",
+          "[supervision]") {
+  quiet_logs();
+  test::ozonetel_server fake;
+  auto b = sqlite_backend();
+  auto reader = open_db(b.url);
+  ami::replay_options options;
+  options.capture_path
+      = test::ami_capture("dev-01-inbound-answered-caller-hangup");
+  auto pbx = test::start_replay(options);
+  test::pipeline p{b.url, b.dir_file("spool"), *pbx, fresh_pbx_name(),
+                   [&](app_config& cfg, server_options&) {
+                     cfg.ozonetel = test::config_for(fake);
+                   }};
+  auto before = restarts_of("ucid_calls");
+  auto old = caf::actor_cast<caf::actor>(p.srv().ucid_calls());
+  REQUIRE(old);
+  caf::anon_send_exit(old, caf::exit_reason::kill);
+  REQUIRE(test::wait_until(
+      [&] {
+        auto now = caf::actor_cast<caf::actor>(p.srv().ucid_calls());
+        return now && now != old;
+      },
+      10s, 5ms));
+  old = nullptr;
+  CHECK(restarts_of("ucid_calls") - before == 1);
+  // A whole click-to-call through the new actor, wired to the matcher.
+  auto dial = ask_calls(p, dial_atom_v,
+                        ozonetel_dial_request{"+919845012345", {}});
+  REQUIRE(dial.code == ucid_reply_code::ok);
+  auto ucid = dial.ucid;
+  for (auto ev : {browser_event::ringing, browser_event::answered}) {
+    CHECK(ask_calls(p, browser_atom_v, browser_call_event{ucid, {}, ev, {}, 0})
+              .code
+          == ucid_reply_code::ok);
+  }
+  fake.end_call(ucid);
+  ask_calls(p, browser_atom_v,
+            browser_call_event{ucid, {}, browser_event::ended, {}, 0});
+  auto disposed = ask_calls(
+      p, dispose_atom_v,
+      ozonetel_dispose_request{ucid, "INFO_PROVIDED", "after a restart", {}});
+  CHECK(disposed.code == ucid_reply_code::ok);
+  CHECK(test::wait_until(
+      [&] {
+        auto found = reader->find_comms("ozonetel", ucid);
+        return found && *found;
+      },
+      10s, 10ms));
 }
