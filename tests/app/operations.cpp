@@ -184,6 +184,26 @@ TEST_CASE("SIGHUP replaces the HTTP tokens without a restart") {
   server.process->stop(milliseconds{10000});
 }
 
+TEST_CASE("when the root supervisor gives up, the process stops in order "
+          "and exits 1") {
+  // The root supervisor raises SIGUSR1 in its own process when a pipeline
+  // actor keeps dying; the same signal from outside takes the same path.
+  scratch_dir dir{"sb-ops"};
+  auto server = start_switchboard(dir.path(), clean_environment(),
+                                  [&](uint16_t) {
+                                    return std::vector<std::string>{
+                                        "--db.url=sqlite:sb.db"};
+                                  });
+  REQUIRE(::kill(server.process->pid(), SIGUSR1) == 0);
+  REQUIRE(wait_until(milliseconds{15000}, milliseconds{20},
+                     [&] { return !server.process->running(); }));
+  auto ended = server.process->ended();
+  CHECK(ended.exited);
+  CHECK(ended.code == 1);
+  CHECK(log_has(*server.process, "stopping: the pipeline cannot run"));
+  CHECK(log_has(*server.process, "msg=\"pipeline drained\""));
+}
+
 TEST_CASE("files switchboard creates are not readable by other users, "
           "whatever the umask") {
   scratch_dir dir{"sb-ops"};
