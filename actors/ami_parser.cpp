@@ -98,6 +98,9 @@ ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
           ev.pbx = st.pbx;
           ev.received = batch.received;
         }
+        for (auto& [name, n] : batch.skipped)
+          if (!name.empty())
+            st.slot_for(name).pending += n;
         st.flush_counts();
         if (malformed > 0) {
           st.rejected_malformed->inc(static_cast<double>(malformed));

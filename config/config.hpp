@@ -39,6 +39,10 @@ struct pbx_config {
   double login_timeout_seconds = 10;
   /// Frames larger than this are dropped and counted.
   size_t max_frame_bytes = 64 * 1024;
+  /// Drop, in the reader, the events the call tracker never reads (VarSet,
+  /// Newexten, ...: most of a FreePBX stream); they are still counted. Off
+  /// only for tests that check the raw stream.
+  bool drop_unread_events = true;
   /// Channel-name prefixes of trunks (besides the context rules), e.g.
   /// "PJSIP/trunk-", "SIP/carrier". Empty = rely on contexts.
   std::vector<std::string> trunks;

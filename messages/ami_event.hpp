@@ -101,12 +101,16 @@ struct ami_frame_batch {
   std::string pbx;
   std::vector<std::string> frames;
   caf::timestamp received;
+  /// Events the reader dropped because the tracker never reads them
+  /// (tracker_ignores in messages/ami_interest.hpp), by event name: counted
+  /// by the parser like the rest, never copied, parsed or queued.
+  std::vector<std::pair<std::string, uint64_t>> skipped;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ami_frame_batch& x) {
   return f(caf::meta::type_name("ami_frame_batch"), x.pbx, x.frames,
-           x.received);
+           x.received, x.skipped);
 }
 
 /// Parsed events handed from the parser to the call tracker.

@@ -18,7 +18,9 @@
 #include <boost/asio/write.hpp>
 
 #include "adapters/ami/codec.hpp"
+#include "messages/ami_interest.hpp"
 #include "core/log.hpp"
+#include "core/strings.hpp"
 
 namespace sb::ami {
 
@@ -43,6 +45,16 @@ std::chrono::steady_clock::duration to_duration(double seconds) {
 bool first_key_is(std::string_view frame, std::string_view key) {
   return frame.size() > key.size() && frame[key.size()] == ':'
          && iequals(frame.substr(0, key.size()), key);
+}
+
+/// The value of the frame's first line (`Event: VarSet` -> `VarSet`).
+std::string_view first_value(std::string_view frame) {
+  auto colon = frame.find(':');
+  if (colon == std::string_view::npos)
+    return {};
+  auto rest = frame.substr(colon + 1);
+  auto eol = rest.find_first_of("\r\n");
+  return trim(rest.substr(0, eol));
 }
 
 /// Printable excerpt of untrusted text for an error message.
@@ -173,7 +185,8 @@ struct client::impl {
           callbacks.on_oversized(oversized - oversized_reported);
         oversized_reported = oversized;
       }
-      if (!batch.frames.empty() && state != phase::done) {
+      if ((!batch.frames.empty() || !batch.skipped.empty())
+          && state != phase::done) {
         batch_capacity = std::max(batch_capacity, batch.frames.size());
         batch.pbx = pbx.name;
         batch.received = received;
@@ -220,8 +233,13 @@ struct client::impl {
   void on_frame(std::string_view frame) {
     switch (state) {
       case phase::logged_in:
-        if (first_key_is(frame, "Event") || !claim_response(frame))
+        if (first_key_is(frame, "Event")) {
+          if (pbx.drop_unread_events && skip(first_value(frame)))
+            break;
           batch.frames.emplace_back(frame);
+        } else if (!claim_response(frame)) {
+          batch.frames.emplace_back(frame);
+        }
         break;
       case phase::login:
         // Before the login response only our own responses matter; the
@@ -232,6 +250,20 @@ struct client::impl {
       default:
         break;
     }
+  }
+
+  /// Counts an event the tracker never reads instead of keeping it; false
+  /// for every other event.
+  bool skip(std::string_view name) {
+    if (!tracker_ignores(name))
+      return false;
+    for (auto& [seen, n] : batch.skipped)
+      if (seen == name) {
+        ++n;
+        return true;
+      }
+    batch.skipped.emplace_back(std::string{name}, 1);
+    return true;
   }
 
   /// Handles a response to one of our actions, matched by ActionID only.

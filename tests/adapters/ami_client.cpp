@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -14,6 +15,8 @@
 #include <boost/asio/write.hpp>
 
 #include "adapters/ami/client.hpp"
+#include "core/strings.hpp"
+#include "messages/ami_interest.hpp"
 #include "tests/fixtures/ami_server.hpp"
 
 using namespace std::chrono_literals;
@@ -29,6 +32,8 @@ struct collector {
   std::vector<size_t> batch_sizes;
   bool logged_in = false;
   size_t frames_before_login = 0;
+  /// Events the reader dropped unread, by name.
+  std::map<std::string, uint64_t> skipped;
   std::vector<std::string> failures;
 
   sb::ami::client_callbacks callbacks() {
@@ -42,6 +47,8 @@ struct collector {
     cb.on_frames = [this](sb::ami_frame_batch&& batch) {
       std::lock_guard<std::mutex> guard{mtx};
       CHECK(batch.pbx == "main");
+      for (auto& [name, n] : batch.skipped)
+        skipped[name] += n;
       batch_sizes.push_back(batch.frames.size());
       for (auto& f : batch.frames)
         // The answer to the re-sync after each login is not part of the
@@ -66,6 +73,43 @@ struct collector {
 };
 
 } // namespace
+
+TEST_CASE("by default the reader drops the events the tracker never reads, "
+          "counting each, and hands over the rest in order",
+          "[ami][client]") {
+  replay_options options;
+  options.capture_path = sb::test::ami_capture("dev-11-burst-50");
+  auto server = sb::test::start_replay(options);
+  auto pbx = sb::test::local_pbx(*server);
+  pbx.drop_unread_events = true;
+  collector got;
+  sb::ami::client client{pbx, got.callbacks()};
+  client.start();
+  std::vector<std::string> wanted;
+  std::map<std::string, uint64_t> ignored;
+  for (auto& frame : server->capture_frames()) {
+    auto eol = frame.find("\r\n");
+    auto name = std::string{sb::trim(frame.substr(6, eol - 6))};
+    if (sb::tracker_ignores(name))
+      ++ignored[name];
+    else
+      wanted.push_back(frame);
+  }
+  REQUIRE(wanted.size() < server->capture_events() / 2);
+  auto skipped_total = [](const collector& c) {
+    uint64_t n = 0;
+    for (auto& kv : c.skipped)
+      n += kv.second;
+    return n;
+  };
+  REQUIRE(got.wait([&](collector& c) {
+    return c.frames.size() + skipped_total(c) >= server->capture_events();
+  }));
+  std::lock_guard<std::mutex> guard{got.mtx};
+  CHECK(got.frames == wanted);
+  CHECK(got.skipped == ignored);
+  CHECK(got.failures.empty());
+}
 
 TEST_CASE("client logs in and hands over every event in order",
           "[ami][client]") {
