@@ -116,7 +116,6 @@ void server::reload(const app_config& next) {
   bool tokens_changed = next.http.token != cfg_.http.token
                         || next.http.read_token != cfg_.http.read_token;
   if (tokens_changed) {
-    tokens_.set(tokens);
     if (http_)
       http_->set_tokens(tokens);
     log::info(log_name, "reload: HTTP tokens replaced");
@@ -158,7 +157,6 @@ caf::expected<void> server::start() {
                  "The running build: always 1, its labels say which.",
                  {{"version", SB_VERSION}, {"revision", SB_REVISION}})
       .set(1);
-  tokens_.set({cfg_.http.token, cfg_.http.read_token});
   // Migrate once before writer and matcher each open the database: two
   // first-time migrations racing for SQLite's write lock fail one of them.
   // A database that is down is not fatal: the writer holds records and

@@ -77,11 +77,6 @@ public:
   /// changed keys that need a restart. `next` is a fully validated config.
   void reload(const app_config& next);
 
-  /// The API tokens as start() or the last reload() set them.
-  const api_token_holder& tokens() const noexcept {
-    return tokens_;
-  }
-
   /// The HTTP port actually bound (0 before start() or without HTTP).
   uint16_t http_port() const noexcept;
 
@@ -119,7 +114,6 @@ private:
       = make_shared_handle(ucid_calls_actor{});
   root_supervisor_actor root_;
   std::unique_ptr<http_server> http_;
-  api_token_holder tokens_;
   bool stopped_ = false;
   drain_report drain_;
 };

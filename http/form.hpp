@@ -7,13 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/percent.hpp"
 #include "http/message.hpp"
 
 namespace sb::http {
-
-/// Percent-decoding lives in core/percent.hpp.
-using sb::percent_decode;
 
 /// `a=1&b=x%20y` -> {{"a","1"},{"b","x y"}} (empty pieces skipped).
 field_list parse_query(std::string_view query);

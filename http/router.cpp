@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/log.hpp"
+#include "core/percent.hpp"
 #include "http/form.hpp"
 #include "http/json.hpp"
 

@@ -103,10 +103,6 @@ int64_t parse_hms(std::string_view text) {
   return seconds;
 }
 
-std::string form_decode(std::string_view text) {
-  return percent_decode(text, true);
-}
-
 callback_parse parse_callback_json(std::string_view json) {
   callback_parse result;
   rapidjson::Document doc;
@@ -166,8 +162,8 @@ callback_parse parse_callback_form(std::string_view form_body) {
     auto pair = form_body.substr(pos, end - pos);
     auto eq = pair.find('=');
     if (eq != std::string_view::npos
-        && form_decode(pair.substr(0, eq)) == "data")
-      return parse_callback_json(form_decode(pair.substr(eq + 1)));
+        && percent_decode(pair.substr(0, eq), true) == "data")
+      return parse_callback_json(percent_decode(pair.substr(eq + 1), true));
     pos = end + 1;
   }
   callback_parse result;

@@ -38,7 +38,4 @@ callback_parse parse_callback_form(std::string_view form_body);
 /// "HH:MM:SS", "MM:SS" or plain seconds; 0 when unreadable.
 int64_t parse_hms(std::string_view text);
 
-/// Decodes one application/x-www-form-urlencoded value.
-std::string form_decode(std::string_view text);
-
 } // namespace sb::ozonetel
