@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 BUILD_PACKAGES=(cmake g++ make pkg-config ccache libcaf-dev libboost-dev
   rapidjson-dev libcpp-httplib-dev libsoci-dev catch2 libphonenumber-dev
   libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev)
-# Real peers for the tests: a PostgreSQL server, promtool and Prometheus.
-TEST_PACKAGES=(postgresql prometheus sqlite3 procps)
+# Real peers for the tests: a PostgreSQL server, promtool and Prometheus;
+# clang with libFuzzer for the short fuzz runs.
+TEST_PACKAGES=(postgresql prometheus sqlite3 procps clang libclang-rt-14-dev)
 # The OpenAPI linter the tests run, installed outside the repository.
 TOOLS_DIR=${SB_TOOLS_DIR:-$HOME/.cache/switchboard/tools}
 REDOCLY_VERSION=1.34.5
@@ -63,7 +64,13 @@ case "$cmd" in
     fi
     build build-tests -DSWITCHBOARD_TESTS=ON -DSB_REDOCLY="$redocly" \
       ${SWITCHBOARD_CMAKE_ARGS:-}
-    exec tests/with-postgres.sh ctest --test-dir build-tests --output-on-failure
+    tests/with-postgres.sh ctest --test-dir build-tests --output-on-failure
+    # Every parser of outside input under libFuzzer for a few seconds each
+    # (a clang tree of its own: the fuzzer's instrumentation is clang's).
+    cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_COMPILER=clang++ -DSWITCHBOARD_FUZZ=ON -DSWITCHBOARD_TESTS=OFF >/dev/null
+    cmake --build build-fuzz -j2 --target fuzzers
+    exec ctest --test-dir build-fuzz --output-on-failure
     ;;
   *)
     echo "usage: $0 run [server args...] | test" >&2
