@@ -53,6 +53,10 @@ size_t peak_rss_bytes();
 /// Current resident set size in bytes (VmRSS).
 size_t current_rss_bytes();
 
+/// Lets peak_rss_bytes() measure from now on (the peak becomes the current
+/// RSS), so one case's peak is not an earlier case's.
+void reset_peak_rss();
+
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
     .count();

@@ -23,6 +23,11 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
@@ -121,6 +126,75 @@ void print_median(const char* what, const std::vector<run_result>& rs,
               sb::bench::median(p99), goal_rps);
 }
 
+/// A keep-alive connection that made one request and now waits, as a
+/// browser tab or an idle pool connection does. -1 when refused.
+int open_idle_connection(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  static constexpr char request[]
+    = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  char reply[512];
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+      || ::send(fd, request, sizeof(request) - 1, 0) < 0
+      || ::recv(fd, reply, sizeof(reply), 0) <= 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// 2,000 idle keep-alive connections: the server's memory per open
+/// connection, then the read and floor figures again with them open.
+void idle_connections_case(uint16_t port, const httplib::Headers& auth,
+                           double seconds, int clients) {
+  constexpr int idle_count = 2000;
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 8192) {
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, 8192);
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  auto rss_before = sb::bench::current_rss_bytes();
+  std::vector<int> idle;
+  idle.reserve(idle_count);
+  for (int i = 0; i < idle_count; ++i)
+    if (auto fd = open_idle_connection(port); fd >= 0)
+      idle.push_back(fd);
+  // Both ends live in this process: the client side is a bare socket, so
+  // the growth is the server's (plus two kernel sockets, not in RSS).
+  auto rss_after = sb::bench::current_rss_bytes();
+  std::printf("  %zu idle keep-alive connections open: RSS %.1f -> %.1f MiB,"
+              " %.1f KiB per connection\n",
+              idle.size(), static_cast<double>(rss_before) / (1 << 20),
+              static_cast<double>(rss_after) / (1 << 20),
+              idle.empty() ? 0.0
+                           : static_cast<double>(rss_after - rss_before)
+                               / 1024.0 / static_cast<double>(idle.size()));
+  std::vector<run_result> reads;
+  std::vector<run_result> health;
+  for (int r = 0; r < runs; ++r) {
+    reads.push_back(load(port, clients, seconds,
+                         [&](httplib::Client& cli, int, uint64_t) {
+                           auto reply
+                             = cli.Get("/api/crm/comms?limit=50", auth);
+                           return reply && reply->status == 200;
+                         }));
+    health.push_back(load(port, clients, seconds,
+                          [&](httplib::Client& cli, int, uint64_t) {
+                            auto reply = cli.Get("/healthz");
+                            return reply && reply->status == 200;
+                          }));
+  }
+  print_median("comms?limit=50, 2,000 idle", reads, 20000);
+  print_median("/healthz, 2,000 idle", health, 0);
+  for (auto fd : idle)
+    ::close(fd);
+}
+
 } // namespace
 
 SB_BENCH("http") {
@@ -164,6 +238,11 @@ SB_BENCH("http") {
     sb::http_deps deps{sys, cfg};
     deps.writer = writer;
     deps.matcher = matcher;
+    // The idle-connection case keeps 2,000 connections open across its runs.
+    auto limits = sb::limits_of(cfg);
+    limits.idle_timeout = std::chrono::minutes(2);
+    limits.max_connections_per_client = limits.max_connections;
+    deps.limits = limits;
     sb::http_server admin{std::move(deps)};
     auto port = admin.start();
     if (!port) {
@@ -243,6 +322,8 @@ SB_BENCH("http") {
       health.push_back(res);
     }
     print_median("GET /healthz (HTTP floor)", health, 0);
+
+    idle_connections_case(*port, auth, seconds, clients);
 
     admin.stop();
     caf::anon_send_exit(matcher, caf::exit_reason::user_shutdown);

@@ -32,6 +32,11 @@ size_t current_rss_bytes() {
   return read_status_kib("VmRSS");
 }
 
+void reset_peak_rss() {
+  // Linux: writing 5 to clear_refs resets VmHWM to the current RSS.
+  std::ofstream{"/proc/self/clear_refs"} << "5";
+}
+
 } // namespace sb::bench
 
 int main(int argc, char** argv) {
