@@ -10,8 +10,10 @@ BUILD_PACKAGES=(cmake g++ make pkg-config ccache libcaf-dev libboost-dev
   rapidjson-dev libcpp-httplib-dev libsoci-dev catch2 libphonenumber-dev
   libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev)
 # Real peers for the tests: a PostgreSQL server, promtool and Prometheus;
+# python3 with YAML for the compose-file check and the free-port picker;
 # clang with libFuzzer for the short fuzz runs.
-TEST_PACKAGES=(postgresql prometheus sqlite3 procps clang libclang-rt-14-dev)
+TEST_PACKAGES=(postgresql prometheus sqlite3 procps python3 python3-yaml clang
+  libclang-rt-14-dev)
 # The OpenAPI linter the tests run, installed outside the repository.
 TOOLS_DIR=${SB_TOOLS_DIR:-$HOME/.cache/switchboard/tools}
 REDOCLY_VERSION=1.34.5
