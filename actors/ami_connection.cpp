@@ -26,7 +26,7 @@ void report_state(
 ami_connection_actor::behavior_type ami_connection(
     ami_connection_actor::stateful_pointer<ami_connection_state> self,
     pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
-    const ami_supervisor_actor& supervisor) {
+    const ami_supervisor_actor& supervisor, std::shared_ptr<flow_gate> gate) {
   auto& st = self->state;
   st.pbx = std::move(pbx);
   st.parser = std::move(parser);
@@ -47,8 +47,8 @@ ami_connection_actor::behavior_type ami_connection(
   };
   ami::client_callbacks callbacks;
   callbacks.on_logged_in = [notify] { notify(connected_atom_v); };
-  // Frames go straight from the socket thread to the parser: the reader
-  // never waits on this actor's mailbox.
+  // Frames go straight from the I/O pool to the parser: the reader never
+  // waits on this actor's mailbox.
   // The first frames of the session tell the supervisor that the PBX
   // really serves it (a healthy session resets the reconnect backoff).
   callbacks.on_frames = [parser = st.parser, notify,
@@ -60,6 +60,12 @@ ami_connection_actor::behavior_type ami_connection(
       notify(connected_atom_v, connection_state::streaming);
     }
   };
+  auto* paused = &metrics::global().get_counter(
+      "switchboard_ami_read_pauses_total",
+      "Times the reader of a PBX stopped reading because "
+      "pbx.<name>.max_queued_bytes were queued ahead of the writer.",
+      {{"pbx", st.pbx.name}});
+  callbacks.on_paused = [paused] { paused->inc(); };
   callbacks.on_oversized = [oversized](uint64_t count) {
     oversized->inc(static_cast<double>(count));
   };
@@ -72,7 +78,8 @@ ami_connection_actor::behavior_type ami_connection(
              {"port", std::to_string(st.pbx.port)},
              {"auth", st.pbx.auth == ami_auth::md5 ? "md5" : "plain"}});
   report_state(self, connection_state::connecting);
-  st.client = std::make_unique<ami::client>(st.pbx, std::move(callbacks));
+  st.client = std::make_unique<ami::client>(st.pbx, std::move(callbacks),
+                                            std::move(gate));
   st.client->start();
   return {
       [self](connected_atom) {
@@ -107,13 +114,13 @@ ami_connection_actor::behavior_type ami_connection(
   };
 }
 
-ami_connection_actor spawn_ami_connection(caf::actor_system& sys,
-                                          pbx_config pbx,
-                                          ami_parser_actor parser,
-                                          call_tracker_actor tracker,
-                                          ami_supervisor_actor supervisor) {
+ami_connection_actor
+spawn_ami_connection(caf::actor_system& sys, pbx_config pbx,
+                     ami_parser_actor parser, call_tracker_actor tracker,
+                     ami_supervisor_actor supervisor,
+                     std::shared_ptr<flow_gate> gate) {
   return sys.spawn(ami_connection, std::move(pbx), std::move(parser),
-                   std::move(tracker), std::move(supervisor));
+                   std::move(tracker), std::move(supervisor), std::move(gate));
 }
 
 std::string exit_reason_text(caf::actor_system& sys, const caf::error& reason) {

@@ -24,8 +24,8 @@ struct ami_connection_state {
   /// Weak: the supervisor holds this actor's handle, and a cycle of strong
   /// references would keep both alive forever.
   caf::weak_actor_ptr supervisor;
-  /// The session; its own thread reads the socket. Destroyed (thread
-  /// joined) when the actor exits.
+  /// The session, read on the shared I/O pool. Destroyed (closed, no
+  /// callback after) when the actor exits.
   std::unique_ptr<ami::client> client;
   bool logged_in = false;
 };
@@ -33,16 +33,18 @@ struct ami_connection_state {
 ami_connection_actor::behavior_type ami_connection(
     ami_connection_actor::stateful_pointer<ami_connection_state> self,
     pbx_config pbx, ami_parser_actor parser, call_tracker_actor tracker,
-    const ami_supervisor_actor& supervisor);
+    const ami_supervisor_actor& supervisor, std::shared_ptr<flow_gate> gate);
 
 /// Spawns the connection actor for `pbx`. Frames go to `parser`; state
 /// changes to `supervisor`; `tracker` hears `connection_lost_atom` when a
 /// logged-in session drops. `supervisor` and `tracker` may be invalid.
-ami_connection_actor spawn_ami_connection(caf::actor_system& sys,
-                                          pbx_config pbx,
-                                          ami_parser_actor parser,
-                                          call_tracker_actor tracker,
-                                          ami_supervisor_actor supervisor);
+/// `gate` (shared with `parser`) bounds the bytes read and not yet applied
+/// by the tracker; null = no bound.
+ami_connection_actor
+spawn_ami_connection(caf::actor_system& sys, pbx_config pbx,
+                     ami_parser_actor parser, call_tracker_actor tracker,
+                     ami_supervisor_actor supervisor,
+                     std::shared_ptr<flow_gate> gate = nullptr);
 
 /// The text an ami_connection put into its exit reason (or a rendering of
 /// any other reason).

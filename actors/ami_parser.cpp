@@ -59,9 +59,15 @@ void ami_parser_state::flush_counts() {
 
 ami_parser_actor::behavior_type
 ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
-           std::string pbx, call_tracker_actor tracker) {
+           std::string pbx, call_tracker_actor tracker,
+           std::shared_ptr<flow_gate> gate) {
   auto& st = self->state;
+  st.gate = std::move(gate);
   st.pbx = std::move(pbx);
+  st.queued = &metrics::global().get_gauge(
+      "switchboard_ami_queued_bytes",
+      "Bytes read from a PBX and not yet through the call tracker.",
+      {{"pbx", st.pbx}});
   st.tracker = std::move(tracker);
   auto& reg = metrics::global();
   st.rejected_malformed
@@ -75,6 +81,10 @@ ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};
         auto& st = self->state;
+        size_t bytes = 0;
+        if (st.gate)
+          for (auto& frame : batch.frames)
+            bytes += frame.size();
         ami_event_batch out;
         out.pbx = st.pbx;
         out.events.reserve(batch.frames.size());
@@ -112,8 +122,24 @@ ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
           st.rejected_not_event->inc(static_cast<double>(not_event));
         st.rejected += malformed + not_event;
         st.events += out.events.size();
-        if (!out.events.empty() && st.tracker)
+        if (out.events.empty() || !st.tracker) {
+          if (st.gate)
+            st.gate->release(bytes);
+          return;
+        }
+        if (!st.gate) {
           self->send(st.tracker, std::move(out));
+          return;
+        }
+        // Charged until the tracker answers: then nothing of this batch
+        // waits in a mailbox, and the writer has room for its calls.
+        auto release = [gate = st.gate, queued = st.queued, bytes] {
+          gate->release(bytes);
+          queued->set(static_cast<double>(gate->queued()));
+        };
+        self->request(st.tracker, caf::infinite, std::move(out), credit_atom_v)
+            .then([release](bool) { release(); },
+                  [release](caf::error&) { release(); });
       },
       [](flush_atom) { return true; },
       [self](connection_lost_atom atom, std::string& lost_pbx) {
@@ -129,8 +155,10 @@ ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
 }
 
 ami_parser_actor spawn_ami_parser(caf::actor_system& sys, std::string pbx,
-                                  call_tracker_actor tracker) {
-  return sys.spawn(ami_parser, std::move(pbx), std::move(tracker));
+                                  call_tracker_actor tracker,
+                                  std::shared_ptr<flow_gate> gate) {
+  return sys.spawn(ami_parser, std::move(pbx), std::move(tracker),
+                   std::move(gate));
 }
 
 } // namespace sb

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -11,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "adapters/metrics/registry.hpp"
+#include "core/flow_gate.hpp"
 #include "messages/ami_parser_actor.hpp"
 #include "messages/call_tracker_actor.hpp"
 
@@ -26,6 +28,10 @@ struct ami_parser_state {
   metrics::actor_metrics* metrics = &metrics::global().actor(name);
   std::string pbx;
   call_tracker_actor tracker;
+  /// The bytes its reader charged; released once the tracker answered the
+  /// batch they became. Null = no bound.
+  std::shared_ptr<flow_gate> gate;
+  metrics::gauge* queued = nullptr;
 
   /// switchboard_ami_events_total{pbx,event} for one event name, with the
   /// count of the batch being parsed (added to the counter once per batch).
@@ -56,11 +62,17 @@ struct ami_parser_state {
 
 ami_parser_actor::behavior_type
 ami_parser(ami_parser_actor::stateful_pointer<ami_parser_state> self,
-           std::string pbx, call_tracker_actor tracker);
+           std::string pbx, call_tracker_actor tracker,
+           std::shared_ptr<flow_gate> gate);
 
 /// Spawns a parser for the PBX named `pbx` that hands events to `tracker`
 /// (which may be invalid: events are then counted and dropped).
+/// With a `gate` (shared with the PBX's reader), the bytes of each batch
+/// are released when the tracker answers it, i.e. applied its events and
+/// has room downstream for the calls they completed: what waits between
+/// socket and writer stays bounded by the gate.
 ami_parser_actor spawn_ami_parser(caf::actor_system& sys, std::string pbx,
-                                  call_tracker_actor tracker);
+                                  call_tracker_actor tracker,
+                                  std::shared_ptr<flow_gate> gate = nullptr);
 
 } // namespace sb

@@ -30,7 +30,7 @@ void spawn_connection(
   ++c.generation;
   c.connection = spawn_ami_connection(
       self->system(), c.pbx, c.parser, self->state.tracker,
-      caf::actor_cast<ami_supervisor_actor>(self));
+      caf::actor_cast<ami_supervisor_actor>(self), c.gate);
   self->monitor(c.connection);
   set_state(c, connection_state::connecting);
 }
@@ -93,7 +93,9 @@ void on_parser_down(self_ptr self, supervised_connection& c,
              {{"pbx", c.pbx.name}, {"error", why}});
   if (auto* restarts = metrics::global().actor("ami_parser").restarts)
     restarts->inc();
-  c.parser = spawn_ami_parser(self->system(), c.pbx.name, st.tracker);
+  // What the dead parser held is gone: its charges with it.
+  c.gate->reset();
+  c.parser = spawn_ami_parser(self->system(), c.pbx.name, st.tracker, c.gate);
   self->monitor(c.parser);
   if (st.tracker)
     self->send(st.tracker, connection_lost_atom_v, c.pbx.name);
@@ -121,7 +123,8 @@ void add_connection(self_ptr self, pbx_config pbx) {
   c.state_connecting = state_gauge("connecting");
   c.state_logged_in = state_gauge("logged_in");
   c.state_backing_off = state_gauge("backing_off");
-  c.parser = spawn_ami_parser(self->system(), c.pbx.name, st.tracker);
+  c.gate = std::make_shared<flow_gate>(c.pbx.max_queued_bytes);
+  c.parser = spawn_ami_parser(self->system(), c.pbx.name, st.tracker, c.gate);
   self->monitor(c.parser);
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -13,6 +14,7 @@
 #include "adapters/metrics/registry.hpp"
 #include "config/config.hpp"
 #include "core/backoff.hpp"
+#include "core/flow_gate.hpp"
 #include "core/restart_budget.hpp"
 #include "messages/ami_connection_actor.hpp"
 #include "messages/ami_parser_actor.hpp"
@@ -45,6 +47,9 @@ struct supervised_connection {
   pbx_config pbx;
   ami_parser_actor parser;
   ami_connection_actor connection;
+  /// Bytes read from this PBX and not yet through the tracker, shared by
+  /// its parser and each of its connections (pbx_config::max_queued_bytes).
+  std::shared_ptr<flow_gate> gate;
   connection_status status;
   /// The delays of restarts after failures.
   std::optional<sb::backoff> delays;

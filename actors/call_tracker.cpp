@@ -5,7 +5,10 @@
 #include <string>
 #include <utility>
 
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
 #include <caf/timestamp.hpp>
+#include <caf/weak_intrusive_ptr.hpp>
 
 #include "core/log.hpp"
 
@@ -15,6 +18,30 @@ namespace {
 
 using tracker_pointer
     = call_tracker_actor::stateful_pointer<call_tracker_state>;
+
+/// Counts what a PBX's live-call cap refused; warns at most every 10 s.
+void report_refusals(call_tracker_state& st, const call_refusals& r) {
+  metrics::global()
+      .get_counter("switchboard_tracker_calls_refused_total",
+                   "New AMI calls not followed because their PBX had "
+                   "max_live_calls calls live.",
+                   {{"pbx", r.pbx}})
+      .inc(static_cast<double>(r.calls));
+  if (st.capped_events != nullptr)
+    st.capped_events->inc(static_cast<double>(r.events));
+  auto now = std::chrono::steady_clock::now();
+  auto [last, first] = st.cap_warned.try_emplace(r.pbx, now);
+  if (!first && now - last->second < std::chrono::seconds{10})
+    return;
+  last->second = now;
+  log::warning(call_tracker_state::name,
+               "live-call cap reached: new calls of this PBX are not "
+               "followed until calls end",
+               {{"pbx", r.pbx},
+                {"max_live_calls", std::to_string(r.cap)},
+                {"calls_refused", std::to_string(r.calls)},
+                {"events_dropped", std::to_string(r.events)}});
+}
 
 /// Moves the correlator's counters into the metrics registry.
 void report(call_tracker_state& st) {
@@ -29,8 +56,12 @@ void report(call_tracker_state& st) {
   add(st.late_events, old.late_events, now.late_events);
   add(st.orphan_cdrs, old.orphan_cdrs, now.orphan_cdrs);
   old = now;
+  for (auto& r : st.correlator->take_refusals())
+    report_refusals(st, r);
   if (st.live_calls != nullptr)
     st.live_calls->set(static_cast<double>(st.correlator->live_count()));
+  if (st.downstream && st.queued_calls != nullptr)
+    st.queued_calls->set(static_cast<double>(st.downstream->queued()));
 }
 
 /// Sends what completed (one message per handled message) and books it.
@@ -40,8 +71,11 @@ void flush(tracker_pointer self, std::vector<completed_call>& out) {
     if (call.incomplete)
       log::info(call_tracker_state::name, "call finalized incomplete",
                 {{"pbx", call.origin}, {"linkedid", call.ext_message_id}});
-  if (!out.empty() && st.matcher)
+  if (!out.empty() && st.matcher) {
+    if (st.downstream)
+      st.downstream->acquire(out.size());
     self->send(st.matcher, std::move(out));
+  }
   out.clear();
   report(st);
 }
@@ -60,6 +94,37 @@ void arm(tracker_pointer self) {
                      ++st.timer_generation);
 }
 
+void apply(tracker_pointer self, ami_event_batch& batch) {
+  std::vector<completed_call> out;
+  auto& correlator = *self->state.correlator;
+  for (auto& event : batch.events) {
+    if (event.pbx.empty())
+      event.pbx = batch.pbx;
+    correlator.on_event(event, out);
+  }
+  flush(self, out);
+  arm(self);
+}
+
+/// Answers the batches held back while the writer has room; else waits for
+/// the writer's release to say so (a credit_atom from its thread).
+void answer_held_back(tracker_pointer self) {
+  auto& st = self->state;
+  if (st.held_back.empty())
+    return;
+  caf::weak_actor_ptr weak{self->ctrl()};
+  bool open = st.downstream->wait([weak] {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<call_tracker_actor>(strong),
+                     credit_atom_v);
+  });
+  if (!open)
+    return;
+  for (auto& promise : st.held_back)
+    promise.deliver(true);
+  st.held_back.clear();
+}
+
 void sweep(tracker_pointer self) {
   std::vector<completed_call> out;
   self->state.correlator->finalize_stale(self->state.clock(), out);
@@ -73,6 +138,15 @@ call_tracker_actor::behavior_type
 call_tracker(call_tracker_actor::stateful_pointer<call_tracker_state> self,
              std::vector<pbx_config> pbxes, tracker_config config,
              customer_matcher_actor matcher) {
+  return call_tracker_with_clock(self, std::move(pbxes), config,
+                                 std::move(matcher), system_wall_clock());
+}
+
+call_tracker_actor::behavior_type call_tracker_bounded(
+    call_tracker_actor::stateful_pointer<call_tracker_state> self,
+    std::vector<pbx_config> pbxes, tracker_config config,
+    customer_matcher_actor matcher, std::shared_ptr<flow_gate> downstream) {
+  self->state.downstream = std::move(downstream);
   return call_tracker_with_clock(self, std::move(pbxes), config,
                                  std::move(matcher), system_wall_clock());
 }
@@ -103,19 +177,35 @@ call_tracker_actor::behavior_type call_tracker_with_clock(
                          dropped_help, {{"reason", "call_finalized"}});
   st.orphan_cdrs = &reg.get_counter("switchboard_tracker_dropped_events_total",
                                     dropped_help, {{"reason", "unknown_cdr"}});
+  st.queued_calls = &reg.get_gauge(
+      "switchboard_pipeline_queued_calls",
+      "Completed AMI calls between the tracker and the database.");
+  st.capped_events
+      = &reg.get_counter("switchboard_tracker_dropped_events_total",
+                         dropped_help, {{"reason", "live_call_cap"}});
   return {
       [self](ami_event_batch& batch) {
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};
-        std::vector<completed_call> out;
-        auto& correlator = *self->state.correlator;
-        for (auto& event : batch.events) {
-          if (event.pbx.empty())
-            event.pbx = batch.pbx;
-          correlator.on_event(event, out);
-        }
-        flush(self, out);
-        arm(self);
+        apply(self, batch);
+      },
+      [self](ami_event_batch& batch, credit_atom) -> caf::result<bool> {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        apply(self, batch);
+        auto& st = self->state;
+        if (!st.downstream
+            || (st.held_back.empty() && st.downstream->open()))
+          return true;
+        auto promise = self->make_response_promise<bool>();
+        st.held_back.push_back(promise);
+        answer_held_back(self);
+        return promise;
+      },
+      [self](credit_atom) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        answer_held_back(self);
       },
       [self](connection_lost_atom, std::string& pbx) {
         metrics::message_probe probe{*self->state.metrics,

@@ -4,8 +4,12 @@
 // domain/call_correlator.hpp) that owns its timer and forwards completed
 // calls to the customer matcher.
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/stateful_actor.hpp>
@@ -13,6 +17,7 @@
 
 #include "adapters/metrics/registry.hpp"
 #include "config/config.hpp"
+#include "core/flow_gate.hpp"
 #include "domain/call_correlator.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
@@ -40,8 +45,20 @@ struct call_tracker_state {
   metrics::counter* calls_incomplete = nullptr;
   metrics::counter* late_events = nullptr;
   metrics::counter* orphan_cdrs = nullptr;
+  metrics::counter* capped_events = nullptr;
+  metrics::gauge* queued_calls = nullptr;
+  /// When the live-call cap of each PBX was last warned about.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point>
+      cap_warned;
   /// Correlator counters already added to the metrics above.
   correlator_stats reported;
+
+  /// Completed calls handed on and not yet committed or spooled by the
+  /// writer, shared with the matcher and the writer; null = no bound.
+  std::shared_ptr<flow_gate> downstream;
+  /// Answers to (batch, credit) requests held back until the writer has
+  /// room: the parser releases a batch's bytes to its reader only then.
+  std::deque<caf::typed_response_promise<bool>> held_back;
 };
 
 /// `pbxes` gives each PBX's trunk and context rules (events of other PBXes
@@ -58,5 +75,14 @@ call_tracker_actor::behavior_type call_tracker_with_clock(
     call_tracker_actor::stateful_pointer<call_tracker_state> self,
     std::vector<pbx_config> pbxes, tracker_config config,
     customer_matcher_actor matcher, wall_clock clock);
+
+/// As call_tracker, charging every completed call it hands on to
+/// `downstream` (released by the writer when the call is committed or
+/// spooled); while that gate is closed, (batch, credit) requests are
+/// answered late, which stops the PBX readers.
+call_tracker_actor::behavior_type call_tracker_bounded(
+    call_tracker_actor::stateful_pointer<call_tracker_state> self,
+    std::vector<pbx_config> pbxes, tracker_config config,
+    customer_matcher_actor matcher, std::shared_ptr<flow_gate> downstream);
 
 } // namespace sb

@@ -145,6 +145,12 @@ struct writer_ops {
     self->send(caf::actor_cast<comms_log_writer_actor>(self), retry_atom_v);
   }
 
+  /// `n` records left memory: the tracker may hand on as many more.
+  void release(size_t n) {
+    if (st().downstream && n > 0)
+      st().downstream->release(n);
+  }
+
   /// Appends to the spool; false (records untouched) when it cannot take
   /// them: then they stay in memory and the error is logged and counted.
   bool to_spool(const std::vector<matched_call>& records) {
@@ -184,8 +190,10 @@ struct writer_ops {
     std::vector<matched_call> rest(std::make_move_iterator(s.pending.begin()),
                                    std::make_move_iterator(s.pending.end()));
     s.pending.clear();
-    if (to_spool(rest))
+    if (to_spool(rest)) {
+      release(rest.size());
       return;
+    }
     std::move(rest.begin(), rest.end(), std::back_inserter(s.pending));
   }
 
@@ -194,8 +202,10 @@ struct writer_ops {
     // While the database is down a record cannot be committed at once:
     // it is made durable now, not when memory runs out.
     if (s.down && s.spool && s.pending.empty()) {
-      if (to_spool(calls))
+      if (to_spool(calls)) {
+        release(calls.size());
         return;
+      }
     }
     auto room = s.config.max_pending > s.pending.size()
                     ? s.config.max_pending - s.pending.size()
@@ -209,8 +219,10 @@ struct writer_ops {
     overflow.reserve(calls.size() - to_memory);
     std::move(calls.begin() + static_cast<ptrdiff_t>(to_memory), calls.end(),
               std::back_inserter(overflow));
-    if (to_spool(overflow))
+    if (to_spool(overflow)) {
+      release(overflow.size());
       return;
+    }
     std::move(overflow.begin(), overflow.end(), std::back_inserter(s.pending));
   }
 
@@ -235,6 +247,7 @@ struct writer_ops {
     auto m = std::min(n, from_memory);
     s.pending.erase(s.pending.begin(),
                     s.pending.begin() + static_cast<ptrdiff_t>(m));
+    release(m);
     if (n > m && s.spool) {
       if (auto ok = s.spool->consume(n - m); !ok)
         log::error(actor_name, "cannot consume spool records",
@@ -481,6 +494,13 @@ comms_log_writer_state::~comms_log_writer_state() {
   }
   log::error(name, "records not yet committed are lost: no usable spool",
              {{"records", std::to_string(rest.size())}});
+}
+
+comms_log_writer_actor::behavior_type comms_log_writer_bounded(
+    comms_log_writer_actor::stateful_pointer<comms_log_writer_state> self,
+    db_config cfg, std::shared_ptr<flow_gate> downstream) {
+  self->state.downstream = std::move(downstream);
+  return comms_log_writer(self, std::move(cfg));
 }
 
 comms_log_writer_actor::behavior_type comms_log_writer(

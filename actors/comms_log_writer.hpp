@@ -62,6 +62,7 @@
 #include "adapters/store/database.hpp"
 #include "adapters/store/spool.hpp"
 #include "config/config.hpp"
+#include "core/flow_gate.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 
 namespace sb {
@@ -93,6 +94,9 @@ struct comms_log_writer_state {
   std::chrono::steady_clock::time_point next_attempt;
   /// Records beyond max_pending when no spool is available (logged once).
   bool warned_unbounded = false;
+  /// Released by every record that leaves memory (committed or spooled):
+  /// the call tracker charged it. Null = no bound.
+  std::shared_ptr<flow_gate> downstream;
 
   metrics::histogram* write_seconds = nullptr;
   metrics::histogram* batch_size = nullptr;
@@ -124,5 +128,11 @@ struct comms_log_writer_state {
 comms_log_writer_actor::behavior_type comms_log_writer(
     comms_log_writer_actor::stateful_pointer<comms_log_writer_state> self,
     db_config cfg);
+
+/// As comms_log_writer, releasing `downstream` for every record committed
+/// or spooled (see call_tracker_bounded).
+comms_log_writer_actor::behavior_type comms_log_writer_bounded(
+    comms_log_writer_actor::stateful_pointer<comms_log_writer_state> self,
+    db_config cfg, std::shared_ptr<flow_gate> downstream);
 
 } // namespace sb

@@ -59,6 +59,8 @@ void consume_held_spool(self_ptr self, size_t n) {
 /// the writer answers a flush, i.e. holds them committed or spooled.
 void release_held(self_ptr self) {
   auto& st = self->state;
+  if (st.downstream)
+    st.downstream->acquire(st.held.size());
   forward(self, std::move(st.held));
   st.held.clear();
   if (!st.held_spool || st.held_spool->depth() == 0 || st.release_in_flight)
@@ -95,6 +97,8 @@ void hold(self_ptr self, std::vector<completed_call>& calls) {
                  "memory only",
                  {{"error", describe(ok.error())}});
   }
+  if (st.downstream)
+    st.downstream->release(calls.size());
   std::move(calls.begin(), calls.end(), std::back_inserter(st.held));
 }
 
@@ -232,6 +236,16 @@ customer_matcher_actor::behavior_type customer_matcher(
     comms_log_writer_actor writer) {
   return durable_customer_matcher(self, phone, std::move(db_url),
                                   std::move(writer), std::string{});
+}
+
+customer_matcher_actor::behavior_type bounded_customer_matcher(
+    customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
+    const phone_config& phone, std::string db_url,
+    comms_log_writer_actor writer, const std::string& held_path,
+    std::shared_ptr<flow_gate> downstream) {
+  self->state.downstream = std::move(downstream);
+  return durable_customer_matcher(self, phone, std::move(db_url),
+                                  std::move(writer), held_path);
 }
 
 customer_matcher_actor::behavior_type durable_customer_matcher(

@@ -43,6 +43,7 @@
 #include "adapters/phone/normalizer.hpp"
 #include "adapters/store/spool.hpp"
 #include "config/config.hpp"
+#include "core/flow_gate.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
 
@@ -75,6 +76,10 @@ struct customer_matcher_state {
   std::vector<completed_call> held;
   /// The same calls on disk (none without a path).
   std::unique_ptr<store::spool> held_spool;
+  /// Charged by the tracker for every call it hands on, released by the
+  /// writer; held calls are released while held (bounded by max_held, on
+  /// disk) and charged again when handed on. Null = no bound.
+  std::shared_ptr<flow_gate> downstream;
   /// A writer flush for released calls is awaited (one at a time).
   bool release_in_flight = false;
   bool reload_scheduled = false;
@@ -117,5 +122,12 @@ customer_matcher_actor::behavior_type durable_customer_matcher(
     customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
     const phone_config& phone, std::string db_url,
     comms_log_writer_actor writer, const std::string& held_path);
+
+/// As durable_customer_matcher, with the tracker's downstream gate.
+customer_matcher_actor::behavior_type bounded_customer_matcher(
+    customer_matcher_actor::stateful_pointer<customer_matcher_state> self,
+    const phone_config& phone, std::string db_url,
+    comms_log_writer_actor writer, const std::string& held_path,
+    std::shared_ptr<flow_gate> downstream);
 
 } // namespace sb

@@ -168,14 +168,18 @@ caf::expected<void> server::start() {
   // Writer and matcher make blocking SQL calls (commits, index loads): each
   // gets a thread of its own instead of stalling a scheduler worker that the
   // tracker and parsers need.
-  writer_ = sys_.spawn<caf::detached>(comms_log_writer, cfg_.db);
+  downstream_ = std::make_shared<flow_gate>(cfg_.tracker.max_queued_calls);
+  writer_ = sys_.spawn<caf::detached>(comms_log_writer_bounded, cfg_.db,
+                                      downstream_);
   // Calls held while the customer index cannot load survive a crash in a
   // spool of their own, beside the writer's.
   matcher_ = sys_.spawn<caf::detached>(
-      durable_customer_matcher, cfg_.phone, cfg_.db.url, writer_,
+      bounded_customer_matcher, cfg_.phone, cfg_.db.url, writer_,
       cfg_.db.spool_path.empty() ? std::string{}
-                                 : cfg_.db.spool_path + ".held");
-  tracker_ = sys_.spawn(call_tracker, cfg_.pbxes, cfg_.tracker, matcher_);
+                                 : cfg_.db.spool_path + ".held",
+      downstream_);
+  tracker_ = sys_.spawn(call_tracker_bounded, cfg_.pbxes, cfg_.tracker,
+                        matcher_, downstream_);
   backoff_policy backoff;
   backoff.initial = opts_.reconnect_initial;
   backoff.max = opts_.reconnect_max;
@@ -347,9 +351,12 @@ std::vector<supervised_child> server::supervised_children() {
       {"comms_log_writer", caf::actor_cast<caf::actor>(writer_),
        [this] {
          return caf::actor_cast<caf::actor>(
-             sys_.spawn<caf::detached>(comms_log_writer, cfg_.db));
+             sys_.spawn<caf::detached>(comms_log_writer_bounded, cfg_.db,
+                                       downstream_));
        },
        [this, replace](const caf::actor& next) {
+         // What the dead writer held is spooled or gone: so are its charges.
+         downstream_->reset();
          auto writer = replace(writer_, next);
          caf::anon_send(matcher(), rewire_atom_v, next);
          if (http_)
@@ -359,11 +366,13 @@ std::vector<supervised_child> server::supervised_children() {
       {"customer_matcher", caf::actor_cast<caf::actor>(matcher_),
        [this] {
          return caf::actor_cast<caf::actor>(sys_.spawn<caf::detached>(
-             durable_customer_matcher, cfg_.phone, cfg_.db.url, writer(),
+             bounded_customer_matcher, cfg_.phone, cfg_.db.url, writer(),
              cfg_.db.spool_path.empty() ? std::string{}
-                                        : cfg_.db.spool_path + ".held"));
+                                        : cfg_.db.spool_path + ".held",
+             downstream_));
        },
        [this, replace](const caf::actor& next) {
+         downstream_->reset();
          auto matcher = replace(matcher_, next);
          caf::anon_send(tracker(), rewire_atom_v, next);
          if (auto calls = ucid_calls())
@@ -375,7 +384,8 @@ std::vector<supervised_child> server::supervised_children() {
       {"call_tracker", caf::actor_cast<caf::actor>(tracker_),
        [this] {
          return caf::actor_cast<caf::actor>(
-             sys_.spawn(call_tracker, cfg_.pbxes, cfg_.tracker, matcher()));
+             sys_.spawn(call_tracker_bounded, cfg_.pbxes, cfg_.tracker,
+                        matcher(), downstream_));
        },
        [this, replace](const caf::actor& next) {
          auto tracker = replace(tracker_, next);

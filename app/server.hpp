@@ -19,6 +19,7 @@
 #include "app/root_supervisor.hpp"
 #include "config/config.hpp"
 #include "core/api_tokens.hpp"
+#include "core/flow_gate.hpp"
 #include "core/handle_slot.hpp"
 #include "messages/ami_supervisor_actor.hpp"
 #include "messages/call_tracker_actor.hpp"
@@ -104,6 +105,10 @@ private:
   /// Guards the five handles: the root supervisor replaces them on its
   /// thread while others read them.
   mutable std::mutex handles_mutex_;
+  /// Completed AMI calls between tracker and database (charged by the
+  /// tracker, released by the writer): at tracker.max_queued_calls the PBX
+  /// readers stop.
+  std::shared_ptr<flow_gate> downstream_;
   comms_log_writer_actor writer_;
   customer_matcher_actor matcher_;
   call_tracker_actor tracker_;

@@ -43,6 +43,13 @@ struct pbx_config {
   /// Newexten, ...: most of a FreePBX stream); they are still counted. Off
   /// only for tests that check the raw stream.
   bool drop_unread_events = true;
+  /// Bytes read from this PBX and not yet through the call tracker (with
+  /// room at the writer for the calls they complete); at the bound the
+  /// socket is not read until the pipeline caught up.
+  size_t max_queued_bytes = 4 * 1024 * 1024;
+  /// Calls followed at once; a new call past it is not followed (counted,
+  /// warned; its events are dropped and counted).
+  size_t max_live_calls = 10000;
   /// Channel-name prefixes of trunks (besides the context rules), e.g.
   /// "PJSIP/trunk-", "SIP/carrier". Empty = rely on contexts.
   std::vector<std::string> trunks;
@@ -96,6 +103,10 @@ struct tracker_config {
   double stale_call_seconds = 300;
   /// Upper bound for any call's life without a Hangup (PBX bug, lost events).
   double max_call_seconds = 4 * 3600;
+  /// Completed calls handed on by the tracker and not yet committed or
+  /// spooled by the writer; at the bound the tracker holds back its answers
+  /// and the PBX readers stop reading.
+  size_t max_queued_calls = 5000;
 };
 
 struct ozonetel_config {

@@ -353,6 +353,12 @@ std::vector<key_spec<app_config>> call_keys() {
                     "ISO 3166 region (two letters) for numbers written without "
                     "a country code.",
                     secrecy::none, check_region),
+      count_key<T>("tracker.max_queued_calls",
+                   SB_FIELD(T, tracker.max_queued_calls),
+                   "Completed calls on their way to the database (matcher "
+                   "and writer queues); at the bound the PBX readers stop "
+                   "reading until the writer caught up.",
+                   100, 10000000),
       seconds_key<T>("tracker.stale_call_seconds",
                      SB_FIELD(T, tracker.stale_call_seconds),
                      "A call with no event for this long after its PBX "
@@ -492,6 +498,16 @@ const std::vector<key_spec<pbx_config>>& pbx_keys() {
       count_key<T>("max_frame_bytes", SB_FIELD(T, max_frame_bytes),
                    "Frames larger than this are dropped and counted.", 256,
                    64ull * 1024 * 1024),
+      count_key<T>("max_queued_bytes", SB_FIELD(T, max_queued_bytes),
+                   "Bytes read from this PBX and not yet through the call "
+                   "tracker; at the bound the socket is not read until the "
+                   "pipeline caught up (flow control to the PBX).",
+                   64ull * 1024, 1024ull * 1024 * 1024),
+      count_key<T>("max_live_calls", SB_FIELD(T, max_live_calls),
+                   "Calls of this PBX followed at once; a new call past it "
+                   "is not followed (warned, counted in "
+                   "switchboard_tracker_calls_refused_total).",
+                   1, 10000000),
       list_key<T>(
           "trunks", SB_FIELD(T, trunks),
           "Channel-name prefixes of trunks besides the context rules "

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "core/strings.hpp"
 #include "domain/ami_fields.hpp"
@@ -117,6 +118,10 @@ call_correlator::call_entry* call_correlator::call_for(pbx_state& pbx,
     ++stats_.late_events;
     return nullptr;
   }
+  if (pbx.calls.size() >= pbx.config.max_live_calls) {
+    refuse(pbx, f);
+    return nullptr;
+  }
   i = pbx.calls.emplace(key, call_record{}).first;
   auto& call = i->second;
   call.channels.reserve(4);
@@ -130,6 +135,30 @@ call_correlator::call_entry* call_correlator::call_for(pbx_state& pbx,
   ++live_;
   scan_due_ = std::min(scan_due_, received + max_age_);
   return &*i;
+}
+
+void call_correlator::refuse(pbx_state& pbx, const fields& f) {
+  // Counted, never silent: the call's own first event counts the call, every
+  // event of it counts as dropped. Calls already followed are untouched.
+  ++stats_.refused_events;
+  bool new_call = f.event == "Newchannel" && f.uniqueid == f.linkedid;
+  if (new_call)
+    ++stats_.calls_refused;
+  auto i = std::find_if(refusals_.begin(), refusals_.end(),
+                        [&](const call_refusals& r) {
+                          return r.pbx == pbx.config.name;
+                        });
+  if (i == refusals_.end()) {
+    refusals_.push_back({pbx.config.name, pbx.config.max_live_calls, 0, 0});
+    i = refusals_.end() - 1;
+  }
+  ++i->events;
+  if (new_call)
+    ++i->calls;
+}
+
+std::vector<call_refusals> call_correlator::take_refusals() {
+  return std::exchange(refusals_, {});
 }
 
 call_correlator::call_entry* call_correlator::resolve(pbx_state& pbx,

@@ -80,6 +80,18 @@ struct correlator_stats {
   uint64_t late_events = 0;
   /// Cdr events of no known channel (dropped).
   uint64_t orphan_cdrs = 0;
+  /// New calls not followed because their PBX had max_live_calls live.
+  uint64_t calls_refused = 0;
+  /// Events of such calls (dropped).
+  uint64_t refused_events = 0;
+};
+
+/// What the live-call cap of one PBX refused since the last look.
+struct call_refusals {
+  std::string pbx;
+  size_t cap = 0;
+  uint64_t calls = 0;
+  uint64_t events = 0;
 };
 
 class call_correlator {
@@ -119,6 +131,10 @@ public:
   std::vector<live_call> active() const;
 
   size_t live_count() const noexcept;
+
+  /// Per PBX, what its live-call cap refused since the last call; empty
+  /// when nothing was.
+  std::vector<call_refusals> take_refusals();
 
   const correlator_stats& stats() const noexcept {
     return stats_;
@@ -161,6 +177,8 @@ private:
                        unix_micros received);
   call_entry* resolve(pbx_state& pbx, const fields& f, unix_micros at,
                       unix_micros received);
+  /// Counts an event of a call the live-call cap keeps out.
+  void refuse(pbx_state& pbx, const fields& f);
   channel_record& channel_for(pbx_state& pbx, call_entry& call,
                               std::string_view uniqueid,
                               std::string_view channel_name,
@@ -216,6 +234,7 @@ private:
   /// When finalize_stale next needs to scan every call (stale / max age).
   unix_micros scan_due_ = never;
   size_t live_ = 0;
+  std::vector<call_refusals> refusals_;
   std::string key_buffer_;
   std::string lookup_buffer_;
   correlator_stats stats_;

@@ -12,17 +12,17 @@
 
 namespace sb {
 
-/// One PBX's AMI session. Its socket reader runs on its own thread and hands
-/// frames straight to the parser; the actor itself only hears about state
+/// One PBX's AMI session. Its socket is read on the shared AMI I/O pool,
+/// which hands frames straight to the parser; the actor itself only hears about state
 /// changes. On any failure it quits with an error whose context is one
 /// string naming the PBX and the cause ("pbx main: authentication failed:
 /// ..."); restarting is the supervisor's job.
 using ami_connection_actor = caf::typed_actor<
-    // From the socket thread: the Login was accepted.
+    // From the I/O pool: the Login was accepted.
     caf::reacts_to<connected_atom>,
-    // From the socket thread: the first events of this session arrived.
+    // From the I/O pool: the first events of this session arrived.
     caf::reacts_to<connected_atom, connection_state>,
-    // From the socket thread: the session ended; the text says why.
+    // From the I/O pool: the session ended; the text says why.
     caf::reacts_to<connection_lost_atom, std::string>>;
 
 } // namespace sb

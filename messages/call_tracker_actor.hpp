@@ -15,6 +15,12 @@ namespace sb {
 using call_tracker_actor = caf::typed_actor<
   // Parsed events from one PBX, in arrival order.
   caf::reacts_to<ami_event_batch>,
+  // The same, answered once the events are applied and the calls they
+  // completed may be handed on (the writer has room for them): the parser
+  // releases the batch's bytes to its reader then (flow control).
+  caf::replies_to<ami_event_batch, credit_atom>::with<bool>,
+  // Internal: the writer made room; answer the batches held back.
+  caf::reacts_to<credit_atom>,
   // The PBX connection dropped: its live calls may never see their Hangup, so
   // they are finalized (flagged incomplete) unless events resume in time.
   caf::reacts_to<connection_lost_atom, std::string>,

@@ -80,5 +80,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb, acw_atom, "acw")
   CAF_ADD_ATOM(switchboard, sb, flush_atom, "flush")
   CAF_ADD_ATOM(switchboard, sb, rewire_atom, "rewire")
+  CAF_ADD_ATOM(switchboard, sb, credit_atom, "credit")
 
 CAF_END_TYPE_ID_BLOCK(switchboard)

@@ -1,20 +1,24 @@
 #include "adapters/ami/client.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <future>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
 #include "adapters/ami/codec.hpp"
@@ -71,7 +75,14 @@ constexpr std::string_view banner_prefix = "Asterisk Call Manager/";
 
 } // namespace
 
-struct client::impl {
+struct io_pool::impl {
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work
+      = asio::make_work_guard(io);
+  std::vector<std::thread> threads;
+};
+
+struct client::impl : std::enable_shared_from_this<client::impl> {
   enum class phase { connecting, banner, login, logged_in, done };
   enum class action_kind { challenge, login, ping, resync };
 
@@ -82,15 +93,23 @@ struct client::impl {
 
   pbx_config pbx;
   client_callbacks callbacks;
+  std::shared_ptr<flow_gate> gate;
   std::string prefix; // "pbx <name>: "
 
-  asio::io_context io;
-  tcp::resolver resolver{io};
-  tcp::socket socket{io};
-  asio::steady_timer login_deadline{io};
-  asio::steady_timer ping_timer{io};
-  asio::steady_timer ping_deadline{io};
-  std::thread thread;
+  /// Every handler of this client runs on its strand: one at a time, on
+  /// whichever pool thread is free.
+  asio::strand<asio::io_context::executor_type> strand;
+  tcp::resolver resolver{strand};
+  tcp::socket socket{strand};
+  asio::steady_timer login_deadline{strand};
+  asio::steady_timer ping_timer{strand};
+  asio::steady_timer ping_deadline{strand};
+  /// start() was called, stop() was called (owner's thread).
+  bool started = false;
+  std::atomic<bool> stopped{false};
+  /// The reader waits for the gate: an unanswered Ping is our silence, not
+  /// the PBX's.
+  bool paused = false;
 
   std::unique_ptr<char[]> read_buffer{new char[read_buffer_bytes]};
   frame_splitter splitter;
@@ -109,16 +128,18 @@ struct client::impl {
   ami_event scratch;
   uint64_t oversized_reported = 0;
 
-  impl(pbx_config cfg, client_callbacks cbs)
-      : pbx(std::move(cfg)), callbacks(std::move(cbs)),
-        prefix("pbx " + pbx.name + ": "), splitter(pbx.max_frame_bytes),
-        writer(pbx.name) {}
+  impl(pbx_config cfg, client_callbacks cbs, std::shared_ptr<flow_gate> flow,
+       asio::io_context& io)
+      : pbx(std::move(cfg)), callbacks(std::move(cbs)), gate(std::move(flow)),
+        prefix("pbx " + pbx.name + ": "), strand(asio::make_strand(io)),
+        splitter(pbx.max_frame_bytes), writer(pbx.name) {}
 
   // -- session steps ---------------------------------------------------------
 
   void connect() {
     login_deadline.expires_after(to_duration(pbx.login_timeout_seconds));
-    login_deadline.async_wait([this](boost::system::error_code ec) {
+    login_deadline.async_wait([this, keep = shared_from_this()](
+                                  boost::system::error_code ec) {
       if (ec || state == phase::logged_in || state == phase::done)
         return;
       auto limit = format_seconds(pbx.login_timeout_seconds);
@@ -136,8 +157,9 @@ struct client::impl {
     });
     resolver.async_resolve(
         pbx.host, std::to_string(pbx.port),
-        [this](boost::system::error_code ec,
-               const tcp::resolver::results_type& found) {
+        [this, keep = shared_from_this()](
+            boost::system::error_code ec,
+            const tcp::resolver::results_type& found) {
           if (state == phase::done)
             return;
           if (ec) {
@@ -146,7 +168,7 @@ struct client::impl {
           }
           asio::async_connect(
               socket, found,
-              [this](boost::system::error_code ec, const tcp::endpoint&) {
+              [this, keep](boost::system::error_code ec, const tcp::endpoint&) {
                 if (state == phase::done)
                   return;
                 if (ec) {
@@ -165,9 +187,30 @@ struct client::impl {
   }
 
   void read() {
+    if (state == phase::done)
+      return;
+    // At the bound the socket is left unread until the consumer caught up:
+    // the kernel's buffer fills and the PBX's writes wait, instead of this
+    // process's memory growing. Only events are charged: the banner and the
+    // login are read at once.
+    paused = false;
+    if (gate && state == phase::logged_in) {
+      std::weak_ptr<impl> weak = shared_from_this();
+      bool go = gate->wait([weak] {
+        if (auto strong = weak.lock())
+          asio::post(strong->strand, [strong] { strong->read(); });
+      });
+      if (!go) {
+        paused = true;
+        if (callbacks.on_paused)
+          callbacks.on_paused();
+        return;
+      }
+    }
     socket.async_read_some(
         asio::buffer(read_buffer.get(), read_buffer_bytes),
-        [this](boost::system::error_code ec, size_t n) { on_read(ec, n); });
+        [this, keep = shared_from_this()](boost::system::error_code ec,
+                                          size_t n) { on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, size_t n) {
@@ -190,6 +233,8 @@ struct client::impl {
         batch_capacity = std::max(batch_capacity, batch.frames.size());
         batch.pbx = pbx.name;
         batch.received = received;
+        if (gate)
+          gate->acquire(batch_bytes());
         if (callbacks.on_frames)
           callbacks.on_frames(std::move(batch));
         batch = ami_frame_batch{};
@@ -208,6 +253,14 @@ struct client::impl {
       return;
     }
     read();
+  }
+
+  /// What the batch charges to the gate: its frame texts.
+  size_t batch_bytes() const noexcept {
+    size_t bytes = 0;
+    for (auto& frame : batch.frames)
+      bytes += frame.size();
+    return bytes;
   }
 
   void on_banner(std::string_view line) {
@@ -334,7 +387,8 @@ struct client::impl {
     if (pbx.ping_interval_seconds <= 0 || state != phase::logged_in)
       return;
     ping_timer.expires_after(to_duration(pbx.ping_interval_seconds));
-    ping_timer.async_wait([this](boost::system::error_code ec) {
+    ping_timer.async_wait([this, keep = shared_from_this()](
+                              boost::system::error_code ec) {
       if (ec || state != phase::logged_in)
         return;
       auto id = send_action("Ping", {}, action_kind::ping);
@@ -342,11 +396,17 @@ struct client::impl {
         return;
       ping_id = id;
       ping_deadline.expires_after(to_duration(pbx.ping_timeout_seconds));
-      ping_deadline.async_wait([this, id](boost::system::error_code ec) {
+      ping_deadline.async_wait([this, keep, id](boost::system::error_code ec) {
         // Compare ids: a deadline that expired while its answer was being
         // handled must not kill a live session.
         if (ec || state != phase::logged_in || ping_id != id)
           return;
+        if (paused) {
+          // The answer may be in the socket buffer we are not reading.
+          ping_id.clear();
+          schedule_ping();
+          return;
+        }
         fail("no answer to Ping within "
              + format_seconds(pbx.ping_timeout_seconds)
              + " s, connection considered dead");
@@ -378,7 +438,8 @@ struct client::impl {
     out_queued.clear();
     writing = true;
     asio::async_write(socket, asio::buffer(out_writing),
-                      [this](boost::system::error_code ec, size_t) {
+                      [this, keep = shared_from_this()](
+                          boost::system::error_code ec, size_t) {
                         writing = false;
                         out_writing.clear();
                         if (state == phase::done)
@@ -411,19 +472,22 @@ struct client::impl {
   }
 };
 
-client::client(pbx_config pbx, client_callbacks callbacks)
-    : impl_(std::make_unique<impl>(std::move(pbx), std::move(callbacks))) {}
+client::client(pbx_config pbx, client_callbacks callbacks,
+               std::shared_ptr<flow_gate> gate)
+    : impl_(std::make_shared<impl>(std::move(pbx), std::move(callbacks),
+                                   std::move(gate),
+                                   io_pool::shared().get().io)) {}
 
 client::~client() {
   stop();
 }
 
 void client::start() {
-  auto* self = impl_.get();
-  asio::post(self->io, [self] { self->connect(); });
-  self->thread = std::thread([self] {
+  auto self = impl_;
+  self->started = true;
+  asio::post(self->strand, [self] {
     try {
-      self->io.run();
+      self->connect();
     } catch (const std::exception& e) {
       self->fail(std::string{"internal error: "} + e.what());
     }
@@ -431,12 +495,56 @@ void client::start() {
 }
 
 void client::stop() {
-  if (!impl_->thread.joinable())
+  auto self = impl_;
+  if (!self->started || self->stopped.exchange(true))
     return;
+  // On the strand: once this ran, every later handler sees `done` and
+  // calls nothing; handlers still queued keep the state alive through
+  // their shared_ptr.
+  auto closed = std::make_shared<std::promise<void>>();
+  auto finished = closed->get_future();
+  asio::post(self->strand, [self, closed] {
+    self->state = impl::phase::done;
+    self->close();
+    closed->set_value();
+  });
+  // Bounded: a pool already gone (process exit) must not hang the caller.
+  if (finished.wait_for(std::chrono::seconds{5})
+      != std::future_status::ready)
+    log::error("ami_client", "the I/O pool did not close a connection",
+               {{"pbx", self->pbx.name}});
+}
+
+io_pool::io_pool() : impl_(std::make_unique<impl>()) {
+  auto n = std::clamp(std::thread::hardware_concurrency(), 2U, 8U);
+  for (unsigned i = 0; i < n; ++i)
+    impl_->threads.emplace_back([this] {
+      for (;;) {
+        try {
+          impl_->io.run();
+          return;
+        } catch (const std::exception& e) {
+          // A handler threw: the pool keeps serving the other connections.
+          log::error("ami_client", "I/O handler failed", {{"error", e.what()}});
+        }
+      }
+    });
+}
+
+io_pool::~io_pool() {
+  impl_->work.reset();
   impl_->io.stop();
-  impl_->thread.join();
-  impl_->state = impl::phase::done;
-  impl_->close();
+  for (auto& t : impl_->threads)
+    t.join();
+}
+
+io_pool& io_pool::shared() {
+  static io_pool pool;
+  return pool;
+}
+
+size_t io_pool::threads() const noexcept {
+  return impl_->threads.size();
 }
 
 } // namespace sb::ami

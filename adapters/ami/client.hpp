@@ -5,9 +5,17 @@
 // session alive with Ping, and hand every frame after the login response to
 // the owner in batches, one batch per socket read.
 //
-// Asterisk drops a client that reads slower than its writetimeout (100 ms by
-// default), so the socket is read on the client's own thread and the callbacks
-// must never block: they hand the batch on (e.g. an actor send) and return.
+// Every client of the process shares one io_context run by a small pool of
+// threads (io_pool): a connection is a socket, its buffers and three timers,
+// not a thread, so one process follows 1,000 PBXes. Asterisk drops a client
+// that reads slower than its writetimeout (100 ms by default), so the
+// callbacks must never block: they hand the batch on (an actor send) and
+// return.
+//
+// With a flow_gate the bytes handed on are bounded: every batch is charged to
+// the gate until its consumer releases it, and at the bound the client issues
+// no further read (the kernel's buffers fill, then the PBX's writes wait) until
+// a release opens the gate again.
 
 #include <cstdint>
 #include <functional>
@@ -15,12 +23,13 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "core/flow_gate.hpp"
 #include "messages/ami_event.hpp"
 
 namespace sb::ami {
 
-/// What the client tells its owner. Every callback runs on the client's I/O
-/// thread, never concurrently with another callback of the same client.
+/// What the client tells its owner. Every callback runs on a pool thread,
+/// never concurrently with another callback of the same client.
 struct client_callbacks {
   /// The Login was accepted; from now on every frame goes to on_frames.
   std::function<void()> on_logged_in;
@@ -29,18 +38,46 @@ struct client_callbacks {
   std::function<void(ami_frame_batch&&)> on_frames;
   /// `count` frames over max_frame_bytes were dropped in the last read.
   std::function<void(uint64_t count)> on_oversized;
+  /// The gate is closed: the socket is not read until it opens.
+  std::function<void()> on_paused;
   /// The session ended; called at most once, and nothing is called after it.
   /// The text names the PBX and the cause, e.g. "pbx main: authentication
   /// failed: Authentication failed". It never contains the secret.
   std::function<void(std::string reason)> on_failed;
 };
 
+/// The io_context every client shares and its threads: two, or the core
+/// count when that is more (at most 8). Started on first use.
+class io_pool {
+public:
+  static io_pool& shared();
+
+  /// Threads running the io_context.
+  size_t threads() const noexcept;
+
+  ~io_pool();
+  io_pool(const io_pool&) = delete;
+  io_pool& operator=(const io_pool&) = delete;
+
+  struct impl;
+  impl& get() noexcept {
+    return *impl_;
+  }
+
+private:
+  io_pool();
+  std::unique_ptr<impl> impl_;
+};
+
 class client {
 public:
   /// Bytes asked of the socket per read (and so the most one batch carries).
-  static constexpr size_t read_buffer_bytes = 256 * 1024;
+  static constexpr size_t read_buffer_bytes = 64 * 1024;
 
-  client(pbx_config pbx, client_callbacks callbacks);
+  /// `gate` bounds the bytes of the batches handed on and not yet released
+  /// by their consumer; null means no bound (tools, tests).
+  client(pbx_config pbx, client_callbacks callbacks,
+         std::shared_ptr<flow_gate> gate = nullptr);
 
   /// Stops the session (see stop()).
   ~client();
@@ -48,16 +85,17 @@ public:
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  /// Connects on a new I/O thread. Call once.
+  /// Connects on the shared pool. Call once.
   void start();
 
-  /// Closes the socket and joins the I/O thread: no callback runs after this
-  /// returns. Must not be called from a callback. Idempotent.
+  /// Closes the socket; no callback runs after this returns. Must not be
+  /// called from a callback. Idempotent.
   void stop();
 
-private:
   struct impl;
-  std::unique_ptr<impl> impl_;
+
+private:
+  std::shared_ptr<impl> impl_;
 };
 
 /// "1", "0.25", "2.5": seconds as people write them in messages.

@@ -3,8 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -395,4 +397,78 @@ TEST_CASE("replay server paces and loops the capture", "[ami][client]") {
   CHECK(got.frames[per_replay] == capture[0]);
   // Paced: many small reads, not one big one.
   CHECK(got.batch_sizes.size() > 5);
+}
+
+TEST_CASE("at the flow bound the client stops reading, and reads on once the "
+          "consumer released what it holds: nothing lost, order kept",
+          "[ami][client][flow]") {
+  replay_options options;
+  options.capture_path = sb::test::ami_capture("dev-11-burst-50");
+  auto server = sb::test::start_replay(options);
+  auto pbx = sb::test::local_pbx(*server);
+  pbx.drop_unread_events = false;
+  auto gate = std::make_shared<sb::flow_gate>(64 * 1024);
+  collector got;
+  auto callbacks = got.callbacks();
+  std::atomic<int> pauses{0};
+  callbacks.on_paused = [&] {
+    std::lock_guard<std::mutex> guard{got.mtx};
+    ++pauses;
+    got.changed.notify_all();
+  };
+  sb::ami::client client{pbx, std::move(callbacks), gate};
+  client.start();
+  // Nothing is released: the client must stop within one read of the bound.
+  REQUIRE(got.wait([&](collector&) { return pauses.load() > 0; }));
+  size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> guard{got.mtx};
+    for (auto& f : got.frames)
+      bytes += f.size();
+    CHECK(got.frames.size() < server->capture_events());
+  }
+  CHECK(gate->queued() >= gate->max_units());
+  CHECK(gate->queued() < gate->max_units() + sb::ami::client::read_buffer_bytes);
+  CHECK(bytes <= gate->queued());
+  // The consumer catches up, batch by batch, until the capture is through.
+  REQUIRE(got.wait(
+      [&](collector& c) {
+        gate->release(gate->queued());
+        return c.frames.size() >= server->capture_events();
+      },
+      20s));
+  std::lock_guard<std::mutex> guard{got.mtx};
+  CHECK(got.frames == server->capture_frames());
+  CHECK(got.failures.empty());
+}
+
+TEST_CASE("200 clients share the I/O pool: every one logs in and gets its "
+          "stream, on a handful of threads",
+          "[ami][client][pool]") {
+  replay_options options;
+  options.capture_path
+      = sb::test::ami_capture("dev-01-inbound-answered-caller-hangup");
+  std::vector<std::unique_ptr<sb::ami::replay_server>> servers;
+  std::vector<std::unique_ptr<collector>> got;
+  std::vector<std::unique_ptr<sb::ami::client>> clients;
+  for (int i = 0; i < 200; ++i) {
+    servers.push_back(sb::test::start_replay(options));
+    got.push_back(std::make_unique<collector>());
+    clients.push_back(std::make_unique<sb::ami::client>(
+        sb::test::local_pbx(*servers.back()), got.back()->callbacks()));
+    clients.back()->start();
+  }
+  for (size_t i = 0; i < clients.size(); ++i) {
+    INFO("client " << i);
+    auto expected = servers[i]->capture_events();
+    REQUIRE(got[i]->wait(
+        [&](collector& c) { return c.frames.size() >= expected; }));
+    std::lock_guard<std::mutex> guard{got[i]->mtx};
+    CHECK(got[i]->frames == servers[i]->capture_frames());
+  }
+  auto threads = sb::ami::io_pool::shared().threads();
+  CHECK(threads >= 2);
+  CHECK(threads <= 8);
+  for (auto& c : clients)
+    c->stop();
 }
