@@ -110,6 +110,13 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   /// The reader waits for the gate: an unanswered Ping is our silence, not
   /// the PBX's.
   bool paused = false;
+  /// An async_read_some is outstanding.
+  bool reading = false;
+  /// stop() reads what the kernel already holds before it closes: with the
+  /// reader held back by the gate, a burst waits there, not in memory.
+  bool draining = false;
+  size_t drain_budget = 0;
+  std::shared_ptr<std::promise<void>> stopped_promise;
 
   std::unique_ptr<char[]> read_buffer{new char[read_buffer_bytes]};
   frame_splitter splitter;
@@ -187,14 +194,14 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   }
 
   void read() {
-    if (state == phase::done)
+    if (state == phase::done || reading)
       return;
     // At the bound the socket is left unread until the consumer caught up:
     // the kernel's buffer fills and the PBX's writes wait, instead of this
     // process's memory growing. Only events are charged: the banner and the
     // login are read at once.
     paused = false;
-    if (gate && state == phase::logged_in) {
+    if (gate && state == phase::logged_in && !draining) {
       std::weak_ptr<impl> weak = shared_from_this();
       bool go = gate->wait([weak] {
         if (auto strong = weak.lock())
@@ -207,10 +214,52 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         return;
       }
     }
+    reading = true;
     socket.async_read_some(
         asio::buffer(read_buffer.get(), read_buffer_bytes),
         [this, keep = shared_from_this()](boost::system::error_code ec,
-                                          size_t n) { on_read(ec, n); });
+                                          size_t n) {
+          reading = false;
+          on_read(ec, n);
+        });
+  }
+
+  /// A stop: reads on while the kernel holds bytes of this session (within
+  /// the budget), then closes. Runs on the strand.
+  void drain_then_close() {
+    boost::system::error_code ec;
+    auto available = socket.available(ec);
+    if (!ec && available > 0 && drain_budget > 0
+        && state == phase::logged_in) {
+      drain_budget -= std::min(drain_budget, read_buffer_bytes);
+      read();
+      return;
+    }
+    state = phase::done;
+    close();
+    if (stopped_promise)
+      stopped_promise->set_value();
+  }
+
+  void begin_stop(std::shared_ptr<std::promise<void>> done) {
+    if (state != phase::logged_in) {
+      state = phase::done;
+      close();
+      done->set_value();
+      return;
+    }
+    draining = true;
+    drain_budget = drain_limit_bytes;
+    stopped_promise = std::move(done);
+    boost::system::error_code ec;
+    if (!reading) {
+      drain_then_close();
+      return;
+    }
+    // The outstanding read completes with what arrived, or is cancelled
+    // when nothing waits.
+    if (socket.available(ec) == 0 || ec)
+      socket.cancel(ec);
   }
 
   void on_read(boost::system::error_code ec, size_t n) {
@@ -243,6 +292,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     }
     if (state == phase::done)
       return;
+    if (draining) {
+      drain_then_close();
+      return;
+    }
     if (ec) {
       if (ec == asio::error::eof)
         fail(state == phase::logged_in
@@ -469,6 +522,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     close();
     if (callbacks.on_failed)
       callbacks.on_failed(prefix + reason);
+    if (stopped_promise)
+      stopped_promise->set_value(); // a stop that was draining
   }
 };
 
@@ -503,11 +558,7 @@ void client::stop() {
   // their shared_ptr.
   auto closed = std::make_shared<std::promise<void>>();
   auto finished = closed->get_future();
-  asio::post(self->strand, [self, closed] {
-    self->state = impl::phase::done;
-    self->close();
-    closed->set_value();
-  });
+  asio::post(self->strand, [self, closed] { self->begin_stop(closed); });
   // Bounded: a pool already gone (process exit) must not hang the caller.
   if (finished.wait_for(std::chrono::seconds{5})
       != std::future_status::ready)

@@ -73,6 +73,9 @@ class client {
 public:
   /// Bytes asked of the socket per read (and so the most one batch carries).
   static constexpr size_t read_buffer_bytes = 64 * 1024;
+  /// What stop() reads at most from what the kernel already holds (the
+  /// bytes flow control left there) before it closes the socket.
+  static constexpr size_t drain_limit_bytes = 32 * 1024 * 1024;
 
   /// `gate` bounds the bytes of the batches handed on and not yet released
   /// by their consumer; null means no bound (tools, tests).
@@ -88,8 +91,10 @@ public:
   /// Connects on the shared pool. Call once.
   void start();
 
-  /// Closes the socket; no callback runs after this returns. Must not be
-  /// called from a callback. Idempotent.
+  /// Hands on what the kernel already holds of a logged-in session (at
+  /// most drain_limit_bytes, regardless of the gate), then closes the
+  /// socket; no callback runs after this returns. Must not be called from a
+  /// callback. Idempotent.
   void stop();
 
   struct impl;
