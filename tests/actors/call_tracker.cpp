@@ -251,3 +251,61 @@ TEST_CASE("call_tracker actor works without a matcher", "[tracker][actor]") {
   t.env.advance(20ms);
   CHECK(t.active().empty());
 }
+
+TEST_CASE("call_tracker actor: a batch asking for credit is answered only "
+          "once the writer has room, and every completed call is charged",
+          "[tracker][actor][flow]") {
+  test::deterministic_actor_system env;
+  std::vector<completed_call> completed;
+  auto matcher = env.sys.spawn([&](customer_matcher_actor::pointer)
+                                   -> customer_matcher_actor::behavior_type {
+    return {
+        [&](std::vector<completed_call>& calls) {
+          for (auto& c : calls)
+            completed.push_back(std::move(c));
+        },
+        [](customer_atom, customer&) {},
+        [](reload_atom) {},
+        [](flush_atom, int64_t) { return drain_report{}; },
+        [](rewire_atom, caf::actor&) {},
+    };
+  });
+  auto gate = std::make_shared<flow_gate>(10);
+  gate->acquire(10); // the writer holds all it may
+  auto tracker = env.sys.spawn(call_tracker_bounded, std::vector<pbx_config>{},
+                               tracker_config{}, matcher, gate);
+  env.run();
+  int answered = 0;
+  env.sys.spawn([&](caf::event_based_actor* self) {
+    for (int i = 0; i < 2; ++i)
+      self->request(tracker, caf::infinite, ami_event_batch{}, credit_atom_v)
+          .then([&](bool) { ++answered; });
+  });
+  env.run();
+  // Applied, but not answered: the parser keeps its bytes charged.
+  CHECK(answered == 0);
+  gate->release(1); // the writer committed one record: room again
+  env.run();
+  CHECK(answered == 2);
+  // A batch that completes a call charges it.
+  auto events = test::load_capture("dev-09-internal");
+  ami_event_batch batch;
+  batch.pbx = "main";
+  for (auto& ev : events) {
+    ev.received = caf::make_timestamp();
+    batch.events.push_back(ev);
+  }
+  auto queued = gate->queued();
+  caf::anon_send(tracker, std::move(batch));
+  env.run();
+  // A stop's flush finalizes it past the wait for trailing Cdr events.
+  env.sys.spawn([&](caf::event_based_actor* self) {
+    self->request(tracker, caf::infinite, flush_atom_v).then([](int64_t) {});
+  });
+  env.run();
+  REQUIRE(completed.size() == 1);
+  CHECK(gate->queued() == queued + 1);
+  caf::anon_send_exit(tracker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(matcher, caf::exit_reason::user_shutdown);
+  env.run();
+}
