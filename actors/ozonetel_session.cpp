@@ -399,13 +399,75 @@ answer_promise on_dial(session_ptr self, const std::string& customer_number) {
       });
 }
 
+answer_promise on_dial_as(session_ptr self, const std::string& agent_id,
+                          const std::string& customer_number) {
+  sb::metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+  return submit(self, ozonetel::api::manual_dial, false,
+                [agent_id, customer_number](const ozonetel::client& c,
+                                            const std::string& token) {
+                  return c.manual_dial_as(token, agent_id, customer_number);
+                });
+}
+
+answer_promise on_agent_auth(session_ptr self, bool login,
+                             const ozonetel_agent& agent) {
+  sb::metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+  auto which
+      = login ? ozonetel::api::agent_login : ozonetel::api::agent_logout;
+  if (agent.password.empty()) {
+    auto promise = self->make_response_promise<ozonetel_answer>();
+    promise.deliver(local_answer(
+        which, ozonetel_outcome::rejected,
+        "no password for agent " + agent.id
+            + " (password_file in [ozonetel.agent." + agent.id
+            + "], or password in POST /api/ozonetel/agents)"));
+    return promise;
+  }
+  // Queued like every call (one queue, one in-flight cap); the agent's
+  // password authenticates it, the shared token is not sent.
+  return submit(self, which, true,
+                [login, agent](const ozonetel::client& c, const std::string&) {
+                  return login ? c.agent_login(agent.id, agent.password,
+                                               agent.extension)
+                               : c.agent_logout(agent.id, agent.password);
+                });
+}
+
+answer_promise on_subscribe(session_ptr self, const std::string& calls_url,
+                            const std::string& agents_url) {
+  sb::metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+  auto base = self->state.cfg.subscribe_base;
+  return submit(self, ozonetel::api::subscribe, true,
+                [base, calls_url, agents_url](const ozonetel::client& c,
+                                              const std::string&) {
+                  return c.subscribe(base, calls_url, agents_url);
+                });
+}
+
+answer_promise on_change_agent_state_as(session_ptr self,
+                                        const std::string& agent_id,
+                                        const std::string& state,
+                                        const std::string& pause_reason) {
+  sb::metrics::message_probe probe{*self->state.metrics,
+                                   self->mailbox().size()};
+  return submit(self, ozonetel::api::change_agent_state, true,
+                [agent_id, state, pause_reason](const ozonetel::client& c,
+                                                const std::string& token) {
+                  return c.change_agent_state_as(token, agent_id, state,
+                                                 pause_reason);
+                });
+}
+
 answer_promise on_dispose(session_ptr self, const ozonetel_disposition& d) {
   sb::metrics::message_probe probe{*self->state.metrics,
                                    self->mailbox().size()};
   // Disposing ends after-call work: the cached agent state is stale.
   self->state.agent_state_cached_at = {};
   ozonetel::disposition_request request{d.ucid, d.disposition, d.comments,
-                                        d.callback_time};
+                                        d.callback_time, d.agent_id};
   return submit(self, ozonetel::api::set_disposition, true,
                 [request](const ozonetel::client& c, const std::string& token) {
                   return c.set_disposition(token, request);
@@ -525,8 +587,26 @@ ozonetel_session(session_ptr self, ozonetel_config cfg,
       [=](dial_atom, const std::string& customer_number) {
         return on_dial(self, customer_number);
       },
+      [=](dial_atom, const std::string& agent_id,
+          const std::string& customer_number) {
+        return on_dial_as(self, agent_id, customer_number);
+      },
       [=](dispose_atom, const ozonetel_disposition& d) {
         return on_dispose(self, d);
+      },
+      [=](agent_state_atom, const std::string& agent_id,
+          const std::string& state, const std::string& pause_reason) {
+        return on_change_agent_state_as(self, agent_id, state, pause_reason);
+      },
+      [=](login_atom, const ozonetel_agent& agent) {
+        return on_agent_auth(self, true, agent);
+      },
+      [=](logout_atom, const ozonetel_agent& agent) {
+        return on_agent_auth(self, false, agent);
+      },
+      [=](subscribe_atom, const std::string& calls_url,
+          const std::string& agents_url) {
+        return on_subscribe(self, calls_url, agents_url);
       },
       [=](agent_state_atom, const std::string& state,
           const std::string& pause_reason) {

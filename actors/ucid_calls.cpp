@@ -4,18 +4,15 @@
 
 #include <caf/all.hpp>
 
+#include "actors/ucid_calls_internal.hpp"
 #include "core/log.hpp"
 #include "core/strings.hpp"
 
 namespace sb {
 
-namespace {
+namespace ucid_calls_detail {
 
-using calls_ptr = ucid_calls_actor::stateful_pointer<ucid_calls_state>;
-using reply_promise = caf::typed_response_promise<ucid_reply>;
 using namespace std::chrono;
-
-constexpr const char* log_name = "ucid_calls";
 
 caf::timespan session_timeout(calls_ptr self) {
   auto& st = self->state;
@@ -33,6 +30,13 @@ ozonetel_answer session_down(const char* api, std::string message) {
   answer.message = std::move(message);
   return answer;
 }
+
+} // namespace ucid_calls_detail
+
+namespace {
+
+using namespace ucid_calls_detail;
+using namespace std::chrono;
 
 // -- performing what the book decided -----------------------------------------
 
@@ -127,10 +131,14 @@ void arm(calls_ptr self, const call_timer& timer) {
 void send_disposition(calls_ptr self, ozonetel_disposition d,
                       caf::optional<reply_promise> rp);
 
-/// Logs, sends and arms what the book decided; `rp` answers the
-/// dispositions among it (the agent's own, from a dispose request).
-void perform(calls_ptr self, call_effects& out,
-             const caf::optional<reply_promise>& rp = caf::none) {
+} // namespace
+
+void ucid_calls_detail::perform(calls_ptr self, call_effects& out,
+                                const caf::optional<reply_promise>& rp) {
+  // Stored before anything leaves: a crash after a disposition went out
+  // finds it marked as being sent, and sends it again (CloudAgent answers
+  // "already Disposed", which counts as done).
+  persist(self);
   for (auto& notice : out.notices)
     log_notice(notice);
   for (auto& entry : out.entries)
@@ -141,10 +149,13 @@ void perform(calls_ptr self, call_effects& out,
     send_disposition(self, std::move(d), rp);
 }
 
+namespace {
+
 void on_disposition_answer(calls_ptr self, const std::string& ucid,
                            ozonetel_answer answer,
                            caf::optional<reply_promise> rp) {
   call_effects out;
+  note_answer(self, answer);
   auto reply = self->state.book->on_disposition_answer(
       ucid, std::move(answer), self->state.clock(), out);
   perform(self, out);
@@ -178,6 +189,34 @@ void send_disposition(calls_ptr self, ozonetel_disposition d,
           });
 }
 
+} // namespace
+
+void ucid_calls_detail::send_disposition_then(
+    calls_ptr self, ozonetel_disposition d,
+    std::function<void(const ozonetel_answer&)> then) {
+  auto& st = self->state;
+  auto ucid = d.ucid;
+  auto finish = [self, ucid, then](ozonetel_answer answer) {
+    auto copy = answer;
+    on_disposition_answer(self, ucid, std::move(answer), caf::none);
+    then(copy);
+  };
+  if (!st.session) {
+    finish(session_down("DispositionAPIV2",
+                        "the Ozonetel session is not running"));
+    return;
+  }
+  self->request(st.session, session_timeout(self), dispose_atom_v, std::move(d))
+      .then([finish](ozonetel_answer& answer) { finish(std::move(answer)); },
+            [finish](caf::error& err) {
+              finish(session_down("DispositionAPIV2",
+                                  "no answer from the Ozonetel session: "
+                                      + to_string(err)));
+            });
+}
+
+namespace {
+
 // -- session supervision ------------------------------------------------------
 
 void spawn_session(calls_ptr self) {
@@ -186,8 +225,10 @@ void spawn_session(calls_ptr self) {
   if (!st.make_session || !st.cfg.enabled())
     return;
   st.session = st.make_session(self->system());
-  if (st.session)
+  if (st.session) {
     self->monitor(st.session);
+    subscribe(self);
+  }
 }
 
 void on_down(calls_ptr self, const caf::down_msg& msg) {
@@ -214,28 +255,32 @@ caf::result<ucid_reply> handle_dial(calls_ptr self,
                                     const ozonetel_dial_request& req) {
   auto& st = self->state;
   std::string number;
-  if (auto refused
-      = st.book->begin_dial(req, static_cast<bool>(st.session), number))
+  if (auto refused = st.book->begin_dial(req, static_cast<bool>(st.session),
+                                         number, st.clock()))
     return std::move(*refused);
   auto rp = self->make_response_promise<ucid_reply>();
   auto customer_id = req.customer_id;
-  self->request(st.session, session_timeout(self), dial_atom_v, number)
+  auto agent = st.book->agent_or_default(req.agent_id);
+  self->request(st.session, session_timeout(self), dial_atom_v, agent, number)
       .then(
-          [self, rp, number, customer_id](ozonetel_answer& answer) mutable {
+          [self, rp, agent, number,
+           customer_id](ozonetel_answer& answer) mutable {
             if (answer.done() && answer.ucid.empty())
               sb::log::error(log_name, "dial answer without UCID",
                              {{"answer", answer.raw}});
+            note_answer(self, answer);
             call_effects out;
             auto reply = self->state.book->on_dial_answer(
-                std::move(answer), number, customer_id, self->state.clock(),
-                out);
+                std::move(answer), agent, number, customer_id,
+                self->state.clock(), out);
             if (reply.code == ucid_reply_code::ok)
-              sb::log::info(log_name, "dial placed", {{"ucid", reply.ucid}});
+              sb::log::info(log_name, "dial placed",
+                            {{"ucid", reply.ucid}, {"agent", agent}});
             perform(self, out);
             rp.deliver(std::move(reply));
           },
-          [self, rp](caf::error& err) mutable {
-            self->state.book->dial_failed();
+          [self, rp, agent](caf::error& err) mutable {
+            self->state.book->dial_failed(agent);
             rp.deliver(make_reply(ucid_reply_code::unavailable,
                                   "no answer from the Ozonetel session: "
                                       + to_string(err)));
@@ -246,39 +291,10 @@ caf::result<ucid_reply> handle_dial(calls_ptr self,
 caf::result<ucid_reply> handle_dispose(calls_ptr self,
                                        const ozonetel_dispose_request& req) {
   call_effects out;
-  if (auto refused = self->state.book->dispose(req, out))
+  if (auto refused = self->state.book->dispose(req, self->state.clock(), out))
     return std::move(*refused);
   auto rp = self->make_response_promise<ucid_reply>();
   perform(self, out, rp);
-  return rp;
-}
-
-caf::result<ozonetel_agent_view> handle_agent_view(calls_ptr self) {
-  auto& st = self->state;
-  if (!st.session) {
-    auto view = st.book->agent_view();
-    view.cloudagent = session_down(
-        "AgentDetails", st.cfg.enabled() ? "the Ozonetel session is not running"
-                                         : "no Ozonetel account configured");
-    return view;
-  }
-  auto rp = self->make_response_promise<ozonetel_agent_view>();
-  self->request(st.session, session_timeout(self), agent_state_atom_v)
-      .then(
-          [self, rp](ozonetel_answer& answer) mutable {
-            // Our view is taken when CloudAgent's answer arrives, so both
-            // describe the same moment.
-            auto view = self->state.book->agent_view();
-            view.cloudagent = std::move(answer);
-            rp.deliver(std::move(view));
-          },
-          [self, rp](caf::error& err) mutable {
-            auto view = self->state.book->agent_view();
-            view.cloudagent = session_down(
-                "AgentDetails",
-                "no answer from the Ozonetel session: " + to_string(err));
-            rp.deliver(std::move(view));
-          });
   return rp;
 }
 
@@ -300,17 +316,27 @@ ucid_reply agent_state_reply(ozonetel_answer& answer) {
 }
 
 caf::result<ucid_reply>
-handle_set_agent_state(calls_ptr self, const std::string& state,
+handle_set_agent_state(calls_ptr self, const std::string& agent_id,
+                       const std::string& state,
                        const std::string& pause_reason) {
   auto& st = self->state;
+  auto agent = st.book->agent_or_default(agent_id);
+  if (!st.book->known_agent(agent))
+    return make_reply(ucid_reply_code::not_found, "no agent " + agent);
   auto wanted = lower(state);
   if (wanted != "ready" && wanted != "pause")
     return make_reply(ucid_reply_code::invalid, "state must be Ready or Pause");
   wanted = wanted == "ready" ? "Ready" : "Pause";
   if (wanted == "Ready") {
-    // Never show Ready while CloudAgent still holds the seat in after-call
-    // work for one of our calls.
-    auto waiting = st.book->awaiting_disposition();
+    // Never Ready while the seat holds a call of ours: on the line, or in
+    // after-call work waiting for its disposition.
+    auto* current = st.book->current_call(agent);
+    if (current && live(current->phase))
+      return make_reply(ucid_reply_code::conflict,
+                        "agent " + agent + " is on call " + current->ucid
+                            + ": Ready after it ends and is disposed",
+                        current);
+    auto waiting = st.book->awaiting_disposition(agent);
     if (!waiting.empty())
       return make_reply(ucid_reply_code::conflict,
                         "call " + waiting.front()
@@ -323,10 +349,11 @@ handle_set_agent_state(calls_ptr self, const std::string& state,
                       st.cfg.enabled() ? "the Ozonetel session is not running"
                                        : "no Ozonetel account configured");
   auto rp = self->make_response_promise<ucid_reply>();
-  self->request(st.session, session_timeout(self), agent_state_atom_v, wanted,
-                pause_reason)
+  self->request(st.session, session_timeout(self), agent_state_atom_v, agent,
+                wanted, pause_reason)
       .then(
-          [rp](ozonetel_answer& answer) mutable {
+          [self, rp](ozonetel_answer& answer) mutable {
+            note_answer(self, answer);
             rp.deliver(agent_state_reply(answer));
           },
           [rp](caf::error& err) mutable {
@@ -402,6 +429,7 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
   st.make_session = std::move(make_session);
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   spawn_session(self);
+  load_durable(self);
   self->delayed_send(self, st.opts.sweep_interval, sweep_atom_v);
   return {
       [=](dial_atom, const ozonetel_dial_request& req) {
@@ -429,13 +457,61 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
         });
       },
       [=](agent_state_atom) {
-        return handled(self, [&] { return handle_agent_view(self); });
+        return handled(self, [&] { return self->state.book->agent_view(); });
+      },
+      [=](agent_state_atom, const std::string& agent) {
+        return handled(self, [&] {
+          return self->state.book->agent_view(
+              self->state.book->agent_or_default(agent));
+        });
       },
       [=](agent_state_atom, const std::string& state,
           const std::string& pause_reason) {
         return handled(self, [&] {
-          return handle_set_agent_state(self, state, pause_reason);
+          return handle_set_agent_state(self, {}, state, pause_reason);
         });
+      },
+      [=](agent_state_atom, const std::string& agent, const std::string& state,
+          const std::string& pause_reason) {
+        return handled(self, [&] {
+          return handle_set_agent_state(self, agent, state, pause_reason);
+        });
+      },
+      [=](login_atom, const std::string& agent) {
+        return handled(self, [&] { return handle_login(self, agent, true); });
+      },
+      [=](logout_atom, const std::string& agent) {
+        return handled(self, [&] { return handle_login(self, agent, false); });
+      },
+      [=](force_ready_atom, const std::string& agent) {
+        return handled(self, [&] { return handle_force_ready(self, agent); });
+      },
+      [=](agents_atom) {
+        return handled(self, [&] { return list_agents(self); });
+      },
+      [=](agents_atom, const agent_change_request& req) {
+        return handled(self, [&] { return change_agent(self, req); });
+      },
+      [=](call_event_atom, const ozonetel_call_event& ev) {
+        return handled(self, [&] {
+          call_effects out;
+          auto reply
+              = self->state.book->on_call_event(ev, self->state.clock(), out);
+          perform(self, out);
+          return reply;
+        });
+      },
+      [=](agent_event_atom, const ozonetel_agent_event& ev) {
+        return handled(self, [&] {
+          self->state.book->on_agent_event(ev, self->state.clock());
+          return make_reply(ucid_reply_code::ok, {});
+        });
+      },
+      [=](health_atom) {
+        return handled(self, [&] { return handle_health(self); });
+      },
+      [=](subscribe_atom, const ozonetel_answer& answer) {
+        handled(self, [&] { on_subscribed(self, answer); });
       },
       [=](active_atom) {
         return handled(self, [&] { return self->state.book->live_calls(); });

@@ -7,13 +7,17 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <caf/actor_system.hpp>
 #include <caf/optional.hpp>
 
 #include "adapters/metrics/registry.hpp"
+#include "adapters/store/database.hpp"
+#include "core/agent_tokens.hpp"
 #include "config/config.hpp"
 #include "core/time.hpp"
 #include "domain/ozonetel_call_book.hpp"
@@ -40,6 +44,12 @@ struct ucid_calls_options {
   /// Respawning a dead session: first delay, doubling up to the maximum.
   std::chrono::milliseconds restart_initial{1000};
   std::chrono::milliseconds restart_max{30000};
+  /// The database holding agents and every UCID's state (db.url); empty =
+  /// in memory only (tests of the book's decisions).
+  std::string db_url;
+  /// Agent tokens the HTTP authenticator checks; kept in step with the
+  /// stored agents. May be null.
+  agent_tokens_ptr agent_tokens;
 };
 
 struct ucid_calls_state {
@@ -67,6 +77,19 @@ struct ucid_calls_state {
   std::unique_ptr<ozonetel_call_book> book;
   /// The clock the book's deadlines and the calls' times are on.
   wall_clock clock = system_wall_clock();
+
+  /// Agents by id: the default agent, [ozonetel.agent.<id>] sections and
+  /// the stored ones (secrets included; never sent out whole).
+  std::map<std::string, ozonetel_agent> agents;
+  /// Durable state: agents and every UCID (null = memory only).
+  std::unique_ptr<store::database> db;
+  /// UCIDs whose state could not be stored yet (the database was down).
+  std::set<std::string> unsaved;
+  /// The last CloudAgent failure, for /readyz.
+  std::string last_error;
+  /// "off", "pending", "subscribed", "failed".
+  std::string subscription = "off";
+  std::string subscription_error;
 
   ucid_calls_state() = default;
   ucid_calls_state(const ucid_calls_state&) = delete;

@@ -204,9 +204,21 @@ caf::expected<void> server::start() {
   deps.writer = writer_;
   deps.matcher = matcher_;
   deps.tracker = tracker_;
-  if (ucid_calls_)
+  if (ucid_calls_) {
     deps.live_calls.push_back(
         live_calls_of(sys_, "ozonetel", ucid_calls_slot_));
+    auto slot = ucid_calls_slot_;
+    auto& sys = sys_;
+    deps.cloudagent_health = [slot, &sys](caf::timespan timeout)
+        -> caf::optional<ozonetel_health> {
+      auto h = http_ask<ozonetel_health>(sys, slot->get(), timeout,
+                                         health_atom_v);
+      if (!h)
+        return caf::none;
+      return std::move(*h);
+    };
+  }
+  deps.agent_tokens = agent_tokens_;
   if (!cfg_.pbxes.empty()) {
     auto& sys = sys_;
     auto timeout = std::chrono::duration_cast<caf::timespan>(
@@ -326,13 +338,18 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
 
 caf::actor server::respawn_ucid_calls() {
   auto session_cfg = cfg_.ozonetel;
-  return caf::actor_cast<caf::actor>(sys_.spawn(
+  ucid_calls_options opts;
+  opts.db_url = cfg_.db.url;
+  opts.agent_tokens = agent_tokens_;
+  // Detached: it stores every call's state as it changes (a database round
+  // trip per message) and must not hold a scheduler thread meanwhile.
+  return caf::actor_cast<caf::actor>(sys_.spawn<caf::detached>(
       sb::ucid_calls, cfg_.ozonetel, matcher(),
       [session_cfg](caf::actor_system& sys) {
         return sys.spawn(ozonetel_session, session_cfg,
                          ozonetel_session_options{});
       },
-      ucid_calls_options{}));
+      opts));
 }
 
 /// Each singleton with how to spawn it again and whom to tell. Callbacks run

@@ -17,6 +17,7 @@
 #include <caf/expected.hpp>
 
 #include "app/root_supervisor.hpp"
+#include "core/agent_tokens.hpp"
 #include "config/config.hpp"
 #include "core/api_tokens.hpp"
 #include "core/flow_gate.hpp"
@@ -114,6 +115,8 @@ private:
   call_tracker_actor tracker_;
   ami_supervisor_actor supervisor_;
   ucid_calls_actor ucid_calls_;
+  /// Agent tokens (hashes): ucid_calls keeps them, the HTTP router checks.
+  agent_tokens_ptr agent_tokens_ = std::make_shared<agent_token_table>();
   /// What the Ozonetel routes ask (replaced with ucid_calls_).
   shared_handle<ucid_calls_actor> ucid_calls_slot_
       = make_shared_handle(ucid_calls_actor{});

@@ -109,6 +109,15 @@ struct tracker_config {
   size_t max_queued_calls = 5000;
 };
 
+/// One CloudAgent agent from a `[ozonetel.agent.<id>]` section.
+struct ozonetel_agent_config {
+  std::string id;
+  std::string name;
+  /// The agent's SIP extension / phone number (AgentAuthenticationV2 login).
+  std::string extension;
+  std::string password; // secret
+};
+
 struct ozonetel_config {
   std::string api_base = "https://in1-ccaas-api.ozonetel.com";
   std::string account;
@@ -128,6 +137,17 @@ struct ozonetel_config {
   double request_timeout_seconds = 10;
   /// Outbound-pending flag lifetime.
   double pending_outbound_seconds = 30;
+  /// CloudAgent's Subscribe API base ("https://subscription.ozonetel.com");
+  /// with public_url set, switchboard subscribes at start.
+  std::string subscribe_base;
+  /// How CloudAgent reaches this server ("https://switchboard.example.com"):
+  /// the event receivers' URLs are built on it.
+  std::string public_url;
+  /// The account's time zone: the callback's StartTime / EndTime are in it.
+  std::string timezone = "Asia/Kolkata";
+  /// Agents from [ozonetel.agent.<id>] sections (more come from the
+  /// database); agent_id above is the default agent.
+  std::vector<ozonetel_agent_config> agents;
 
   bool enabled() const {
     return !account.empty() && !api_key.empty();

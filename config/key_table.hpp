@@ -58,6 +58,11 @@ const std::vector<key_spec<app_config>>& app_keys();
 /// Keys of a `[pbx.<name>]` section.
 const std::vector<key_spec<pbx_config>>& pbx_keys();
 
+/// Keys of an `[ozonetel.agent.<id>]` section.
+const std::vector<key_spec<ozonetel_agent_config>>& agent_keys();
+
+std::vector<std::string> agent_key_names();
+
 template <class Target>
 const key_spec<Target>* find_key(const std::vector<key_spec<Target>>& keys,
                                  const std::string& name) {

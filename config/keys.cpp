@@ -14,6 +14,7 @@
 #include "core/db_url.hpp"
 #include "core/log.hpp"
 #include "core/strings.hpp"
+#include "core/time.hpp"
 
 namespace sb {
 
@@ -422,6 +423,37 @@ std::vector<key_spec<app_config>> call_keys() {
                      SB_FIELD(T, ozonetel.pending_outbound_seconds),
                      "Lifetime of the outbound-pending flag set by a manual "
                      "dial."),
+      string_key<T>("ozonetel.subscribe_base",
+                    SB_FIELD(T, ozonetel.subscribe_base),
+                    "CloudAgent Subscribe API base URL (e.g. "
+                    "https://subscription.ozonetel.com); with "
+                    "ozonetel.public_url set, switchboard subscribes to call "
+                    "and agent events at start.",
+                    secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return v.empty() ? "" : check_http_url(v);
+                    }),
+      string_key<T>("ozonetel.public_url", SB_FIELD(T, ozonetel.public_url),
+                    "This server's URL as CloudAgent reaches it; the event "
+                    "receivers are <public_url>/api/ozonetel/events/calls and "
+                    ".../agents with ?token=<ozonetel.callback_token>.",
+                    secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return v.empty() ? "" : check_http_url(v);
+                    }),
+      string_key<T>("ozonetel.timezone", SB_FIELD(T, ozonetel.timezone),
+                    "The CloudAgent account's time zone: the callback's and "
+                    "events' times are in it. An offset (+05:30) or a zone "
+                    "without daylight saving time (Asia/Kolkata, Asia/Dubai, "
+                    "Asia/Singapore, UTC, ...).",
+                    secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return utc_offset_of(v)
+                                 ? ""
+                                 : "'" + v
+                                       + "' is not a known fixed-offset zone: "
+                                         "give the offset, e.g. +05:30";
+                    }),
       string_key<T>("log.level", SB_FIELD(T, log.level),
                     "Log level: debug, info, warning or error.", secrecy::none,
                     [](const std::string& v) -> problem {
@@ -522,6 +554,28 @@ const std::vector<key_spec<pbx_config>>& pbx_keys() {
                   "(outbound)."),
   };
   return keys;
+}
+
+const std::vector<key_spec<ozonetel_agent_config>>& agent_keys() {
+  using T = ozonetel_agent_config;
+  static const std::vector<key_spec<T>> keys{
+      string_key<T>("name", SB_FIELD(T, name), "The agent's display name."),
+      string_key<T>("extension", SB_FIELD(T, extension),
+                    "The agent's SIP extension or phone number (sent as "
+                    "phoneNumber at agent login)."),
+      string_key<T>("password", SB_FIELD(T, password),
+                    "The agent's CloudAgent password (AgentAuthenticationV2, "
+                    "HTTP Basic); give it as password_file.",
+                    secrecy::secret),
+  };
+  return keys;
+}
+
+std::vector<std::string> agent_key_names() {
+  std::vector<std::string> names;
+  for (const auto& key : agent_keys())
+    names.push_back(key.name);
+  return names;
 }
 
 #undef SB_FIELD

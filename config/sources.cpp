@@ -46,6 +46,18 @@ pbx_config& pbx_named(app_config& cfg, const std::string& name) {
   return cfg.pbxes.back();
 }
 
+ozonetel_agent_config& agent_named(app_config& cfg, const std::string& id) {
+  for (auto& agent : cfg.ozonetel.agents)
+    if (agent.id == id)
+      return agent;
+  ozonetel_agent_config agent;
+  agent.id = id;
+  cfg.ozonetel.agents.push_back(std::move(agent));
+  return cfg.ozonetel.agents.back();
+}
+
+constexpr std::string_view agent_section = "ozonetel.agent.";
+
 caf::expected<std::string> read_secret_file(const origin& from,
                                             const std::string& key,
                                             const std::string& path) {
@@ -143,6 +155,15 @@ caf::error apply_setting(app_config& cfg, const std::string& section,
     return apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".", key, value, from,
                      state, pbx_key_names());
   }
+  if (starts_with(section, std::string{agent_section})) {
+    auto id = section.substr(agent_section.size());
+    if (!valid_pbx_name(id))
+      return fail(from, section,
+                  "agent id '" + id + "' must be letters, digits, '_' or '-'");
+    auto& agent = agent_named(cfg, id);
+    return apply_key(agent, agent_keys(), section + ".", key, value, from,
+                     state, agent_key_names());
+  }
   if (section == "ozonetel.disposition_map") {
     auto name = trim_copy(key);
     if (name.empty() || value.empty())
@@ -189,6 +210,15 @@ caf::error read_section(app_config& cfg, std::string_view content,
       return fail(from, "[" + name + "]",
                   "PBX name must be letters, digits, '_' or '-'");
     pbx_named(cfg, name.substr(4));
+    return caf::none;
+  }
+  if (starts_with(lower(name), std::string{agent_section})) {
+    auto id = name.substr(agent_section.size());
+    if (!valid_pbx_name(id))
+      return fail(from, "[" + name + "]",
+                  "agent id must be letters, digits, '_' or '-'");
+    section = std::string{agent_section} + id;
+    agent_named(cfg, id);
     return caf::none;
   }
   section = lower(name);

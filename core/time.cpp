@@ -1,5 +1,6 @@
 #include "core/time.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <string>
 
@@ -144,6 +145,53 @@ caf::optional<unix_micros> parse_iso8601(const std::string& raw) {
   if (secs < first_second || secs >= after_last)
     return caf::none;
   return secs * 1000000 + frac_micros;
+}
+
+namespace {
+
+struct fixed_zone {
+  const char* name;
+  const char* offset;
+};
+
+// Zones CloudAgent accounts use that keep one offset all year; a zone with
+// daylight saving time is given as its offset instead.
+constexpr fixed_zone fixed_zones[] = {
+    {"Asia/Kolkata", "+05:30"},   {"Asia/Calcutta", "+05:30"},
+    {"Asia/Kathmandu", "+05:45"}, {"Asia/Colombo", "+05:30"},
+    {"Asia/Dhaka", "+06:00"},     {"Asia/Karachi", "+05:00"},
+    {"Asia/Dubai", "+04:00"},     {"Asia/Riyadh", "+03:00"},
+    {"Asia/Qatar", "+03:00"},     {"Asia/Singapore", "+08:00"},
+    {"Asia/Kuala_Lumpur", "+08:00"}, {"Asia/Manila", "+08:00"},
+    {"Asia/Jakarta", "+07:00"},   {"Asia/Bangkok", "+07:00"},
+    {"Asia/Tokyo", "+09:00"},     {"UTC", "+00:00"},
+    {"Etc/UTC", "+00:00"},        {"GMT", "+00:00"},
+};
+
+bool is_offset(const std::string& s) {
+  return s.size() == 6 && (s[0] == '+' || s[0] == '-') && s[3] == ':'
+         && std::isdigit(static_cast<unsigned char>(s[1]))
+         && std::isdigit(static_cast<unsigned char>(s[2]))
+         && std::isdigit(static_cast<unsigned char>(s[4]))
+         && std::isdigit(static_cast<unsigned char>(s[5]));
+}
+
+} // namespace
+
+caf::optional<std::string> utc_offset_of(const std::string& zone) {
+  if (is_offset(zone))
+    return zone;
+  for (auto& z : fixed_zones)
+    if (zone == z.name)
+      return std::string{z.offset};
+  return caf::none;
+}
+
+caf::optional<unix_micros> parse_local_time(const std::string& text,
+                                            const std::string& offset) {
+  if (text.size() < 19 || !is_offset(offset))
+    return caf::none;
+  return parse_iso8601(text.substr(0, 19) + offset);
 }
 
 } // namespace sb

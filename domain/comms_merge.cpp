@@ -86,6 +86,8 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
   take_text(merged.extension, incoming.extension);
   take_text(merged.ucid, incoming.ucid);
   take_text(merged.origin, incoming.origin);
+  take_text(merged.crm_ref, incoming.crm_ref);
+  take_text(merged.recording, incoming.recording);
   merged.incomplete = old.incomplete && incoming.incomplete;
   if (disposition_rank(incoming.disposition)
           >= disposition_rank(merged.disposition)
@@ -110,6 +112,7 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
         || merged.external_number != old.external_number
         || merged.extension != old.extension || merged.ucid != old.ucid
         || merged.origin != old.origin || merged.incomplete != old.incomplete
+        || merged.crm_ref != old.crm_ref || merged.recording != old.recording
         || merged.disposition != old.disposition
         || merged.duration_seconds != old.duration_seconds
         || merged.billsec != old.billsec

@@ -14,10 +14,6 @@ namespace {
 constexpr const char* phase_names[]
     = {"dialing", "ringing", "answered", "ended", "acw", "disposed", "missed"};
 
-// The dispositions the CRM speaks; campaigns name theirs.
-constexpr const char* internal_dispositions[] = {
-    "APPOINTMENT_BOOKED", "FOLLOW_UP_SCHEDULED", "INFO_PROVIDED", "NO_ANSWER",
-    "WRONG_NUMBER",       "CALLBACK_REQUESTED",  "NOT_INTERESTED"};
 
 constexpr int64_t micros_per_second = 1000000;
 
@@ -26,15 +22,6 @@ int64_t config_micros(double seconds) {
   return static_cast<int64_t>(std::max(0.0, seconds) * micros_per_second);
 }
 
-call_notice make_notice(call_notice_kind kind, std::string ucid,
-                        std::string detail = {}, std::string extra = {}) {
-  call_notice n;
-  n.kind = kind;
-  n.ucid = std::move(ucid);
-  n.detail = std::move(detail);
-  n.extra = std::move(extra);
-  return n;
-}
 
 template <class Duration>
 int64_t to_micros(Duration d) {
@@ -47,6 +34,10 @@ const char* to_string(ucid_call_phase x) noexcept {
   return enum_name(phase_names, x);
 }
 
+bool from_string(std::string_view s, ucid_call_phase& x) noexcept {
+  return enum_from_name(phase_names, s, x);
+}
+
 bool terminal(ucid_call_phase p) noexcept {
   return p == ucid_call_phase::ended || p == ucid_call_phase::disposed
          || p == ucid_call_phase::missed;
@@ -55,66 +46,6 @@ bool terminal(ucid_call_phase p) noexcept {
 bool live(ucid_call_phase p) noexcept {
   return p == ucid_call_phase::dialing || p == ucid_call_phase::ringing
          || p == ucid_call_phase::answered;
-}
-
-// -- small rules --------------------------------------------------------------
-
-caf::optional<std::string> campaign_disposition(const ozonetel_config& cfg,
-                                                const std::string& name) {
-  auto i = cfg.disposition_map.find(name);
-  if (i == cfg.disposition_map.end())
-    i = cfg.disposition_map.find(upper(name));
-  if (i != cfg.disposition_map.end())
-    return i->second;
-  auto ours = upper(name);
-  for (auto known : internal_dispositions)
-    if (ours == known)
-      return cfg.default_disposition;
-  for (auto& [internal, campaign] : cfg.disposition_map)
-    if (campaign == name)
-      return campaign;
-  if (name == cfg.default_disposition)
-    return name;
-  return caf::none;
-}
-
-ucid_reply make_reply(ucid_reply_code code, std::string message,
-                      const ucid_call* call) {
-  ucid_reply r;
-  r.code = code;
-  r.message = std::move(message);
-  if (call) {
-    r.ucid = call->ucid;
-    r.state = to_string(call->phase);
-    r.disposition = call->campaign_disposition;
-  }
-  return r;
-}
-
-ucid_reply_code failure_code(const ozonetel_answer& answer) {
-  return answer.outcome == ozonetel_outcome::unavailable
-                 || answer.outcome == ozonetel_outcome::rate_limited
-             ? ucid_reply_code::unavailable
-             : ucid_reply_code::upstream;
-}
-
-std::string normalized_number(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (std::isdigit(static_cast<unsigned char>(c))
-        || (c == '+' && out.empty()))
-      out.push_back(c);
-  }
-  return out;
-}
-
-std::chrono::milliseconds doubling_delay(std::chrono::milliseconds initial,
-                                         std::chrono::milliseconds max,
-                                         int attempt) {
-  auto delay = initial;
-  for (int i = 1; i < attempt && delay < max; ++i)
-    delay *= 2;
-  return std::min(delay, max);
 }
 
 // -- the book: bookkeeping ----------------------------------------------------
@@ -131,17 +62,28 @@ const ucid_call* ozonetel_call_book::find(const std::string& ucid) const {
 }
 
 ucid_call* ozonetel_call_book::find_mutable(const std::string& ucid) {
-  return const_cast<ucid_call*>(std::as_const(*this).find(ucid));
+  auto* call = const_cast<ucid_call*>(std::as_const(*this).find(ucid));
+  // Whoever looks a call up to change it: store it after this input.
+  if (call)
+    touch(ucid);
+  return call;
+}
+
+void ozonetel_call_book::touch(const std::string& ucid) {
+  changed_.insert(ucid);
+  forgotten_.erase(ucid);
 }
 
 ucid_call& ozonetel_call_book::create(const std::string& ucid,
                                       call_direction direction,
-                                      ucid_call_phase phase, unix_micros at) {
+                                      ucid_call_phase phase, unix_micros at,
+                                      const std::string& agent_id) {
   auto& call = calls_[ucid];
+  touch(ucid);
   call.ucid = ucid;
   call.direction = direction;
   call.phase = phase;
-  call.agent_id = cfg_.agent_id;
+  call.agent_id = agent_id;
   call.campaign = cfg_.campaign;
   call.created_at = at;
   if (direction == call_direction::inbound)
@@ -149,25 +91,28 @@ ucid_call& ozonetel_call_book::create(const std::string& ucid,
   return call;
 }
 
-ucid_call* ozonetel_call_book::pending_call() {
-  if (!pending_ || pending_->agent_id != cfg_.agent_id)
+ucid_call* ozonetel_call_book::pending_call(const std::string& agent_id) {
+  auto i = pending_.find(agent_id);
+  if (i == pending_.end())
     return nullptr;
-  return find_mutable(pending_->ucid);
+  return find_mutable(i->second.ucid);
 }
 
 void ozonetel_call_book::clear_pending_if(const std::string& ucid,
                                           const char* why, call_effects& out) {
-  if (!pending_ || pending_->ucid != ucid)
+  auto* call = find(ucid);
+  auto i = call ? pending_.find(call->agent_id) : pending_.end();
+  if (i == pending_.end() || i->second.ucid != ucid)
     return;
-  pending_ = caf::none;
+  pending_.erase(i);
   out.notices.push_back(
       make_notice(call_notice_kind::pending_cleared, ucid, why));
 }
 
 bool ozonetel_call_book::needs_disposition(const ucid_call& call) const {
-  // Only our agent's seat is ours to release; CloudAgent puts it in
+  // Only our agents' seats are ours to release; CloudAgent puts a seat in
   // after-call work after any answered call and after every manual dial.
-  return call.agent_id == cfg_.agent_id
+  return known_agent(call.agent_id)
          && (call.answered || call.direction == call_direction::outbound);
 }
 
@@ -175,6 +120,7 @@ void ozonetel_call_book::emit(ucid_call& call, unix_micros now,
                               call_effects& out) {
   if (call.finished_at == 0)
     call.finished_at = now;
+  touch(call.ucid);
   ++call.emitted;
   out.entries.push_back({to_completed(call, cfg_.account), call.phase,
                          call.emitted > 1, call.campaign_disposition});
@@ -193,14 +139,19 @@ void ozonetel_call_book::settle_after_disposition(ucid_call& call,
 
 void ozonetel_call_book::send_disposition(ucid_call& call, call_effects& out) {
   call.progress = disposition_progress::sending;
+  call.retry_due = 0;
+  touch(call.ucid);
   ++call.disposition_attempts;
-  out.dispositions.push_back(
-      {call.ucid, call.campaign_disposition, call.notes, call.callback_time});
+  out.dispositions.push_back({call.ucid, call.agent_id,
+                              call.campaign_disposition, call.notes,
+                              call.callback_time});
 }
 
 void ozonetel_call_book::start_acw(ucid_call& call, unix_micros now,
                                    call_effects& out) {
   call.phase = ucid_call_phase::acw;
+  call.acw_started_at = now;
+  touch(call.ucid);
   call.acw_generation = next_generation_++;
   out.timers.push_back({call_timer_kind::acw, call.ucid, call.acw_generation,
                         now + config_micros(cfg_.acw_timeout_seconds)});
@@ -210,6 +161,7 @@ void ozonetel_call_book::end_call(ucid_call& call, unix_micros at,
                                   unix_micros now, call_effects& out) {
   if (!live(call.phase))
     return;
+  touch(call.ucid);
   call.ended_at = std::max(at, call.created_at);
   clear_pending_if(call.ucid, "call ended", out);
   if (call.progress == disposition_progress::done) {
@@ -219,6 +171,7 @@ void ozonetel_call_book::end_call(ucid_call& call, unix_micros at,
   } else if (call.progress == disposition_progress::sending
              || call.progress == disposition_progress::retrying) {
     call.phase = ucid_call_phase::acw;
+    call.acw_started_at = now;
   } else if (needs_disposition(call)) {
     start_acw(call, now, out);
   } else {
@@ -234,6 +187,14 @@ void ozonetel_call_book::end_call(ucid_call& call, unix_micros at,
 caf::optional<ucid_reply>
 ozonetel_call_book::begin_dial(const ozonetel_dial_request& req,
                                bool session_up, std::string& number) {
+  return begin_dial(req, session_up, number, 0);
+}
+
+caf::optional<ucid_reply>
+ozonetel_call_book::begin_dial(const ozonetel_dial_request& req,
+                               bool session_up, std::string& number,
+                               unix_micros now) {
+  auto agent = agent_or_default(req.agent_id);
   number = normalized_number(req.phone_number);
   auto digits = std::count_if(number.begin(), number.end(),
                               [](char c) { return c != '+'; });
@@ -244,22 +205,41 @@ ozonetel_call_book::begin_dial(const ozonetel_dial_request& req,
     return make_reply(ucid_reply_code::unavailable,
                       "no Ozonetel account configured (ozonetel.account, "
                       "ozonetel.api_key)");
-  if (dial_in_flight_)
+  if (!known_agent(agent))
+    return make_reply(ucid_reply_code::not_found,
+                      agent.empty() ? "no agent named (agent_id) and no "
+                                      "default agent (ozonetel.agent_id)"
+                                    : "no agent " + agent
+                                          + " (GET /api/ozonetel/agents)");
+  if (dial_in_flight(agent))
     return make_reply(ucid_reply_code::conflict,
-                      "another dial is being placed");
-  if (auto* pending = pending_call())
+                      "another dial of agent " + agent + " is being placed");
+  if (auto* pending = pending_call(agent))
     return make_reply(ucid_reply_code::conflict,
-                      "a dial is still waiting for its bridge (expires "
-                      "after ozonetel.pending_outbound_seconds)",
+                      "a dial of agent " + agent
+                          + " is still waiting for its bridge (expires "
+                            "after ozonetel.pending_outbound_seconds)",
                       pending);
-  dial_in_flight_ = true;
+  if (auto* call = current_call(agent); call && live(call->phase))
+    return make_reply(ucid_reply_code::conflict,
+                      "agent " + agent + " is on call " + call->ucid, call);
+  dial_in_flight_[agent] = {number, now};
   return caf::none;
 }
 
 ucid_reply ozonetel_call_book::on_dial_answer(
     ozonetel_answer answer, const std::string& number,
     caf::optional<int64_t> customer_id, unix_micros now, call_effects& out) {
-  dial_in_flight_ = false;
+  return on_dial_answer(std::move(answer), cfg_.agent_id, number,
+                        std::move(customer_id), now, out);
+}
+
+ucid_reply ozonetel_call_book::on_dial_answer(
+    ozonetel_answer answer, const std::string& agent_id,
+    const std::string& number, caf::optional<int64_t> customer_id,
+    unix_micros now, call_effects& out) {
+  auto agent = agent_or_default(agent_id);
+  dial_in_flight_.erase(agent);
   if (!answer.done()) {
     auto reply
         = make_reply(failure_code(answer),
@@ -274,12 +254,25 @@ ucid_reply ozonetel_call_book::on_dial_answer(
     reply.cloudagent = std::move(answer);
     return reply;
   }
+  if (auto* known = find_mutable(answer.ucid)) {
+    // CloudAgent's Calling event outran its own answer: the same call.
+    known->direction = call_direction::outbound;
+    known->agent_id = agent;
+    if (known->external_number.empty())
+      known->external_number = number;
+    if (!known->customer_id)
+      known->customer_id = std::move(customer_id);
+    auto reply = make_reply(ucid_reply_code::ok, answer.message, known);
+    reply.cloudagent = std::move(answer);
+    return reply;
+  }
   auto& call = create(answer.ucid, call_direction::outbound,
-                      ucid_call_phase::dialing, now);
+                      ucid_call_phase::dialing, now, agent);
   call.external_number = number;
   call.customer_id = std::move(customer_id);
   auto generation = next_generation_++;
-  pending_ = pending_outbound{call.ucid, call.agent_id, generation};
+  pending_[agent]
+      = pending_outbound{call.ucid, call.agent_id, generation, number, now};
   out.timers.push_back({call_timer_kind::pending_expiry, call.ucid, generation,
                         now + config_micros(cfg_.pending_outbound_seconds)});
   auto reply = make_reply(ucid_reply_code::ok, answer.message, &call);
@@ -291,6 +284,7 @@ ucid_reply ozonetel_call_book::on_browser(const browser_call_event& ev,
                                           unix_micros now, call_effects& out) {
   auto event = ev.event;
   auto at = ev.at > 0 ? ev.at : now;
+  auto agent = agent_or_default(ev.agent_id);
   auto* call = find_mutable(ev.ucid);
   if (!call)
     call = find_mutable(ev.x_ucid);
@@ -300,12 +294,12 @@ ucid_reply ozonetel_call_book::on_browser(const browser_call_event& ev,
       // A UCID we did not dial is a call CloudAgent routed to the agent:
       // inbound, whatever dial may be pending (the pending dial's bridge
       // carries the dial's own UCID).
-      call
-          = &create(key, call_direction::inbound, ucid_call_phase::ringing, at);
+      call = &create(key, call_direction::inbound, ucid_call_phase::ringing,
+                     at, agent);
       call->ringing_at = at;
       call->external_number = ev.caller;
       out.notices.push_back(make_notice(call_notice_kind::inbound_call, key));
-    } else if (auto* dialed = pending_call()) {
+    } else if (auto* dialed = pending_call(agent)) {
       // A leg without any UCID while our dial waits for its bridge: the
       // bridge (the flag is bound to this one dial and expires).
       call = dialed;
@@ -323,13 +317,7 @@ ucid_reply ozonetel_call_book::on_browser(const browser_call_event& ev,
       call->ringing_at = at;
     }
   } else if (event == browser_event::answered) {
-    if (call->phase == ucid_call_phase::dialing
-        || call->phase == ucid_call_phase::ringing) {
-      call->phase = ucid_call_phase::answered;
-      call->answered = true;
-      call->answered_at = at;
-    }
-    clear_pending_if(call->ucid, "bridge answered", out);
+    answer_call(*call, at, out);
   } else {
     if (event == browser_event::failed && !call->answered)
       call->unanswered_outcome = call_disposition::failed;
@@ -344,12 +332,71 @@ ucid_reply ozonetel_call_book::on_browser(const browser_call_event& ev,
 caf::optional<ucid_reply>
 ozonetel_call_book::dispose(const ozonetel_dispose_request& req,
                             call_effects& out) {
+  return dispose(req, 0, out);
+}
+
+void ozonetel_call_book::answer_call(ucid_call& call, unix_micros at,
+                                     call_effects& out) {
+  if (call.phase == ucid_call_phase::dialing
+      || call.phase == ucid_call_phase::ringing) {
+    touch(call.ucid);
+    call.phase = ucid_call_phase::answered;
+    call.answered = true;
+    call.answered_at = at;
+  }
+  clear_pending_if(call.ucid, "bridge answered", out);
+}
+
+caf::optional<ucid_reply>
+ozonetel_call_book::dispose(const ozonetel_dispose_request& req,
+                            unix_micros now, call_effects& out) {
   auto* call = find_mutable(req.ucid);
-  if (!call)
-    return make_reply(ucid_reply_code::not_found,
-                      "no call with UCID " + req.ucid
-                          + " (dial, events or callback first)");
   auto campaign = campaign_disposition(cfg_, req.disposition);
+  if (!call && campaign) {
+    auto agent = agent_or_default(req.agent_id);
+    if (!known_agent(agent))
+      return make_reply(ucid_reply_code::not_found,
+                        "no agent " + agent + " (GET /api/ozonetel/agents)");
+    // Switchboard never saw this call (the browser took its UCID from
+    // X-UCID while we were down): the seat waits all the same. The entry
+    // is built from what the request says; a callback or event merges in.
+    auto direction = lower(req.direction) == "inbound"
+                         ? call_direction::inbound
+                         : call_direction::outbound;
+    call = &create(req.ucid, direction, ucid_call_phase::answered, now, agent);
+    call->external_number = normalized_number(req.caller_phone);
+    call->answered = req.duration_seconds != 0;
+    call->fallback_duration_seconds = req.duration_seconds;
+    if (req.duration_seconds > 0)
+      call->created_at = now - req.duration_seconds * micros_per_second;
+    call->answered_at = call->created_at;
+    call->ended_at = now;
+    call->phase = ucid_call_phase::acw;
+    call->acw_started_at = now;
+    out.notices.push_back(
+        make_notice(call_notice_kind::inbound_call, req.ucid, "dispose"));
+  }
+  if (!call)
+    return make_reply(ucid_reply_code::invalid,
+                      "unknown disposition '" + req.disposition
+                          + "': use APPOINTMENT_BOOKED, FOLLOW_UP_SCHEDULED, "
+                            "INFO_PROVIDED, NO_ANSWER, WRONG_NUMBER, "
+                            "CALLBACK_REQUESTED, NOT_INTERESTED or a campaign "
+                            "disposition from ozonetel.disposition_map");
+  if (!req.agent_id.empty() && call->agent_id != req.agent_id
+      && known_agent(call->agent_id))
+    return make_reply(ucid_reply_code::conflict,
+                      "call " + req.ucid + " belongs to agent "
+                          + call->agent_id,
+                      call);
+  if (call->agent_id.empty())
+    call->agent_id = agent_or_default(req.agent_id);
+  if (!req.lead_id.empty())
+    call->crm_ref = req.lead_id;
+  if (call->external_number.empty())
+    call->external_number = normalized_number(req.caller_phone);
+  if (call->fallback_duration_seconds < 0)
+    call->fallback_duration_seconds = req.duration_seconds;
   if (!campaign)
     return make_reply(ucid_reply_code::invalid,
                       "unknown disposition '" + req.disposition
@@ -398,10 +445,12 @@ ucid_reply ozonetel_call_book::on_callback(const ozonetel_call_details& d,
   if (!call) {
     // CloudAgent calls after the call: its end is (about) now, its start
     // `Duration` earlier. The account's time zone is not needed this way.
-    auto started = received - d.duration_seconds * micros_per_second;
+    auto started = d.started_at > 0
+                       ? d.started_at
+                       : received - d.duration_seconds * micros_per_second;
     call = &create(
         d.ucid, d.inbound ? call_direction::inbound : call_direction::outbound,
-        ucid_call_phase::ringing, started);
+        ucid_call_phase::ringing, started, d.agent_id);
     call->agent_id = d.agent_id;
     call->did.clear();
     out.notices.push_back(make_notice(call_notice_kind::callback_only_call,
@@ -415,7 +464,14 @@ ucid_reply ozonetel_call_book::on_callback(const ozonetel_call_details& d,
     call->campaign = d.campaign;
   if (call->agent_id.empty())
     call->agent_id = d.agent_id;
+  if (call->callback_seen && call->emitted > 0 && terminal(call->phase))
+    // CloudAgent retried its callback: the entry has it already.
+    return make_reply(ucid_reply_code::ok, "callback already recorded", call);
   call->callback_seen = true;
+  if (d.started_at > 0)
+    call->created_at = d.started_at;
+  if (!d.audio_file.empty())
+    call->recording = d.audio_file;
   call->callback_duration_seconds = d.duration_seconds;
   call->callback_talk_seconds = d.call_duration_seconds;
   if (d.answered && !call->answered) {
@@ -439,7 +495,7 @@ ucid_reply ozonetel_call_book::on_callback(const ozonetel_call_details& d,
     call->campaign_disposition = d.disposition;
   }
   if (live(call->phase)) {
-    end_call(*call, received, now, out);
+    end_call(*call, d.ended_at > 0 ? d.ended_at : received, now, out);
   } else if (call->phase == ucid_call_phase::acw
              && call->progress == disposition_progress::done) {
     settle_after_disposition(*call, now, out);
@@ -481,6 +537,7 @@ ucid_reply ozonetel_call_book::on_disposition_answer(const std::string& ucid,
     call->progress = disposition_progress::retrying;
     auto delay = doubling_delay(timing_.retry_initial, timing_.retry_max,
                                 call->disposition_attempts);
+    call->retry_due = now + to_micros(delay);
     out.timers.push_back(
         {call_timer_kind::retry, ucid, 0, now + to_micros(delay)});
     auto notice = make_notice(call_notice_kind::disposition_retry, ucid,
@@ -561,12 +618,14 @@ void ozonetel_call_book::on_timer(const call_timer& timer, unix_micros,
                                   call_effects& out) {
   switch (timer.kind) {
     case call_timer_kind::pending_expiry:
-      if (pending_ && pending_->ucid == timer.ucid
-          && pending_->generation == timer.generation) {
-        pending_ = caf::none;
-        out.notices.push_back(
-            make_notice(call_notice_kind::pending_expired, timer.ucid));
-      }
+      for (auto i = pending_.begin(); i != pending_.end(); ++i)
+        if (i->second.ucid == timer.ucid
+            && i->second.generation == timer.generation) {
+          pending_.erase(i);
+          out.notices.push_back(
+              make_notice(call_notice_kind::pending_expired, timer.ucid));
+          break;
+        }
       return;
     case call_timer_kind::acw:
       on_acw_timeout(timer.ucid, timer.generation, out);
@@ -594,8 +653,11 @@ void ozonetel_call_book::sweep(unix_micros now, call_effects& out) {
       end_call(call, now, now, out);
     }
   }
-  for (auto& ucid : forget)
+  for (auto& ucid : forget) {
     calls_.erase(ucid);
+    changed_.erase(ucid);
+    forgotten_.insert(ucid);
+  }
 }
 
 } // namespace sb

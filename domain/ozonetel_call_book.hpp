@@ -13,8 +13,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/optional.hpp>
@@ -23,6 +25,7 @@
 #include "core/time.hpp"
 #include "messages/calls.hpp"
 #include "messages/ozonetel.hpp"
+#include "messages/ozonetel_agents.hpp"
 
 namespace sb {
 
@@ -37,6 +40,8 @@ enum class ucid_call_phase : uint8_t {
 };
 
 const char* to_string(ucid_call_phase x) noexcept;
+
+bool from_string(std::string_view s, ucid_call_phase& x) noexcept;
 
 /// No more changes expected (the entry went out).
 bool terminal(ucid_call_phase p) noexcept;
@@ -92,6 +97,20 @@ struct ucid_call {
   std::string disposition_answer;
   /// Invalidates older ACW timers.
   uint64_t acw_generation = 0;
+  /// When after-call work began (its timeout counts from here, also across
+  /// a restart).
+  unix_micros acw_started_at = 0;
+  /// The next retry of a disposition CloudAgent did not take (0 = none).
+  unix_micros retry_due = 0;
+
+  /// The CRM's reference (the seed's leadId).
+  std::string crm_ref;
+  /// The call's recording (the callback's AudioFile).
+  std::string recording;
+  /// The seed's durationSec: used when nothing better is known.
+  int64_t fallback_duration_seconds = -1;
+  /// Set from CloudAgent's call events (Subscribe API).
+  bool events_seen = false;
 
   bool callback_seen = false;
   int64_t callback_duration_seconds = 0;
@@ -214,6 +233,10 @@ struct call_notice {
   std::string answer;
 };
 
+/// A notice of `kind` about call `ucid`.
+call_notice make_notice(call_notice_kind kind, std::string ucid,
+                        std::string detail = {}, std::string extra = {});
+
 /// What an input asks of the actor, in order within each list.
 struct call_effects {
   std::vector<call_entry> entries;
@@ -233,6 +256,8 @@ public:
     std::string ucid;
     std::string agent_id;
     uint64_t generation = 0;
+    std::string number;
+    unix_micros since = 0;
   };
 
   explicit ozonetel_call_book(ozonetel_config cfg,
@@ -255,10 +280,20 @@ public:
                             caf::optional<int64_t> customer_id, unix_micros now,
                             call_effects& out);
 
+  /// As above, for the dial of agent `agent_id`.
+  ucid_reply on_dial_answer(ozonetel_answer answer, const std::string& agent_id,
+                            const std::string& number,
+                            caf::optional<int64_t> customer_id, unix_micros now,
+                            call_effects& out);
+
   /// The dial in flight got no answer from the session.
-  void dial_failed() noexcept {
-    dial_in_flight_ = false;
-  }
+  void dial_failed(const std::string& agent_id = {});
+
+  /// begin_dial() with the time the dial was asked for (the agent view
+  /// shows it as the pending dial's start).
+  caf::optional<ucid_reply> begin_dial(const ozonetel_dial_request& req,
+                                       bool session_up, std::string& number,
+                                       unix_micros now);
 
   /// A browser event, at `now` unless it says when it happened.
   ucid_reply on_browser(const browser_call_event& ev, unix_micros now,
@@ -268,6 +303,12 @@ public:
   /// `out.dispositions`); otherwise the refusal.
   caf::optional<ucid_reply> dispose(const ozonetel_dispose_request& req,
                                     call_effects& out);
+
+  /// As above at `now`: a UCID switchboard never saw is disposed for the
+  /// named agent (or the default one) all the same, and its entry written
+  /// from the request's fallbacks, so that the seat is released.
+  caf::optional<ucid_reply> dispose(const ozonetel_dispose_request& req,
+                                    unix_micros now, call_effects& out);
 
   /// CloudAgent's call-details callback, received at `now` unless it says.
   ucid_reply on_callback(const ozonetel_call_details& d, unix_micros now,
@@ -291,13 +332,15 @@ public:
   /// Null for an empty or unknown UCID.
   const ucid_call* find(const std::string& ucid) const;
 
-  const caf::optional<pending_outbound>& pending() const noexcept {
-    return pending_;
-  }
+  /// The default agent's pending dial (see pending(agent)).
+  caf::optional<pending_outbound> pending() const;
 
-  bool dial_in_flight() const noexcept {
-    return dial_in_flight_;
-  }
+  caf::optional<pending_outbound> pending(const std::string& agent_id) const;
+
+  /// The default agent's dial is with CloudAgent.
+  bool dial_in_flight() const;
+
+  bool dial_in_flight(const std::string& agent_id) const;
 
   /// The configured agent's call on the line or in after-call work:
   /// answered before ringing before dialing before after-call work, the
@@ -307,9 +350,65 @@ public:
   /// UCIDs of the configured agent's calls in after-call work, sorted.
   std::vector<std::string> awaiting_disposition() const;
 
-  /// Our side of the agent: current call, pending dial, calls awaiting a
-  /// disposition (CloudAgent's answer is left empty).
+  /// Our side of the default agent (see agent_view(agent)).
   ozonetel_agent_view agent_view() const;
+
+  /// The agent's call on the line or in after-call work (as current_call()).
+  const ucid_call* current_call(const std::string& agent_id) const;
+
+  /// The agent's calls in after-call work, sorted by UCID.
+  std::vector<std::string>
+  awaiting_disposition(const std::string& agent_id) const;
+
+  /// Our side of one agent plus CloudAgent's latest word from its events:
+  /// current call, pending dial, calls awaiting a disposition; never ready
+  /// while a call holds the seat.
+  ozonetel_agent_view agent_view(const std::string& agent_id) const;
+
+  /// The agent, or the default agent when empty.
+  std::string agent_or_default(const std::string& agent_id) const;
+
+  /// A configured or stored agent (the default agent always is).
+  bool known_agent(const std::string& agent_id) const;
+
+  /// Replaces the known agents besides the default one.
+  void set_agents(std::set<std::string> ids);
+
+  const std::set<std::string>& agents() const noexcept {
+    return agents_;
+  }
+
+  // -- CloudAgent's events, durability ---------------------------------------
+
+  /// A call event from CloudAgent (Subscribe API): follows the call by its
+  /// UCID; a call never moves backwards (a late Calling after Answered, an
+  /// Answered after Disconnect change nothing).
+  ucid_reply on_call_event(const ozonetel_call_event& ev, unix_micros now,
+                           call_effects& out);
+
+  /// An agent event: the newest by event time is CloudAgent's word.
+  void on_agent_event(const ozonetel_agent_event& ev, unix_micros now);
+
+  /// A call as it was stored (after a restart).
+  void restore(ucid_call call);
+
+  /// After restore(): arms the after-call-work timers still running, sends
+  /// the default disposition for calls whose time ran out while down, and
+  /// resumes every disposition that was being sent or retried.
+  void resume(unix_micros now, call_effects& out);
+
+  /// UCIDs changed since the last call (to store), and forgotten ones (to
+  /// delete); both cleared.
+  std::vector<std::string> take_changed();
+  std::vector<std::string> take_forgotten();
+
+  /// Dispositions being sent or retried.
+  size_t pending_dispositions() const;
+
+  /// Force Ready: every call of the agent in after-call work gets its
+  /// disposition now: a retrying one is sent at once, one without any the
+  /// default (as if after-call work had timed out).
+  void flush_dispositions(const std::string& agent_id, call_effects& out);
 
   /// Calls still up, oldest first.
   std::vector<live_call> live_calls() const;
@@ -321,10 +420,18 @@ public:
   }
 
 private:
+  struct dial_in_flight_info {
+    std::string number;
+    unix_micros since = 0;
+  };
+
   ucid_call* find_mutable(const std::string& ucid);
   ucid_call& create(const std::string& ucid, call_direction direction,
-                    ucid_call_phase phase, unix_micros at);
-  ucid_call* pending_call();
+                    ucid_call_phase phase, unix_micros at,
+                    const std::string& agent_id);
+  ucid_call* pending_call(const std::string& agent_id);
+  void touch(const std::string& ucid);
+  void answer_call(ucid_call& call, unix_micros at, call_effects& out);
   void clear_pending_if(const std::string& ucid, const char* why,
                         call_effects& out);
   bool needs_disposition(const ucid_call& call) const;
@@ -341,10 +448,22 @@ private:
   ozonetel_config cfg_;
   call_book_timing timing_;
   std::unordered_map<std::string, ucid_call> calls_;
-  caf::optional<pending_outbound> pending_;
+  /// Per agent: the outbound-pending flag of its dial.
+  std::unordered_map<std::string, pending_outbound> pending_;
   uint64_t next_generation_ = 1;
-  /// A dial request is with CloudAgent (a second one would race it).
-  bool dial_in_flight_ = false;
+  /// Per agent: a dial request is with CloudAgent (a second one would race
+  /// it).
+  std::unordered_map<std::string, dial_in_flight_info> dial_in_flight_;
+  /// Agents besides the default one.
+  std::set<std::string> agents_;
+  /// Per agent: CloudAgent's latest state from its events, and its time.
+  struct agent_word {
+    std::string state = "unknown";
+    unix_micros at = 0;
+  };
+  std::unordered_map<std::string, agent_word> agent_states_;
+  std::unordered_set<std::string> changed_;
+  std::unordered_set<std::string> forgotten_;
 };
 
 } // namespace sb

@@ -64,6 +64,8 @@ completed_call to_completed(const ucid_call& call, const std::string& account) {
   c.duration_seconds = call.callback_duration_seconds > 0
                            ? call.callback_duration_seconds
                            : seconds_between(call.created_at, call.ended_at);
+  if (c.duration_seconds == 0 && call.fallback_duration_seconds > 0)
+    c.duration_seconds = call.fallback_duration_seconds;
   if (call.answered)
     c.talk_seconds = call.callback_talk_seconds > 0
                          ? call.callback_talk_seconds
@@ -71,6 +73,8 @@ completed_call to_completed(const ucid_call& call, const std::string& account) {
   c.billsec = c.talk_seconds;
   c.notes = entry_notes(call);
   c.incomplete = call.incomplete;
+  c.crm_ref = call.crm_ref;
+  c.recording = call.recording;
   return c;
 }
 
@@ -102,9 +106,55 @@ live_call to_live(const ucid_call& call, const std::string& account) {
   return l;
 }
 
+// -- the book: agents ---------------------------------------------------------
+
+std::string
+ozonetel_call_book::agent_or_default(const std::string& agent_id) const {
+  return agent_id.empty() ? cfg_.agent_id : agent_id;
+}
+
+bool ozonetel_call_book::known_agent(const std::string& agent_id) const {
+  return !agent_id.empty()
+         && (agent_id == cfg_.agent_id || agents_.count(agent_id) > 0);
+}
+
+void ozonetel_call_book::set_agents(std::set<std::string> ids) {
+  agents_ = std::move(ids);
+}
+
+caf::optional<ozonetel_call_book::pending_outbound>
+ozonetel_call_book::pending() const {
+  return pending(cfg_.agent_id);
+}
+
+caf::optional<ozonetel_call_book::pending_outbound>
+ozonetel_call_book::pending(const std::string& agent_id) const {
+  auto i = pending_.find(agent_id);
+  if (i == pending_.end())
+    return caf::none;
+  return i->second;
+}
+
+bool ozonetel_call_book::dial_in_flight() const {
+  return dial_in_flight(cfg_.agent_id);
+}
+
+bool ozonetel_call_book::dial_in_flight(const std::string& agent_id) const {
+  return dial_in_flight_.count(agent_id) > 0;
+}
+
+void ozonetel_call_book::dial_failed(const std::string& agent_id) {
+  dial_in_flight_.erase(agent_or_default(agent_id));
+}
+
 // -- the book: views ----------------------------------------------------------
 
 const ucid_call* ozonetel_call_book::current_call() const {
+  return current_call(cfg_.agent_id);
+}
+
+const ucid_call*
+ozonetel_call_book::current_call(const std::string& agent_id) const {
   auto rank = [](ucid_call_phase p) {
     switch (p) {
       case ucid_call_phase::answered:
@@ -121,7 +171,7 @@ const ucid_call* ozonetel_call_book::current_call() const {
   };
   const ucid_call* best = nullptr;
   for (auto& [ucid, call] : calls_) {
-    if (call.agent_id != cfg_.agent_id || rank(call.phase) == 0)
+    if (call.agent_id != agent_id || rank(call.phase) == 0)
       continue;
     if (!best || rank(call.phase) > rank(best->phase)
         || (rank(call.phase) == rank(best->phase)
@@ -132,22 +182,54 @@ const ucid_call* ozonetel_call_book::current_call() const {
 }
 
 std::vector<std::string> ozonetel_call_book::awaiting_disposition() const {
+  return awaiting_disposition(cfg_.agent_id);
+}
+
+std::vector<std::string>
+ozonetel_call_book::awaiting_disposition(const std::string& agent_id) const {
   std::vector<std::string> out;
   for (auto& [ucid, call] : calls_)
-    if (call.phase == ucid_call_phase::acw && call.agent_id == cfg_.agent_id)
+    if (call.phase == ucid_call_phase::acw && call.agent_id == agent_id)
       out.push_back(ucid);
   std::sort(out.begin(), out.end());
   return out;
 }
 
 ozonetel_agent_view ozonetel_call_book::agent_view() const {
+  return agent_view(cfg_.agent_id);
+}
+
+ozonetel_agent_view
+ozonetel_call_book::agent_view(const std::string& agent_id) const {
   ozonetel_agent_view view;
-  view.agent_id = cfg_.agent_id;
-  if (auto* call = current_call())
-    view.current_call = to_live(*call, cfg_.account);
-  if (pending_)
-    view.pending_outbound = pending_->ucid;
-  view.awaiting_disposition = awaiting_disposition();
+  view.agent_id = agent_id;
+  view.known = known_agent(agent_id);
+  if (auto i = agent_states_.find(agent_id); i != agent_states_.end()) {
+    view.cloudagent_state = i->second.state;
+    view.cloudagent_state_at = i->second.at;
+  }
+  auto* current = current_call(agent_id);
+  if (current)
+    view.current_call = to_live(*current, cfg_.account);
+  if (auto p = pending_.find(agent_id); p != pending_.end()) {
+    view.pending_outbound = p->second.ucid;
+    view.pending_dial_number = p->second.number;
+    view.pending_dial_since = p->second.since;
+  } else if (auto d = dial_in_flight_.find(agent_id);
+             d != dial_in_flight_.end()) {
+    view.pending_dial_number = d->second.number;
+    view.pending_dial_since = d->second.since;
+  }
+  for (auto& ucid : awaiting_disposition(agent_id)) {
+    auto& call = calls_.at(ucid);
+    view.awaiting_disposition.push_back(
+        {ucid, call.external_number, call.ended_at});
+  }
+  // CloudAgent's word alone is not enough: a seat holding a call of ours
+  // is not ready, whatever the last event said.
+  view.ready = view.cloudagent_state == "ready" && current == nullptr
+               && view.awaiting_disposition.empty()
+               && view.pending_dial_number.empty();
   return view;
 }
 

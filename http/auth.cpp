@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "adapters/ozonetel/agent_token.hpp"
+
 namespace sb::http {
 
 const char* to_string(scope x) noexcept {
@@ -49,11 +51,36 @@ std::string_view bearer_token(std::string_view authorization) noexcept {
 }
 
 authenticator::authenticator()
-    : tokens_(std::make_shared<api_token_holder>()) {}
+    : tokens_(std::make_shared<api_token_holder>()),
+      agents_(std::make_shared<agent_tokens_ptr>()) {}
 
 authenticator::authenticator(std::string token, std::string read_token)
     : tokens_(std::make_shared<api_token_holder>(
-        api_tokens{std::move(token), std::move(read_token)})) {}
+        api_tokens{std::move(token), std::move(read_token)})),
+      agents_(std::make_shared<agent_tokens_ptr>()) {}
+
+void authenticator::set_agent_tokens(agent_tokens_ptr tokens) {
+  // Set once before the server listens; copies share the slot.
+  *agents_ = std::move(tokens);
+}
+
+std::optional<std::string>
+authenticator::agent_of(std::string_view token) const {
+  auto table = *agents_;
+  if (!table || token.empty() || token.size() > 256)
+    return std::nullopt;
+  // Only hashes are held: the lookup compares digests, never the token.
+  return table->find(ozonetel::token_hash(token));
+}
+
+std::string authenticator::role_of(std::string_view token) const {
+  auto current = tokens_->get();
+  bool full = !current->token.empty()
+              && constant_time_equals(token, current->token);
+  bool read = !current->read_token.empty()
+              && constant_time_equals(token, current->read_token);
+  return full ? "write" : read ? "read" : "";
+}
 
 void authenticator::set(std::string token, std::string read_token) {
   tokens_->set(api_tokens{std::move(token), std::move(read_token)});

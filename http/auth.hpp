@@ -9,9 +9,11 @@
 // right.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/agent_tokens.hpp"
 #include "core/api_tokens.hpp"
 
 namespace sb::http {
@@ -65,8 +67,19 @@ public:
 
   bool enabled() const;
 
+  /// "write" or "read" for a configured token, empty otherwise (constant
+  /// time against both).
+  std::string role_of(std::string_view token) const;
+
+  /// Agent tokens (their hashes) to accept on agent routes; null = none.
+  void set_agent_tokens(agent_tokens_ptr tokens);
+
+  /// The agent whose token `token` is, when it is a live agent token.
+  std::optional<std::string> agent_of(std::string_view token) const;
+
 private:
   std::shared_ptr<api_token_holder> tokens_; // secrets
+  std::shared_ptr<agent_tokens_ptr> agents_;
 };
 
 } // namespace sb::http

@@ -186,6 +186,8 @@ void write_json(json_writer& w, const comms_entry& x) {
   write_optional_text(w, "origin", x.origin);
   write_key(w, "incomplete");
   w.Bool(x.incomplete);
+  write_optional_text(w, "crm_ref", x.crm_ref);
+  write_optional_text(w, "recording", x.recording);
   w.EndObject();
 }
 

@@ -38,6 +38,12 @@ struct request {
   std::vector<std::string> path_params;
   /// The peer's IP address.
   std::string remote_address;
+  /// Who the bearer token says the caller is, set by the router once the
+  /// request is admitted: "write", "read", "agent", or empty (no token
+  /// needed, or let in by the route's alternative, e.g. a URL token).
+  std::string caller_role;
+  /// For an agent token: the agent it acts for.
+  std::string caller_agent;
 
   /// The first value of header `name` (case-insensitive), empty when absent.
   std::string header(std::string_view name) const;

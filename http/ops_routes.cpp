@@ -50,6 +50,44 @@ void count(const http::request_record& rec) {
   timing->observe(rec.seconds);
 }
 
+// CloudAgent is informational: its outage never makes this server unready
+// (calls and dispositions wait, retried, in the database).
+void write_cloudagent(http::json_writer& w,
+                      const caf::optional<ozonetel_health>& h, bool details) {
+  w.Key("cloudagent");
+  w.StartObject();
+  if (!h) {
+    write_text(w, "state", "unknown");
+    w.EndObject();
+    return;
+  }
+  write_text(w, "state", !h->enabled            ? "off"
+                         : !h->session_running ? "down"
+                         : h->has_token        ? "up"
+                                               : "no_token");
+  write_text(w, "subscription", h->subscription);
+  if (details) {
+    w.Key("token");
+    w.StartObject();
+    w.Key("valid");
+    w.Bool(h->has_token);
+    w.Key("expires_at");
+    w.Int64(h->token_expires_at);
+    w.Key("generations_last_hour");
+    w.Int64(h->generations_last_hour);
+    w.EndObject();
+    write_text(w, "last_error", h->last_error);
+    write_text(w, "subscription_error", h->subscription_error);
+    w.Key("tracked_calls");
+    w.Int64(h->tracked_calls);
+    w.Key("pending_dispositions");
+    w.Int64(h->pending_dispositions);
+    w.Key("agents");
+    w.Int64(h->agents);
+  }
+  w.EndObject();
+}
+
 struct ops_routes {
   const http_context& ctx;
   const http::authenticator& auth;
@@ -120,6 +158,9 @@ struct ops_routes {
           r += " (" + c.last_error + ")";
         add_reason(r);
       }
+    caf::optional<ozonetel_health> oz;
+    if (sources.ozonetel)
+      oz = sources.ozonetel(ctx.timeout);
     rapidjson::StringBuffer buf;
     http::json_writer w{buf};
     w.StartObject();
@@ -144,6 +185,8 @@ struct ops_routes {
       w.EndObject();
     }
     w.EndArray();
+    if (sources.ozonetel)
+      write_cloudagent(w, oz, details);
     w.EndObject();
     http::send_json(res, reasons.empty() ? 200 : 503,
                     {buf.GetString(), buf.GetSize()});

@@ -28,6 +28,7 @@ struct ops_sources {
   shared_handle<call_tracker_actor> tracker;
   std::vector<live_call_source> live_calls;
   std::function<std::vector<connection_status>()> connections;
+  std::function<caf::optional<ozonetel_health>(caf::timespan)> ozonetel;
 };
 
 void mount_ops_routes(http::router& r, const http_context& ctx,

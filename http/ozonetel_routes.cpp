@@ -9,6 +9,7 @@
 #include "core/strings.hpp"
 #include "core/time.hpp"
 #include "http/errors.hpp"
+#include "http/ozonetel_common.hpp"
 #include "http/form.hpp"
 #include "http/json.hpp"
 #include "http/server.hpp"
@@ -18,100 +19,7 @@ namespace sb {
 namespace {
 
 using http::json_writer;
-
-/// The sb::ec a failed ucid_reply stands for (its HTTP status and error
-/// name follow from it).
-ec error_of(ucid_reply_code code) {
-  switch (code) {
-    case ucid_reply_code::invalid:
-      return ec::invalid;
-    case ucid_reply_code::not_found:
-      return ec::not_found;
-    case ucid_reply_code::conflict:
-      return ec::conflict;
-    case ucid_reply_code::upstream:
-      return ec::upstream;
-    default:
-      return ec::unavailable;
-  }
-}
-
-bool reply_ok(ucid_reply_code code) {
-  return code == ucid_reply_code::ok || code == ucid_reply_code::accepted;
-}
-
-void write_text(json_writer& w, const char* key, const std::string& value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-void write_optional(json_writer& w, const char* key, const std::string& value) {
-  w.Key(key);
-  if (value.empty())
-    w.Null();
-  else
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-// CloudAgent's answer as the API shows it: its raw body stays in the log
-// (secrets removed), the caller gets the readable parts.
-void write_cloudagent(json_writer& w, const ozonetel_answer& a) {
-  w.Key("cloudagent");
-  if (a.api.empty()) {
-    w.Null();
-    return;
-  }
-  w.StartObject();
-  write_text(w, "api", a.api);
-  write_text(w, "outcome", to_string(a.outcome));
-  w.Key("http_status");
-  w.Int(a.http_status);
-  write_text(w, "status", a.status);
-  write_text(w, "message", a.message);
-  write_optional(w, "agent_state", a.agent_state);
-  w.EndObject();
-}
-
-void write_reply_fields(json_writer& w, const ucid_reply& r) {
-  write_optional(w, "ucid", r.ucid);
-  write_optional(w, "state", r.state);
-  write_optional(w, "disposition", r.disposition);
-  write_cloudagent(w, r.cloudagent);
-}
-
-void send_reply(http::response& res, const ucid_reply& r) {
-  rapidjson::StringBuffer buf;
-  json_writer w{buf};
-  w.StartObject();
-  auto status = reply_ok(r.code) ? 200 : http::status_of(error_of(r.code));
-  if (status >= 400) {
-    // The common error shape, plus what we know of the call.
-    write_text(w, "error", http::error_name_of(error_of(r.code)));
-    write_text(w, "message", r.message.empty() ? to_string(r.code) : r.message);
-  } else {
-    write_text(w, "code", to_string(r.code));
-    write_text(w, "message", r.message);
-  }
-  write_reply_fields(w, r);
-  w.EndObject();
-  http::send_json(res, status, {buf.GetString(), buf.GetSize()});
-}
-
-void write_view(json_writer& w, const ozonetel_agent_view& v) {
-  write_text(w, "agent_id", v.agent_id);
-  write_cloudagent(w, v.cloudagent);
-  w.Key("current_call");
-  if (v.current_call)
-    http::write_json(w, *v.current_call);
-  else
-    w.Null();
-  write_optional(w, "pending_outbound", v.pending_outbound);
-  w.Key("awaiting_disposition");
-  w.StartArray();
-  for (auto& ucid : v.awaiting_disposition)
-    w.String(ucid.data(), static_cast<rapidjson::SizeType>(ucid.size()));
-  w.EndArray();
-}
+using namespace ozonetel_http;
 
 /// Placeholders a browser may put in the URL when SIP gave it no UCID.
 bool no_ucid(const std::string& text) {
@@ -119,59 +27,30 @@ bool no_ucid(const std::string& text) {
          || text == "none" || text == "pending" || text == "null";
 }
 
-struct ozonetel_routes {
-  const http_context& ctx;
-  /// Read at each request: the root supervisor may have restarted it.
-  shared_handle<ucid_calls_actor> calls;
-  caf::timespan timeout;
-
-  /// Sends 503 and returns false when there is nothing to talk to.
-  bool available(http::response& res) const {
-    if (!ctx.config.ozonetel.enabled()) {
-      http::send_error(res, 503, "unavailable",
-                       "Ozonetel is not configured: set ozonetel.account and "
-                       "ozonetel.api_key (SWITCHBOARD_OZONETEL_ACCOUNT, "
-                       "SWITCHBOARD_OZONETEL_API_KEY)");
-      return false;
-    }
-    if (!calls->get()) {
-      http::send_error(res, 503, "unavailable",
-                       "the Ozonetel call tracker is not running");
-      return false;
-    }
-    return true;
-  }
-
-  template <class R, class... Ts>
-  caf::expected<R> ask(Ts&&... xs) const {
-    return http_ask<R>(ctx.system, calls->get(), timeout,
-                       std::forward<Ts>(xs)...);
-  }
-
-  template <class... Ts>
-  void forward(http::response& res, Ts&&... xs) const {
-    auto reply = ask<ucid_reply>(std::forward<Ts>(xs)...);
-    if (!reply) {
-      http::send_failure(res, "the Ozonetel call tracker", reply.error());
-      return;
-    }
-    send_reply(res, *reply);
-  }
-
+struct ozonetel_routes : routes_base {
   void dial(const http::request& req, http::response& res) const {
     rapidjson::Document body;
     if (!http::parse_json_object(req, res, body))
       return;
     http::field_reader fields{body};
-    auto phone = fields.string("phone_number", true, 64);
+    // The seed's browser code sends phoneNumber; ours phone_number.
+    auto phone = fields.string("phone_number", false, 64);
+    if (!phone)
+      phone = fields.string("phoneNumber", false, 64);
+    if (!phone && fields.ok())
+      fields.fail("phone_number", "is required (or phoneNumber)");
     auto customer_id = fields.integer("customer_id", false, 1);
+    auto named = fields.string("agent_id", false, 64);
     if (!fields.ok()) {
       fields.send(res);
       return;
     }
+    std::string agent;
+    if (!acting_agent(req, res, named ? *named : "", agent))
+      return;
     if (!available(res))
       return;
-    ozonetel_dial_request dial{*phone, caf::none};
+    ozonetel_dial_request dial{*phone, caf::none, agent};
     if (customer_id)
       dial.customer_id = *customer_id;
     forward(res, dial_atom_v, std::move(dial));
@@ -186,6 +65,7 @@ struct ozonetel_routes {
     auto x_ucid = fields.string("x_ucid", false, 128);
     auto caller = fields.string("caller", false, 64);
     auto at = fields.string("at", false, 64);
+    auto named = fields.string("agent_id", false, 64);
     caf::optional<unix_micros> when;
     browser_event kind = browser_event::ringing;
     if (event && !from_string(lower(*event), kind))
@@ -199,9 +79,13 @@ struct ozonetel_routes {
       fields.send(res);
       return;
     }
+    std::string agent;
+    if (!acting_agent(req, res, named ? *named : "", agent))
+      return;
     if (!available(res))
       return;
     browser_call_event ev;
+    ev.agent_id = agent;
     auto path_ucid = req.path_param(1);
     ev.ucid = no_ucid(path_ucid) ? std::string{} : path_ucid;
     auto header = req.header("X-UCID");
@@ -224,6 +108,18 @@ struct ozonetel_routes {
     auto disposition = fields.string("disposition", true, 128);
     auto notes = fields.string("notes", false, 16384);
     auto callback_time = fields.string("callback_time", false, 32);
+    auto named = fields.string("agent_id", false, 64);
+    // The seed's fields: fallbacks for a call we know nothing better of,
+    // and the CRM's lead as the entry's reference.
+    auto caller_phone = fields.string("callerPhone", false, 64);
+    auto direction = fields.string("direction", false, 16);
+    auto duration = fields.integer("durationSec", false, 0, 86400 * 7);
+    auto lead = fields.string("leadId", false, 256);
+    if (direction && !direction->empty()) {
+      auto d = lower(*direction);
+      if (d != "inbound" && d != "outbound")
+        fields.fail("direction", "must be inbound or outbound");
+    }
     if (ucid && ucid->empty())
       fields.fail("ucid", "must not be empty");
     if (disposition && disposition->empty())
@@ -232,10 +128,22 @@ struct ozonetel_routes {
       fields.send(res);
       return;
     }
+    std::string agent;
+    if (!acting_agent(req, res, named ? *named : "", agent))
+      return;
     if (!available(res))
       return;
     ozonetel_dispose_request d{*ucid, *disposition, notes ? *notes : "",
                                callback_time ? *callback_time : ""};
+    d.agent_id = agent;
+    if (caller_phone)
+      d.caller_phone = *caller_phone;
+    if (direction)
+      d.direction = lower(*direction);
+    if (duration)
+      d.duration_seconds = *duration;
+    if (lead)
+      d.lead_id = *lead;
     forward(res, dispose_atom_v, std::move(d));
   }
 
@@ -257,35 +165,36 @@ struct ozonetel_routes {
       return;
     auto m = std::move(parsed.details);
     m.received_at = now_micros();
+    // StartTime / EndTime are the account's local time: a retried callback
+    // keeps the call's own times instead of its arrival.
+    if (auto offset = utc_offset_of(ctx.config.ozonetel.timezone)) {
+      if (auto t = parse_local_time(m.start_time, *offset))
+        m.started_at = *t;
+      if (auto t = parse_local_time(m.end_time, *offset))
+        m.ended_at = *t;
+    }
     forward(res, callback_atom_v, std::move(m));
   }
 
-  void get_agent_state(const http::request&, http::response& res) const {
+  void get_agent_state(const http::request& req, http::response& res) const {
+    std::string agent;
+    auto named = req.path_param(1);
+    if (named.empty())
+      named = req.param("agent_id");
+    if (!acting_agent(req, res, named, agent))
+      return;
     if (!available(res))
       return;
-    auto view = ask<ozonetel_agent_view>(agent_state_atom_v);
+    auto view = ask<ozonetel_agent_view>(agent_state_atom_v, agent);
     if (!view) {
       http::send_failure(res, "the Ozonetel call tracker", view.error());
       return;
     }
-    auto& a = view->cloudagent;
-    int status = a.done() ? 200
-                 : a.outcome == ozonetel_outcome::unavailable
-                         || a.outcome == ozonetel_outcome::rate_limited
-                     ? 503
-                     : 502;
-    rapidjson::StringBuffer buf;
-    json_writer w{buf};
-    w.StartObject();
-    if (status != 200) {
-      // Our view is still worth showing next to the error.
-      write_text(w, "error", status == 503 ? "unavailable" : "upstream");
-      write_text(w, "message",
-                 "CloudAgent did not tell the agent's state: " + a.message);
+    if (!view->known) {
+      http::send_error(res, 404, "not_found", "no agent " + view->agent_id);
+      return;
     }
-    write_view(w, *view);
-    w.EndObject();
-    http::send_json(res, status, {buf.GetString(), buf.GetSize()});
+    send_view(res, *view);
   }
 
   void post_agent_state(const http::request& req, http::response& res) const {
@@ -297,6 +206,7 @@ struct ozonetel_routes {
     auto reason = fields.string("pause_reason", false, 128);
     if (!reason)
       reason = fields.string("pauseReason", false, 128);
+    auto named = fields.string("agent_id", false, 64);
     if (state) {
       auto s = lower(*state);
       if (s != "ready" && s != "pause")
@@ -306,9 +216,13 @@ struct ozonetel_routes {
       fields.send(res);
       return;
     }
+    std::string agent;
+    if (!acting_agent(req, res, named ? *named : req.path_param(1), agent))
+      return;
     if (!available(res))
       return;
-    forward(res, agent_state_atom_v, *state, reason ? *reason : std::string{});
+    forward(res, agent_state_atom_v, agent, *state,
+            reason ? *reason : std::string{});
   }
 };
 
@@ -328,14 +242,32 @@ void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
   auto timeout = std::max(ctx.timeout,
                           std::chrono::duration_cast<caf::timespan>(budget));
   auto self = std::make_shared<ozonetel_routes>(
-      ozonetel_routes{ctx, std::move(calls), timeout});
+      ozonetel_routes{{ctx, calls, timeout}});
   using http::scope;
-  routes.post("/api/ozonetel/dial", scope::write,
+  // The agent's own routes: an agent token is accepted (held to its agent).
+  auto agent_route = [&routes](const char* method, const char* path,
+                               scope needed, http::handler h) {
+    http::route r;
+    r.method = method;
+    r.path = path;
+    r.needed = needed;
+    r.agent_route = true;
+    if (std::string{method} == "POST")
+      r.accepts = {"application/json"};
+    routes.add(std::move(r), std::move(h));
+  };
+  agent_route("POST", "/api/ozonetel/dial", scope::write,
               [self](const auto& req, auto& res) { self->dial(req, res); });
-  routes.post("/api/ozonetel/calls/{ucid}/events", scope::write,
+  agent_route("POST", "/api/ozonetel/calls/{ucid}/events", scope::write,
               [self](const auto& req, auto& res) { self->events(req, res); });
-  routes.post("/api/ozonetel/dispose", scope::write,
+  agent_route("POST", "/api/ozonetel/dispose", scope::write,
               [self](const auto& req, auto& res) { self->dispose(req, res); });
+  agent_route(
+      "GET", "/api/ozonetel/agents/{id}/state", scope::read,
+      [self](const auto& req, auto& res) { self->get_agent_state(req, res); });
+  agent_route(
+      "POST", "/api/ozonetel/agents/{id}/state", scope::write,
+      [self](const auto& req, auto& res) { self->post_agent_state(req, res); });
   http::route callback;
   callback.method = "POST";
   callback.path = "/api/ozonetel/callback";
@@ -351,12 +283,13 @@ void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
   };
   routes.add(std::move(callback),
              [self](const auto& req, auto& res) { self->callback(req, res); });
-  routes.get(
-      "/api/ozonetel/agent-state", scope::read,
+  agent_route(
+      "GET", "/api/ozonetel/agent-state", scope::read,
       [self](const auto& req, auto& res) { self->get_agent_state(req, res); });
-  routes.post(
-      "/api/ozonetel/agent-state", scope::write,
+  agent_route(
+      "POST", "/api/ozonetel/agent-state", scope::write,
       [self](const auto& req, auto& res) { self->post_agent_state(req, res); });
+  ozonetel_http::mount_agent_routes(routes, *self);
 }
 
 } // namespace sb

@@ -150,11 +150,28 @@ bool router::quick(size_t index) const noexcept {
   return index < entries_.size() && entries_[index]->spec.quick;
 }
 
-bool router::admitted(const entry& e, const request& req, response& res) const {
+bool router::admitted(const entry& e, request& req, response& res) const {
   const auto& spec = e.spec;
   // Exactly one Authorization field: with two, a proxy and this server
   // could each check a different one (the engine refuses these already).
-  auto outcome = auth_.check(req.header("Authorization"), spec.needed);
+  auto header = req.header("Authorization");
+  auto outcome = auth_.check(header, spec.needed);
+  auto token = bearer_token(header);
+  if (outcome == auth_outcome::granted && spec.needed != scope::none)
+    req.caller_role = auth_.role_of(token);
+  if (outcome == auth_outcome::invalid && spec.needed != scope::none) {
+    if (auto agent = auth_.agent_of(token)) {
+      if (!spec.agent_route) {
+        send_error(res, 403, "forbidden",
+                   "an agent token acts only on its agent's Ozonetel routes; "
+                   "this endpoint needs the API token");
+        return false;
+      }
+      outcome = auth_outcome::granted;
+      req.caller_role = "agent";
+      req.caller_agent = *agent;
+    }
+  }
   if (outcome != auth_outcome::granted && spec.alternative_auth
       && spec.alternative_auth(req))
     outcome = auth_outcome::granted;

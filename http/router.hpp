@@ -51,6 +51,10 @@ struct route {
   /// The handler never blocks (no database, no actor): it runs on the I/O
   /// thread instead of queueing behind slow handlers (health, metrics).
   bool quick = false;
+  /// An agent's own route (its Ozonetel calls and state): an agent token is
+  /// accepted too, and the handler holds it to its agent. Everywhere else an
+  /// agent token is refused with 403.
+  bool agent_route = false;
 };
 
 /// What the per-request hook sees (when the response is ready to go out).
@@ -101,6 +105,11 @@ public:
     return auth_;
   }
 
+  /// Agent tokens to accept on agent routes (before listening).
+  void set_agent_tokens(agent_tokens_ptr tokens) {
+    auth_.set_agent_tokens(std::move(tokens));
+  }
+
   /// Replaces the API tokens for every request checked from now on.
   void set_tokens(std::string token, std::string read_token) {
     auth_.set(std::move(token), std::move(read_token));
@@ -139,7 +148,7 @@ private:
   };
 
   void not_routed(const request& req, response& res) const;
-  bool admitted(const entry& e, const request& req, response& res) const;
+  bool admitted(const entry& e, request& req, response& res) const;
 
   authenticator auth_;
   std::vector<std::shared_ptr<const entry>> entries_;

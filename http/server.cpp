@@ -66,8 +66,10 @@ http_server::http_server(http_deps deps)
                                               read_connections_of(deps_))),
       ctx_{deps_.system, deps_.config, timeout_of(deps_.config), *reads_} {
   mount_crm_routes(*router_, ctx_, writer_, matcher_);
+  router_->set_agent_tokens(deps_.agent_tokens);
   mount_ops_routes(*router_, ctx_,
-                   ops_sources{tracker_, deps_.live_calls, deps_.connections});
+                   ops_sources{tracker_, deps_.live_calls, deps_.connections,
+                               deps_.cloudagent_health});
   engine_ = std::make_unique<http::engine>(
       *router_, deps_.limits ? *deps_.limits : limits_of(deps_.config));
 }

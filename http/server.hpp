@@ -51,6 +51,7 @@
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/connection.hpp"
 #include "messages/customer_matcher_actor.hpp"
+#include "messages/ozonetel_agents.hpp"
 
 namespace sb {
 
@@ -84,6 +85,12 @@ struct http_deps {
   /// Called on an HTTP worker thread; must be quick and thread-safe. Empty
   /// = no connections to report.
   std::function<std::vector<connection_status>()> connections;
+  /// The CloudAgent side for /readyz (session, token, subscription); empty =
+  /// not shown. Called on an HTTP worker thread.
+  std::function<caf::optional<ozonetel_health>(caf::timespan timeout)>
+      cloudagent_health;
+  /// Agent tokens (hashes) the router accepts on agent routes; may be null.
+  agent_tokens_ptr agent_tokens;
   /// Read connections to the database (0 = min(http.threads, 4)).
   size_t read_connections = 0;
   /// Connection and request limits; unset = limits_of(config).

@@ -108,6 +108,10 @@ struct completed_call {
   /// The call was finalized without its last Hangup (connection lost, PBX
   /// restarted): times are the best known, not exact.
   bool incomplete = false;
+  /// The CRM's own reference for the entry (Ozonetel: the seed's leadId).
+  std::string crm_ref;
+  /// The call's recording (Ozonetel: the callback's AudioFile).
+  std::string recording;
 };
 
 template <class Inspector>
@@ -116,7 +120,7 @@ typename Inspector::result_type inspect(Inspector& f, completed_call& x) {
            x.origin, x.direction, x.external_number, x.extension,
            x.peer_extension, x.did, x.disposition, x.started_at, x.answered_at,
            x.ended_at, x.duration_seconds, x.billsec, x.talk_seconds, x.ucid,
-           x.notes, x.incomplete);
+           x.notes, x.incomplete, x.crm_ref, x.recording);
 }
 
 /// A completed call with its customer (none when no customer has that number).

@@ -56,6 +56,11 @@ struct comms_entry {
   /// restarted, joined mid-way, never ended within the maximum age): the
   /// durations are the best known lower bounds, not exact.
   bool incomplete = false;
+  /// The CRM's own reference for the entry (the seed's leadId); empty when
+  /// none.
+  std::string crm_ref;
+  /// The call's recording (CloudAgent's AudioFile); empty when none.
+  std::string recording;
 };
 
 template <class Inspector>
@@ -64,7 +69,7 @@ typename Inspector::result_type inspect(Inspector& f, comms_entry& x) {
            x.direction, x.body, x.source, x.ext_message_id, x.external_number,
            x.extension, x.disposition, x.duration_seconds, x.billsec,
            x.talk_seconds, x.ucid, x.occurred_at, x.created_at, x.origin,
-           x.incomplete);
+           x.incomplete, x.crm_ref, x.recording);
 }
 
 /// Filters of GET /api/crm/comms. Empty strings / none mean "any".

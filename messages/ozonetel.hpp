@@ -146,6 +146,8 @@ typename Inspector::result_type inspect(Inspector& f, ozonetel_answer& x) {
 /// DispositionAPIV2 `Set` for one call.
 struct ozonetel_disposition {
   std::string ucid;
+  /// The agent whose seat the disposition releases.
+  std::string agent_id;
   /// The campaign's disposition name (already mapped from ours).
   std::string disposition;
   std::string comments;
@@ -155,8 +157,8 @@ struct ozonetel_disposition {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ozonetel_disposition& x) {
-  return f(caf::meta::type_name("ozonetel_disposition"), x.ucid, x.disposition,
-           x.comments, x.callback_time);
+  return f(caf::meta::type_name("ozonetel_disposition"), x.ucid, x.agent_id,
+           x.disposition, x.comments, x.callback_time);
 }
 
 /// One finished HTTP attempt, from a session worker back to the session.
@@ -209,13 +211,15 @@ typename Inspector::result_type inspect(Inspector& f,
 struct ozonetel_dial_request {
   std::string phone_number;
   caf::optional<int64_t> customer_id;
+  /// The agent who dials; empty = the default agent (ozonetel.agent_id).
+  std::string agent_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         ozonetel_dial_request& x) {
   return f(caf::meta::type_name("ozonetel_dial_request"), x.phone_number,
-           x.customer_id);
+           x.customer_id, x.agent_id);
 }
 
 /// What the agent's browser saw of a SIP call.
@@ -229,12 +233,14 @@ struct browser_call_event {
   std::string caller;
   /// When it happened (Unix micros); 0 = when received.
   unix_micros at = 0;
+  /// The agent whose browser reports; empty = the default agent.
+  std::string agent_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, browser_call_event& x) {
   return f(caf::meta::type_name("browser_call_event"), x.ucid, x.x_ucid,
-           x.event, x.caller, x.at);
+           x.event, x.caller, x.at, x.agent_id);
 }
 
 /// POST /api/ozonetel/dispose.
@@ -245,13 +251,25 @@ struct ozonetel_dispose_request {
   std::string notes;
   /// "YYYY-MM-DD HH:MM:SS" (CALLBACK_REQUESTED), optional.
   std::string callback_time;
+  /// The agent whose seat it releases; empty = the call's agent, else the
+  /// default agent.
+  std::string agent_id;
+  /// The seed's fallbacks for a call switchboard knows nothing better of.
+  std::string caller_phone;
+  /// "inbound" | "outbound" | empty.
+  std::string direction;
+  /// -1 = not given.
+  int64_t duration_seconds = -1;
+  /// The CRM's reference for the entry (the seed's leadId).
+  std::string lead_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         ozonetel_dispose_request& x) {
   return f(caf::meta::type_name("ozonetel_dispose_request"), x.ucid,
-           x.disposition, x.notes, x.callback_time);
+           x.disposition, x.notes, x.callback_time, x.agent_id, x.caller_phone,
+           x.direction, x.duration_seconds, x.lead_id);
 }
 
 /// CloudAgent's call-details callback, already stripped of its Apikey.
@@ -277,6 +295,12 @@ struct ozonetel_call_details {
   std::string hangup_by;
   /// "InBound", "Manual", "Progressive", "Preview", "Predictive".
   std::string type;
+  /// AudioFile: the call's recording (URL or file name).
+  std::string audio_file;
+  /// StartTime / EndTime read in ozonetel.timezone (Unix micros; 0 when
+  /// absent or unreadable).
+  unix_micros started_at = 0;
+  unix_micros ended_at = 0;
   /// `type` says the customer called in (anything else is a dialler mode).
   bool inbound = false;
   /// `status` says the call was answered.
@@ -293,8 +317,8 @@ typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("ozonetel_call_details"), x.ucid, x.caller_id,
            x.did, x.campaign, x.agent_id, x.start_time, x.end_time,
            x.duration_seconds, x.call_duration_seconds, x.status, x.dial_status,
-           x.disposition, x.hangup_by, x.type, x.inbound, x.answered,
-           x.sanitized_json, x.received_at);
+           x.disposition, x.hangup_by, x.type, x.audio_file, x.started_at,
+           x.ended_at, x.inbound, x.answered, x.sanitized_json, x.received_at);
 }
 
 /// How ucid_calls answered a request from the HTTP edge.
@@ -316,24 +340,49 @@ typename Inspector::result_type inspect(Inspector& f, ucid_reply& x) {
            x.state, x.disposition, x.cloudagent);
 }
 
-/// GET /api/ozonetel/agent-state: CloudAgent's word plus switchboard's view.
+/// A call of the agent's awaiting its disposition.
+struct agent_waiting_call {
+  std::string ucid;
+  std::string phone_number;
+  unix_micros ended_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_waiting_call& x) {
+  return f(caf::meta::type_name("agent_waiting_call"), x.ucid, x.phone_number,
+           x.ended_at);
+}
+
+/// GET /api/ozonetel/agents/{id}/state: CloudAgent's latest word (from its
+/// agent events) plus switchboard's own view.
 struct ozonetel_agent_view {
   std::string agent_id;
-  /// AgentDetails' answer (its agent_state is CloudAgent's state).
-  ozonetel_answer cloudagent;
+  /// "unknown" until CloudAgent's first agent event; then "ready", "busy",
+  /// "acw", "paused", "logged_out" or CloudAgent's own text.
+  std::string cloudagent_state = "unknown";
+  /// When CloudAgent said so (Unix micros; 0 = never).
+  unix_micros cloudagent_state_at = 0;
   /// The call the agent is on or wrapping up, if any.
   caf::optional<live_call> current_call;
-  /// UCID of the dial still waiting for its bridge, if any.
+  /// The dial still waiting for its bridge: number and since when.
+  std::string pending_dial_number;
+  unix_micros pending_dial_since = 0;
+  /// UCID of that dial (empty while CloudAgent has not answered it).
   std::string pending_outbound;
   /// Calls ended but not yet disposed (the seat is in after-call work).
-  std::vector<std::string> awaiting_disposition;
+  std::vector<agent_waiting_call> awaiting_disposition;
+  /// CloudAgent says ready and switchboard knows no call holding the seat.
+  bool ready = false;
+  /// A known agent (configured, stored or the default).
+  bool known = true;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ozonetel_agent_view& x) {
   return f(caf::meta::type_name("ozonetel_agent_view"), x.agent_id,
-           x.cloudagent, x.current_call, x.pending_outbound,
-           x.awaiting_disposition);
+           x.cloudagent_state, x.cloudagent_state_at, x.current_call,
+           x.pending_dial_number, x.pending_dial_since, x.pending_outbound,
+           x.awaiting_disposition, x.ready, x.known);
 }
 
 } // namespace sb

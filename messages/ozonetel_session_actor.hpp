@@ -17,10 +17,24 @@ using ozonetel_session_actor = caf::typed_actor<
   // Places a manual dial from the configured agent to this customer number;
   // the answer carries the new call's UCID.
   caf::replies_to<dial_atom, std::string>::with<ozonetel_answer>,
+  // Places a manual dial from this agent (agent id, customer number).
+  caf::replies_to<dial_atom, std::string, std::string>::with<ozonetel_answer>,
   // Sets a call's disposition (action Set, autoRelease: ends after-call work).
   caf::replies_to<dispose_atom, ozonetel_disposition>::with<ozonetel_answer>,
   // Changes the agent's state: "Ready" | "Pause", with a pause reason.
   caf::replies_to<agent_state_atom, std::string, std::string>::with<
+    ozonetel_answer>,
+  // Changes this agent's state (agent id, "Ready" | "Pause", pause reason).
+  caf::replies_to<agent_state_atom, std::string, std::string,
+                  std::string>::with<ozonetel_answer>,
+  // Logs the agent in at CloudAgent (AgentAuthenticationV2, its password
+  // and extension).
+  caf::replies_to<login_atom, ozonetel_agent>::with<ozonetel_answer>,
+  // Logs the agent out (AgentAuthenticationV2).
+  caf::replies_to<logout_atom, ozonetel_agent>::with<ozonetel_answer>,
+  // Subscribes to CloudAgent's events (Subscribe API): call events URL,
+  // agent events URL.
+  caf::replies_to<subscribe_atom, std::string, std::string>::with<
     ozonetel_answer>,
   // Reads the agent's state from CloudAgent (briefly cached: CloudAgent
   // rate-limits this call).

@@ -16,6 +16,7 @@
 #include "messages/connection.hpp"
 #include "messages/drain.hpp"
 #include "messages/ozonetel.hpp"
+#include "messages/ozonetel_agents.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
 
@@ -55,6 +56,15 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_call_details))
   CAF_ADD_TYPE_ID(switchboard, (sb::ucid_reply))
   CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_agent_view))
+  CAF_ADD_TYPE_ID(switchboard, (sb::agent_waiting_call))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::agent_waiting_call>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_agent))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::ozonetel_agent>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::agent_change_request))
+  CAF_ADD_TYPE_ID(switchboard, (sb::agent_change_reply))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_call_event))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_agent_event))
+  CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_health))
 
   // -- atoms (at most 10 characters in CAF 0.17) ----------------------------
   CAF_ADD_ATOM(switchboard, sb, active_atom, "active")
@@ -81,5 +91,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb, flush_atom, "flush")
   CAF_ADD_ATOM(switchboard, sb, rewire_atom, "rewire")
   CAF_ADD_ATOM(switchboard, sb, credit_atom, "credit")
+  CAF_ADD_ATOM(switchboard, sb, login_atom, "login")
+  CAF_ADD_ATOM(switchboard, sb, logout_atom, "logout")
+  CAF_ADD_ATOM(switchboard, sb, force_ready_atom, "forceready")
+  CAF_ADD_ATOM(switchboard, sb, agents_atom, "agents")
+  CAF_ADD_ATOM(switchboard, sb, call_event_atom, "callevent")
+  CAF_ADD_ATOM(switchboard, sb, agent_event_atom, "agentevent")
+  CAF_ADD_ATOM(switchboard, sb, subscribe_atom, "subscribe")
 
 CAF_END_TYPE_ID_BLOCK(switchboard)

@@ -23,13 +23,36 @@ using ucid_calls_actor = caf::typed_actor<
   caf::replies_to<dispose_atom, ozonetel_dispose_request>::with<ucid_reply>,
   // CloudAgent's call-details callback (Apikey already removed).
   caf::replies_to<callback_atom, ozonetel_call_details>::with<ucid_reply>,
-  // CloudAgent's view of the agent plus ours (current call, pending dial,
-  // calls awaiting a disposition).
+  // The default agent's state: CloudAgent's latest word from its events
+  // plus ours (current call, pending dial, calls awaiting a disposition).
   caf::replies_to<agent_state_atom>::with<ozonetel_agent_view>,
-  // Sets the agent "Ready" | "Pause" (with a pause reason); refused while a
-  // call of ours awaits its disposition.
+  // The same for this agent.
+  caf::replies_to<agent_state_atom, std::string>::with<ozonetel_agent_view>,
+  // Sets the default agent "Ready" | "Pause" (with a pause reason); Ready is
+  // refused while the agent is on a call or a call awaits its disposition.
   caf::replies_to<agent_state_atom, std::string, std::string>::with<
     ucid_reply>,
+  // The same for this agent (agent id, state, pause reason).
+  caf::replies_to<agent_state_atom, std::string, std::string,
+                  std::string>::with<ucid_reply>,
+  // Logs the agent in / out at CloudAgent (AgentAuthenticationV2).
+  caf::replies_to<login_atom, std::string>::with<ucid_reply>,
+  caf::replies_to<logout_atom, std::string>::with<ucid_reply>,
+  // Force Ready: sends the agent's pending dispositions (or the default
+  // one), then logs the agent out and in, which clears after-call work.
+  caf::replies_to<force_ready_atom, std::string>::with<ucid_reply>,
+  // Every agent (configured and stored), without secrets.
+  caf::replies_to<agents_atom>::with<std::vector<ozonetel_agent>>,
+  // Adds, changes or removes an agent, or issues / revokes its token.
+  caf::replies_to<agents_atom, agent_change_request>::with<agent_change_reply>,
+  // CloudAgent's call event (Subscribe API).
+  caf::replies_to<call_event_atom, ozonetel_call_event>::with<ucid_reply>,
+  // CloudAgent's agent event (Subscribe API).
+  caf::replies_to<agent_event_atom, ozonetel_agent_event>::with<ucid_reply>,
+  // The CloudAgent session, subscription and durable state, for /readyz.
+  caf::replies_to<health_atom>::with<ozonetel_health>,
+  // Internal: the session's answer to the Subscribe call.
+  caf::reacts_to<subscribe_atom, ozonetel_answer>,
   // Calls in progress now (for GET /api/calls/active).
   caf::replies_to<active_atom>::with<std::vector<live_call>>,
   // Internal: the outbound-pending flag of this dial (UCID, generation)

@@ -25,6 +25,8 @@ const char* to_string(api which) noexcept {
       return "DispositionAPIV2";
     case api::change_agent_state:
       return "changeAgentState";
+    case api::subscribe:
+      return "subscribe";
     default:
       return "AgentDetails";
   }

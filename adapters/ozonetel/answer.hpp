@@ -26,6 +26,8 @@ enum class api {
   set_disposition,
   change_agent_state,
   agent_details,
+  /// Subscribe API: POST /events/subscribe (call and agent event URLs).
+  subscribe,
 };
 
 /// CloudAgent's name of the call (used in metrics labels and log lines).

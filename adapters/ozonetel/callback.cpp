@@ -135,6 +135,7 @@ callback_parse parse_callback_json(std::string_view json) {
   d.disposition = fields.text({"Disposition", "disposition"});
   d.hangup_by = fields.text({"HangupBy", "hangupBy"});
   d.type = fields.text({"Type", "type", "CallType"});
+  d.audio_file = fields.text({"AudioFile", "audioFile", "audio_file"});
   if (!fields.problem.empty()) {
     result.error = fields.problem;
     return result;

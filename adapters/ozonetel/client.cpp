@@ -129,35 +129,80 @@ std::string auth_form(const settings& cfg, const std::string& action,
 } // namespace
 
 result client::agent_login(const std::string& phone_number) const {
-  auto path
-      = target_.path_prefix + "/CAServices/AgentAuthenticationV2/index.php";
-  return perform(
-      api::agent_login, target_.scheme_host_port, cfg_, secrets(),
-      [&](httplib::Client& http) {
-        http.set_basic_auth(cfg_.agent_id.c_str(), cfg_.agent_password.c_str());
-        return http.Post(path.c_str(), auth_form(cfg_, "login", phone_number),
-                         "application/x-www-form-urlencoded");
-      });
+  return agent_login(cfg_.agent_id, cfg_.agent_password, phone_number);
 }
 
 result client::agent_logout() const {
+  return agent_logout(cfg_.agent_id, cfg_.agent_password);
+}
+
+result client::agent_login(const std::string& agent_id,
+                           const std::string& password,
+                           const std::string& phone_number) const {
   auto path
       = target_.path_prefix + "/CAServices/AgentAuthenticationV2/index.php";
-  auto r = perform(
-      api::agent_logout, target_.scheme_host_port, cfg_, secrets(),
-      [&](httplib::Client& http) {
-        http.set_basic_auth(cfg_.agent_id.c_str(), cfg_.agent_password.c_str());
-        return http.Post(path.c_str(), auth_form(cfg_, "logout", {}),
-                         "application/x-www-form-urlencoded");
-      });
-  return r;
+  auto hidden = secrets();
+  hidden.push_back(password);
+  return perform(api::agent_login, target_.scheme_host_port, cfg_, hidden,
+                 [&](httplib::Client& http) {
+                   http.set_basic_auth(agent_id.c_str(), password.c_str());
+                   return http.Post(path.c_str(),
+                                    auth_form(cfg_, "login", phone_number),
+                                    "application/x-www-form-urlencoded");
+                 });
+}
+
+result client::agent_logout(const std::string& agent_id,
+                            const std::string& password) const {
+  auto path
+      = target_.path_prefix + "/CAServices/AgentAuthenticationV2/index.php";
+  auto hidden = secrets();
+  hidden.push_back(password);
+  return perform(api::agent_logout, target_.scheme_host_port, cfg_, hidden,
+                 [&](httplib::Client& http) {
+                   http.set_basic_auth(agent_id.c_str(), password.c_str());
+                   return http.Post(path.c_str(),
+                                    auth_form(cfg_, "logout", {}),
+                                    "application/x-www-form-urlencoded");
+                 });
+}
+
+result client::subscribe(const std::string& subscribe_base,
+                         const std::string& call_events_url,
+                         const std::string& agent_events_url) const {
+  auto base = subscribe_base;
+  while (!base.empty() && base.back() == '/')
+    base.pop_back();
+  auto scheme_end = base.find("://");
+  auto path_start
+      = base.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+  auto host = path_start == std::string::npos ? base : base.substr(0, path_start);
+  auto prefix = path_start == std::string::npos ? std::string{}
+                                                : base.substr(path_start);
+  auto path = prefix + "/events/subscribe";
+  auto body = json_object(
+      {{"callEventsURL", call_events_url}, {"agentEventsURL", agent_events_url}});
+  return perform(api::subscribe, host, cfg_, secrets(),
+                 [&](httplib::Client& http) {
+                   httplib::Headers headers{{"Accept", "application/json"},
+                                            {"api_key", cfg_.api_key},
+                                            {"username", cfg_.account}};
+                   return http.Post(path.c_str(), headers, body,
+                                    "application/json");
+                 });
 }
 
 result client::manual_dial(const std::string& token,
                            const std::string& customer_number) const {
+  return manual_dial_as(token, cfg_.agent_id, customer_number);
+}
+
+result client::manual_dial_as(const std::string& token,
+                              const std::string& agent_id,
+                              const std::string& customer_number) const {
   return post_json(api::manual_dial, "/ca_apis/AgentManualDial", token,
                    json_object({{"userName", cfg_.account},
-                                {"agentID", cfg_.agent_id},
+                                {"agentID", agent_id},
                                 {"campaignName", cfg_.campaign},
                                 {"customerNumber", customer_number},
                                 {"UCID", "true"}}),
@@ -167,8 +212,10 @@ result client::manual_dial(const std::string& token,
 result client::set_disposition(const std::string& token,
                                const disposition_request& request) const {
   std::vector<std::pair<std::string, std::string>> fields{
-      {"userName", cfg_.account}, {"agentID", cfg_.agent_id},
-      {"did", cfg_.did},          {"ucid", request.ucid},
+      {"userName", cfg_.account},
+      {"agentID", request.agent_id.empty() ? cfg_.agent_id : request.agent_id},
+      {"did", cfg_.did},
+      {"ucid", request.ucid},
       {"action", "Set"},          {"disposition", request.disposition},
       {"autoRelease", "true"}};
   if (!request.comments.empty())
@@ -182,8 +229,15 @@ result client::set_disposition(const std::string& token,
 result client::change_agent_state(const std::string& token,
                                   const std::string& state,
                                   const std::string& pause_reason) const {
+  return change_agent_state_as(token, cfg_.agent_id, state, pause_reason);
+}
+
+result client::change_agent_state_as(const std::string& token,
+                                     const std::string& agent_id,
+                                     const std::string& state,
+                                     const std::string& pause_reason) const {
   std::vector<std::pair<std::string, std::string>> fields{
-      {"userName", cfg_.account}, {"agentId", cfg_.agent_id}, {"state", state}};
+      {"userName", cfg_.account}, {"agentId", agent_id}, {"state", state}};
   if (!pause_reason.empty())
     fields.emplace_back("pauseReason", pause_reason);
   return post_json(api::change_agent_state, "/ca_apis/changeAgentState", token,

@@ -36,6 +36,8 @@ struct disposition_request {
   std::string comments;
   /// "YYYY-MM-DD HH:MM:SS" for a callback disposition (optional).
   std::string callback_time;
+  /// The agent whose seat it releases; empty = the configured agent.
+  std::string agent_id;
 };
 
 class client {
@@ -51,6 +53,28 @@ public:
 
   /// Same call, action "logout".
   result agent_logout() const;
+
+  /// Login / logout of another agent than the configured one.
+  result agent_login(const std::string& agent_id, const std::string& password,
+                     const std::string& phone_number) const;
+  result agent_logout(const std::string& agent_id,
+                      const std::string& password) const;
+
+  /// As manual_dial, from agent `agent_id`.
+  result manual_dial_as(const std::string& token, const std::string& agent_id,
+                        const std::string& customer_number) const;
+
+  /// As change_agent_state, for agent `agent_id`.
+  result change_agent_state_as(const std::string& token,
+                               const std::string& agent_id,
+                               const std::string& state,
+                               const std::string& pause_reason) const;
+
+  /// Subscribe API: POST <subscribe_base>/events/subscribe, headers api_key
+  /// and username, body {callEventsURL, agentEventsURL}.
+  result subscribe(const std::string& subscribe_base,
+                   const std::string& call_events_url,
+                   const std::string& agent_events_url) const;
 
   /// POST /ca_apis/AgentManualDial with UCID "true" so the answer carries the
   /// call's UCID.

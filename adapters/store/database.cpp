@@ -215,14 +215,16 @@ database::write_calls(const std::vector<matched_call>& calls,
                " duration_seconds = :duration_seconds, billsec = :billsec,"
                " talk_seconds = :talk_seconds, ucid = :ucid,"
                " occurred_at = :occurred_at, origin = :origin,"
-               " incomplete = :incomplete WHERE id = :id",
+               " incomplete = :incomplete, crm_ref = :crm_ref,"
+               " recording = :recording WHERE id = :id",
           soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
           soci::use(p.body), soci::use(p.external_number),
           soci::use(p.extension), soci::use(p.disposition),
           soci::use(p.duration_seconds), soci::use(p.billsec),
           soci::use(p.talk_seconds), soci::use(p.ucid),
           soci::use(p.occurred_at), soci::use(p.origin),
-          soci::use(p.incomplete), soci::use(id);
+          soci::use(p.incomplete), soci::use(p.crm_ref),
+          soci::use(p.recording), soci::use(id);
       if (outcomes != nullptr)
         (*outcomes)[i] = write_outcome::merged;
     }

@@ -50,6 +50,7 @@
 #include "domain/comms_merge.hpp"
 #include "messages/calls.hpp"
 #include "messages/comms.hpp"
+#include "messages/ozonetel_agents.hpp"
 
 namespace sb::store {
 
@@ -63,6 +64,15 @@ struct open_options {
   std::chrono::milliseconds busy_timeout{5000};
   /// PostgreSQL: `connect_timeout` added to the URL unless it sets one.
   int connect_timeout_seconds = 5;
+};
+
+/// One UCID's stored state (ozonetel_ucid_state).
+struct ucid_state_row {
+  std::string ucid;
+  std::string agent_id;
+  std::string phase;
+  /// The call as JSON (adapters/store/ucid_state.hpp).
+  std::string state;
 };
 
 /// What write_calls did with each record.
@@ -146,6 +156,25 @@ public:
 
   /// Every customer with a normalized number (to build the matcher's index).
   caf::expected<std::vector<customer>> all_customers();
+
+  // -- CloudAgent agents and UCID state -------------------------------------
+
+  /// Every stored agent (password and token hash included), by id.
+  caf::expected<std::vector<ozonetel_agent>> load_agents();
+
+  /// Inserts or replaces the agent with `agent.id`.
+  caf::expected<void> save_agent(const ozonetel_agent& agent);
+
+  /// False when there was no such agent.
+  caf::expected<bool> delete_agent(const std::string& id);
+
+  /// Stores `changed` and deletes `forgotten` in one transaction.
+  caf::expected<void>
+  save_ucid_states(const std::vector<ucid_state_row>& changed,
+                   const std::vector<std::string>& forgotten);
+
+  /// Every stored UCID state.
+  caf::expected<std::vector<ucid_state_row>> load_ucid_states();
 
 private:
   struct impl;

@@ -200,6 +200,19 @@ struct database::impl {
     return n > 0;
   }
 
+  bool column_exists(const std::string& table, const std::string& column) {
+    long long n = 0;
+    if (kind == backend::sqlite)
+      sql << "SELECT COUNT(*) FROM pragma_table_info(:t) WHERE name = :c",
+          soci::use(table), soci::use(column), soci::into(n);
+    else
+      sql << "SELECT COUNT(*) FROM information_schema.columns WHERE"
+             " table_schema = current_schema() AND table_name = :t AND"
+             " column_name = :c",
+          soci::use(table), soci::use(column), soci::into(n);
+    return n > 0;
+  }
+
   int current_version() {
     if (!table_exists("schema_migrations"))
       return 0;
@@ -231,6 +244,10 @@ struct database::impl {
       for (const char* statement :
            kind == backend::sqlite ? m.sqlite_only : m.postgresql_only)
         sql << statement;
+      for (const auto& add : m.add_if_missing)
+        if (!column_exists(add.table, add.column))
+          sql << std::string{"ALTER TABLE "} + add.table + " ADD COLUMN "
+                     + add.column + " " + add.definition;
       std::string name = m.name;
       int v = m.version;
       sql << "INSERT INTO schema_migrations (version, name, applied_at) "

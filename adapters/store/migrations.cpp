@@ -70,6 +70,42 @@ const std::vector<migration>& migrations() {
            " DEFAULT ''",
            "UPDATE crm_comms_log SET origin = 'manual' WHERE source = 'manual'",
        }},
+      // CloudAgent agents beyond the configured ones, their tokens (a
+      // SHA-256 hash only: the token itself is shown once), and every UCID's
+      // state with its pending disposition and retry, so that a restart (or
+      // kill -9) during after-call work loses nothing. `crm_ref` is the CRM's
+      // own reference of an entry (the seed's leadId).
+      {6,
+       "CloudAgent agents, durable UCID state, crm_ref",
+       {
+           "CREATE TABLE ozonetel_agents ("
+           " id TEXT PRIMARY KEY,"
+           " name TEXT NOT NULL DEFAULT '',"
+           " extension TEXT NOT NULL DEFAULT '',"
+           " password TEXT NOT NULL DEFAULT '',"
+           // 'api' rows were created over HTTP; 'config' rows only hold the
+           // token of an agent from an [ozonetel.agent.<id>] section.
+           " source TEXT NOT NULL DEFAULT 'api',"
+           " token_hash TEXT NOT NULL DEFAULT '',"
+           " created_at TEXT NOT NULL,"
+           " updated_at TEXT NOT NULL)",
+           "CREATE TABLE ozonetel_ucid_state ("
+           " ucid TEXT PRIMARY KEY,"
+           " agent_id TEXT NOT NULL DEFAULT '',"
+           " phase TEXT NOT NULL,"
+           // The whole call as JSON (domain fields, pending disposition,
+           // attempts, deadlines); phase and agent_id are its indexable part.
+           " state TEXT NOT NULL,"
+           " updated_at TEXT NOT NULL)",
+           "CREATE INDEX ozonetel_ucid_state_phase"
+           " ON ozonetel_ucid_state (phase)",
+           "ALTER TABLE crm_comms_log ADD COLUMN crm_ref TEXT NOT NULL"
+           " DEFAULT ''",
+       },
+       {},
+       {},
+       // `recording` is migration 3's (cdr) too: whichever runs first adds it.
+       {{"crm_comms_log", "recording", "TEXT NOT NULL DEFAULT ''"}}},
   };
   return all;
 }

@@ -22,6 +22,15 @@ struct migration {
   /// Then these, on SQLite / PostgreSQL only.
   std::vector<const char*> sqlite_only = {};
   std::vector<const char*> postgresql_only = {};
+  /// Columns added only when missing: (table, column, definition). For a
+  /// column two branches add in different migrations (the first one to run
+  /// adds it, the other finds it).
+  struct guarded_column {
+    const char* table;
+    const char* column;
+    const char* definition;
+  };
+  std::vector<guarded_column> add_if_missing = {};
 };
 
 /// Every migration, oldest first.

@@ -40,6 +40,8 @@ void assign_call(comms_params& p, const matched_call& m,
   p.created_at = created_at;
   p.origin = c.origin;
   p.incomplete = c.incomplete ? 1 : 0;
+  p.crm_ref = c.crm_ref;
+  p.recording = c.recording;
 }
 
 multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
@@ -54,7 +56,7 @@ multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
       = "INSERT INTO crm_comms_log (customer_id, type, direction, body,"
         " source, ext_message_id, external_number, extension, disposition,"
         " duration_seconds, billsec, talk_seconds, ucid, occurred_at,"
-        " created_at, origin, incomplete) VALUES ";
+        " created_at, origin, incomplete, crm_ref, recording) VALUES ";
   size_t v = 0;
   for (size_t r = 0; r < n; ++r) {
     q += r == 0 ? "(" : ", (";
@@ -96,6 +98,8 @@ void bind_row(soci::statement& st, comms_row& r) {
   st.exchange(soci::into(r.created_at));
   st.exchange(soci::into(r.origin));
   st.exchange(soci::into(r.incomplete));
+  st.exchange(soci::into(r.crm_ref));
+  st.exchange(soci::into(r.recording));
 }
 
 void bind_row(soci::statement& st, customer_row& r) {
@@ -129,6 +133,8 @@ comms_entry to_entry(const matched_call& m, const std::string& created_at,
   e.created_at = created_at;
   e.origin = c.origin;
   e.incomplete = c.incomplete;
+  e.crm_ref = c.crm_ref;
+  e.recording = c.recording;
   return e;
 }
 

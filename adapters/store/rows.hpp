@@ -19,17 +19,18 @@ namespace sb::store::rows {
 inline constexpr const char* comms_columns
     = "id, customer_id, type, direction, body, source, ext_message_id,"
       " external_number, extension, disposition, duration_seconds, billsec,"
-      " talk_seconds, ucid, occurred_at, created_at, origin, incomplete";
+      " talk_seconds, ucid, occurred_at, created_at, origin, incomplete,"
+      " crm_ref, recording";
 
 inline constexpr const char* insert_comms_sql
     = "INSERT INTO crm_comms_log (customer_id, type, direction, body, source,"
       " ext_message_id, external_number, extension, disposition,"
       " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at,"
-      " origin, incomplete)"
+      " origin, incomplete, crm_ref, recording)"
       " VALUES (:customer_id, :type, :direction, :body, :source,"
       " :ext_message_id, :external_number, :extension, :disposition,"
       " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
-      " :created_at, :origin, :incomplete)";
+      " :created_at, :origin, :incomplete, :crm_ref, :recording)";
 
 // Bound parameters of one comms-log row (SOCI binds by reference: fill, then
 // execute).
@@ -54,6 +55,8 @@ struct comms_params {
   std::string origin;
   /// 0 or 1: an INTEGER on both backends (SOCI reads no portable bool).
   int incomplete = 0;
+  std::string crm_ref;
+  std::string recording;
 
   void assign(const comms_entry& e) {
     customer_ind = e.customer_id ? soci::i_ok : soci::i_null;
@@ -75,6 +78,8 @@ struct comms_params {
     created_at = e.created_at;
     origin = e.origin;
     incomplete = e.incomplete ? 1 : 0;
+    crm_ref = e.crm_ref;
+    recording = e.recording;
   }
 };
 
@@ -102,6 +107,8 @@ void bind_params(Statement& st, comms_params& p) {
   st.exchange(soci::use(p.created_at));
   st.exchange(soci::use(p.origin));
   st.exchange(soci::use(p.incomplete));
+  st.exchange(soci::use(p.crm_ref));
+  st.exchange(soci::use(p.recording));
 }
 
 // One INSERT of up to max_rows rows: a round trip per chunk instead of per
@@ -109,7 +116,7 @@ void bind_params(Statement& st, comms_params& p) {
 // per write_calls and executed for every full chunk.
 struct multi_insert {
   static constexpr size_t max_rows = 100;
-  static constexpr size_t columns = 17;
+  static constexpr size_t columns = 19;
 
   /// Bound by reference: fill rows[0..n) then run().
   std::vector<comms_params> rows;
@@ -163,6 +170,8 @@ struct comms_row : comms_params {
     e.created_at = created_at;
     e.origin = origin;
     e.incomplete = incomplete != 0;
+    e.crm_ref = crm_ref;
+    e.recording = recording;
     return e;
   }
 };
