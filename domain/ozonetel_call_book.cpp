@@ -220,9 +220,6 @@ ozonetel_call_book::begin_dial(const ozonetel_dial_request& req,
                           + " is still waiting for its bridge (expires "
                             "after ozonetel.pending_outbound_seconds)",
                       pending);
-  if (auto* call = current_call(agent); call && live(call->phase))
-    return make_reply(ucid_reply_code::conflict,
-                      "agent " + agent + " is on call " + call->ucid, call);
   dial_in_flight_[agent] = {number, now};
   return caf::none;
 }
@@ -464,9 +461,6 @@ ucid_reply ozonetel_call_book::on_callback(const ozonetel_call_details& d,
     call->campaign = d.campaign;
   if (call->agent_id.empty())
     call->agent_id = d.agent_id;
-  if (call->callback_seen && call->emitted > 0 && terminal(call->phase))
-    // CloudAgent retried its callback: the entry has it already.
-    return make_reply(ucid_reply_code::ok, "callback already recorded", call);
   call->callback_seen = true;
   if (d.started_at > 0)
     call->created_at = d.started_at;

@@ -460,7 +460,11 @@ TEST_CASE("calls: our agent's call known only from the callback still gets a "
 TEST_CASE("calls: requests that change nothing", "[ucid]") {
   ozonetel_server fake;
   calls_env t{config_for(fake)};
-  CHECK(t.dispose("nope", "INFO_PROVIDED").code == ucid_reply_code::not_found);
+  // A UCID never seen is disposed all the same (the seat waits for it).
+  CHECK(t.dispose("nope", "INFO_PROVIDED").code == ucid_reply_code::accepted);
+  REQUIRE(fake.wait_for("/ca_apis/DispositionAPIV2", 1, 5s));
+  CHECK(fake.requests("/ca_apis/DispositionAPIV2").at(0).json("agentID")
+        == fake.opts().agent_id);
   auto ucid = t.dial("+919845012345").ucid;
   CHECK(t.dispose(ucid, "MADE_UP").code == ucid_reply_code::invalid);
   CHECK(t.dial("12").code == ucid_reply_code::invalid);
@@ -468,7 +472,7 @@ TEST_CASE("calls: requests that change nothing", "[ucid]") {
   // answers 422 for it).
   browser_event unknown;
   CHECK_FALSE(from_string("exploded", unknown));
-  CHECK(fake.count("/ca_apis/DispositionAPIV2") == 0);
+  CHECK(fake.count("/ca_apis/DispositionAPIV2") == 1);
   // CloudAgent refuses the dial: nothing is tracked.
   fake.set_agent_state("PAUSED");
   t.event(ucid, "ended");
@@ -886,8 +890,10 @@ TEST_CASE("calls, stepped: the sweep closes a call that never ends and "
   CHECK(t.dispose("9300000000000500", "INFO_PROVIDED").code
         == ucid_reply_code::conflict);
   t.env.advance(60s);
-  CHECK(t.dispose("9300000000000500", "INFO_PROVIDED").code
-        == ucid_reply_code::not_found);
+  // Forgotten: a dispose now goes to CloudAgent as for any UCID unseen.
+  auto sent = t.script->dispositions.size();
+  t.dispose("9300000000000500", "INFO_PROVIDED");
+  CHECK(t.script->dispositions.size() == sent + 1);
 }
 
 TEST_CASE("calls, stepped: a dead session is respawned after restart_initial",

@@ -610,3 +610,29 @@ TEST_CASE("http.listen port 0 asks for a free port; other ports stay 1..65535") 
   CHECK_FALSE(sb::parse_config_text("[http]\nlisten = 127.0.0.1:65536\n"));
   CHECK_FALSE(sb::parse_config_text("[http]\nlisten = 127.0.0.1:\n"));
 }
+
+TEST_CASE("[ozonetel.agent.<id>] sections configure agents; their password "
+          "is a secret; ozonetel.timezone takes fixed-offset zones") {
+  auto cfg = sb::parse_config_text("[ozonetel.agent.agent02]\n"
+                                   "name = Priya\n"
+                                   "extension = 7002\n"
+                                   "[ozonetel.agent.agent03]\n"
+                                   "name = Ravi\n"
+                                   "[ozonetel]\n"
+                                   "timezone = +05:30\n");
+  if (!cfg)
+    FAIL(sb::error_text(cfg.error()));
+  REQUIRE(cfg->ozonetel.agents.size() == 2);
+  CHECK(cfg->ozonetel.agents[0].id == "agent02");
+  CHECK(cfg->ozonetel.agents[0].name == "Priya");
+  CHECK(cfg->ozonetel.agents[0].extension == "7002");
+  CHECK(cfg->ozonetel.agents[1].id == "agent03");
+  CHECK(cfg->ozonetel.timezone == "+05:30");
+  CHECK(sb::parse_config_text("[ozonetel]\ntimezone = Asia/Kolkata\n"));
+  auto dst = sb::parse_config_text("[ozonetel]\ntimezone = America/New_York\n");
+  REQUIRE_FALSE(dst);
+  CHECK(sb::error_text(dst.error()).find("offset") != std::string::npos);
+  CHECK_FALSE(sb::parse_config_text("[ozonetel.agent.bad id]\nname = x\n"));
+  CHECK_FALSE(
+      sb::parse_config_text("[ozonetel.agent.a1]\nunknown_key = x\n"));
+}
