@@ -357,12 +357,13 @@ TEST_CASE("http: bad requests change nothing") {
   CHECK(no_ucid->status == 422);
   auto unknown = api.post("/api/ozonetel/dispose",
                           R"({"ucid":"nope","disposition":"INFO_PROVIDED"})");
-  CHECK(unknown->status == 404);
-  CHECK(error_of(unknown) == "not_found");
+  // No 404 that strands a seat: an unseen UCID is disposed all the same.
+  CHECK(unknown->status == 200);
+  CHECK(api.fake.count("/ca_apis/DispositionAPIV2") == 1);
   CHECK(api.post("/api/ozonetel/dispose", R"({"ucid":"x"})")->status == 422);
   CHECK(api.post("/api/ozonetel/agent-state", R"({"state":"Asleep"})")->status
         == 422);
-  CHECK(api.fake.count("/ca_apis/DispositionAPIV2") == 0);
+  CHECK(api.fake.count("/ca_apis/DispositionAPIV2") == 1);
   CHECK(api.fake.count("/ca_apis/changeAgentState") == 0);
 }
 
