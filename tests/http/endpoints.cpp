@@ -712,6 +712,7 @@ TEST_CASE("comms: bad query parameters are 400 naming the parameter") {
         "?since=2026-11-22T00:00:00Z&until=2026-11-21T00:00:00Z",
         "?cursor=garbage", "?cursor=YzF8fDE", "?customer_id=0",
         "?customer_id=x", "?direction=sideways", "?source=fax", "?type=sms",
+        "?disposition=maybe",
         "?customer=1"}) {
     auto res = c.Get(("/api/crm/comms" + q).c_str(), auth_read());
     REQUIRE(res);
