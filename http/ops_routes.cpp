@@ -167,6 +167,13 @@ void mount_ops_routes(http::router& r, const http_context& ctx,
   r.add(health, [](const http::request&, http::response& res) {
     http::send_json(res, 200, R"({"status":"ok"})");
   });
+  // Which token this is, so the console offers only what it may do.
+  r.get("/api/whoami", scope::read, [self](const auto& req, auto& res) {
+    bool write = self->auth.check(req.header("Authorization"), scope::write)
+                 == http::auth_outcome::granted;
+    http::send_json(res, 200,
+                    write ? R"({"role":"write"})" : R"({"role":"read"})");
+  });
   r.get("/readyz", scope::none,
         [self](const auto& req, auto& res) { self->ready(req, res); });
   http::route spec;

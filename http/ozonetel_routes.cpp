@@ -351,6 +351,26 @@ void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
   };
   routes.add(std::move(callback),
              [self](const auto& req, auto& res) { self->callback(req, res); });
+  // The disposition form lists what configuration maps to the campaign.
+  auto cfg = ctx.config.ozonetel;
+  routes.get("/api/ozonetel/dispositions", scope::read,
+             [cfg](const http::request&, http::response& res) {
+               rapidjson::StringBuffer buf;
+               json_writer w{buf};
+               w.StartObject();
+               w.Key("dispositions");
+               w.StartArray();
+               for (const auto& [internal, campaign] : cfg.disposition_map) {
+                 w.StartObject();
+                 write_text(w, "name", internal);
+                 write_text(w, "campaign", campaign);
+                 w.EndObject();
+               }
+               w.EndArray();
+               write_text(w, "default", cfg.default_disposition);
+               w.EndObject();
+               http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
+             });
   routes.get(
       "/api/ozonetel/agent-state", scope::read,
       [self](const auto& req, auto& res) { self->get_agent_state(req, res); });
