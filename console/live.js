@@ -44,6 +44,7 @@ export function liveView({ main }) {
           c.customer ? ' ' : null, el('span', { class: c.customer ? 'muted' : '' }, c.external_number || '')),
         el('td', {}, c.extension || ''), el('td', {}, c.state || ''),
         el('td', {}, localTime(c.started_at)), el('td', {}, `${c.source} ${c.origin || ''}`))));
+      table.hidden = !data.calls.length;
       status.replaceChildren(data.calls.length ? '' : message('No calls right now.'));
     } catch (e) {
       status.replaceChildren(message(e.message, 'error'));
