@@ -10,7 +10,7 @@
 // both; SB_PLAYWRIGHT_CORE / SB_CHROMIUM override where they are).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { request } from 'node:http';
 import net from 'node:net';
@@ -73,18 +73,9 @@ async function seed(base) {
   await Promise.all(Array.from({ length: 8 }, worker));
 }
 
+/// Every file of console/ as served (the page at / is index.html).
 async function sizes(base) {
-  const html = await (await fetch(`${base}/`)).text();
-  const files = ['/'];
-  const scripts = new Set(['/console/app.js']);
-  for (const m of html.matchAll(/(?:href|src)="(\/console\/[^"]+)"/g)) files.push(m[1]);
-  // Every module the page imports (one level is enough: they import by name).
-  for (const f of [...files, ...scripts]) {
-    if (!f.endsWith('.js')) continue;
-    const text = await (await fetch(base + f)).text();
-    for (const m of text.matchAll(/from '\.\/([^']+)'/g)) scripts.add(`/console/${m[1]}`);
-  }
-  const all = [...new Set([...files, ...scripts])];
+  const all = ['/', ...readdirSync(new URL('../console/', import.meta.url)).filter((f) => f !== 'index.html').map((f) => `/console/${f}`)];
   const total = { identity: 0, gzip: 0, br: 0 };
   for (const f of all) {
     for (const coding of ['identity', 'gzip', 'br']) total[coding] += await encodedSize(base + f, coding);
@@ -145,7 +136,13 @@ async function main() {
     }
     await browser.close();
     console.log(`inbox first render with ${ENTRIES} entries: median ${median(times).toFixed(0)} ms of ${RUNS} (${times.map((t) => t.toFixed(0)).join(', ')})`);
-    console.log(`requests of one inbox page view: ${requests.length} (${requests.join(', ')})`);
+    const byRoute = new Map();
+    for (const r of requests) {
+      const key = r.replace(/\/\d+$/, '/{id}');
+      byRoute.set(key, (byRoute.get(key) || 0) + 1);
+    }
+    const listed = [...byRoute].map(([k, n]) => (n > 1 ? `${k} x${n}` : k)).join(', ');
+    console.log(`requests of one inbox page view: ${requests.length} (${listed})`);
   } finally {
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,18 @@ export function clearToken() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
+const WATCH_KEY = 'switchboard.watch';
+
+/// The extension whose ringing calls pop up a notice ('' = none).
+export function watchedExtension() {
+  return sessionStorage.getItem(WATCH_KEY) || '';
+}
+
+export function setWatchedExtension(extension) {
+  if (extension) sessionStorage.setItem(WATCH_KEY, extension);
+  else sessionStorage.removeItem(WATCH_KEY);
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);

@@ -1,13 +1,18 @@
 // The console's shell: sign-in, the sections a token may see, hash routing
 // (#/inbox, #/customer/7, ...) and the screen-pop for a watched extension.
-import { api, token, setToken, clearToken, ApiError } from './api.js';
+import { api, token, setToken, clearToken, ApiError, watchedExtension } from './api.js';
 import { el, field, message } from './ui.js';
 import { startEvents, stopEvents, onEvent, onStreamState } from './events.js';
-import { inboxView } from './inbox.js';
-import { customerView } from './customer.js';
-import { liveView, watchedExtension } from './live.js';
-import { deskView } from './desk.js';
-import { statusView } from './status.js';
+
+// Each view is loaded when first shown: the inbox needs none of the others.
+const VIEWS = {
+  inbox: async () => (await import('./inbox.js')).inboxView,
+  customer: async () => (await import('./customer.js')).customerView,
+  live: async () => (await import('./live.js')).liveView,
+  desk: async () => (await import('./desk.js')).deskView,
+  status: async () => (await import('./status.js')).statusView,
+};
+let routing = 0;
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -101,12 +106,13 @@ async function route() {
   if (section === 'customer' && parts[1]) section = 'customer';
   else if (!allowed(section)) { location.replace(defaultSection()); return; }
   renderNav(section === 'customer' ? 'inbox' : section);
+  const mine = ++routing;
+  const view = await VIEWS[section]();
+  // Another navigation happened while the view was loading: it wins.
+  if (mine !== routing) return;
   const ctx = { session, main, navigate: (h) => { location.hash = h; } };
   main.replaceChildren();
-  const views = { inbox: inboxView, live: liveView, desk: deskView, status: statusView };
-  cleanup = section === 'customer'
-    ? customerView(ctx, Number(parts[1]))
-    : views[section](ctx);
+  cleanup = view(ctx, Number(parts[1]));
   main.focus({ preventScroll: true });
 }
 

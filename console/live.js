@@ -1,14 +1,8 @@
 // Calls ringing and up now (AMI and CloudAgent), refreshed on every call
 // event; the extension to watch for the screen-pop is chosen here.
-import { api } from './api.js';
+import { api, watchedExtension, setWatchedExtension } from './api.js';
 import { el, field, message, directionArrow, localTime } from './ui.js';
 import { onEvent } from './events.js';
-
-const WATCH_KEY = 'switchboard.watch';
-
-export function watchedExtension() {
-  return sessionStorage.getItem(WATCH_KEY) || '';
-}
 
 export function liveView({ main }) {
   const ext = el('input', { name: 'extension', value: watchedExtension(), inputmode: 'numeric', autocomplete: 'off', size: 8 });
@@ -19,11 +13,10 @@ export function liveView({ main }) {
   };
   const form = el('form', { class: 'row card', 'aria-label': 'Watch an extension' },
     field('Extension to watch', ext), el('button', { type: 'submit', class: 'primary' }, 'Watch'),
-    el('button', { type: 'button', onclick: () => { ext.value = ''; sessionStorage.removeItem(WATCH_KEY); showWatching(); } }, 'Stop watching'));
+    el('button', { type: 'button', onclick: () => { ext.value = ''; setWatchedExtension(''); showWatching(); } }, 'Stop watching'));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const v = ext.value.trim();
-    if (v) sessionStorage.setItem(WATCH_KEY, v); else sessionStorage.removeItem(WATCH_KEY);
+    setWatchedExtension(ext.value.trim());
     showWatching();
   });
   showWatching();
