@@ -109,7 +109,13 @@ export function deskView({ session, main }) {
   });
   ready.addEventListener('click', async () => {
     try {
-      await api('/api/ozonetel/agent-state', { method: 'POST', body: { state: 'Ready', agent_id: agentId } });
+      try {
+        await api(`/api/ozonetel/agents/${encodeURIComponent(agentId)}/state`, { method: 'POST', body: { state: 'Ready' } });
+      } catch (err) {
+        // A server from before per-agent routes: the account's agent.
+        if (err.status !== 404 && err.status !== 405) throw err;
+        await api('/api/ozonetel/agent-state', { method: 'POST', body: { state: 'Ready', agent_id: agentId } });
+      }
       say('You are Ready.', 'ok');
     } catch (err) {
       say(err.status === 409 ? `Ready was refused: ${err.message}` : err.message, 'error');
