@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -80,8 +80,8 @@ void serve(const prepared_asset& asset, const request& req, response& res) {
     body = &asset.gzip;
     coding = "gzip";
   }
-  auto etag = "\"" + asset.etag_base + (coding.empty() ? "" : "-" + coding)
-              + "\"";
+  auto etag
+      = "\"" + asset.etag_base + (coding.empty() ? "" : "-" + coding) + "\"";
   res.set_header("ETag", etag);
   if (not_modified(req.header("If-None-Match"), asset.etag_base)) {
     res.status = 304;
@@ -119,10 +119,10 @@ std::string gzip_bytes(std::string_view bytes) {
 std::string brotli_bytes(std::string_view bytes) {
   std::string out(BrotliEncoderMaxCompressedSize(bytes.size()), '\0');
   size_t size = out.size();
-  if (BrotliEncoderCompress(
-          BROTLI_MAX_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT,
-          bytes.size(), reinterpret_cast<const uint8_t*>(bytes.data()), &size,
-          reinterpret_cast<uint8_t*>(out.data()))
+  if (BrotliEncoderCompress(BROTLI_MAX_QUALITY, BROTLI_DEFAULT_WINDOW,
+                            BROTLI_MODE_TEXT, bytes.size(),
+                            reinterpret_cast<const uint8_t*>(bytes.data()),
+                            &size, reinterpret_cast<uint8_t*>(out.data()))
       == BROTLI_FALSE)
     throw std::runtime_error("brotli: BrotliEncoderCompress failed");
   out.resize(size);

@@ -41,9 +41,9 @@ bool printable_ascii(const std::string& s) {
 
 /// The first query parameter GET /api/crm/comms does not know, if any.
 caf::optional<std::string> unknown_comms_param(const http::request& req) {
-  static const char* known[] = {"type",   "customer_id", "direction",
-                                "source", "disposition", "since",
-                                "until",  "limit",       "cursor"};
+  static const char* known[]
+      = {"type",  "customer_id", "direction", "source", "disposition",
+         "since", "until",       "limit",     "cursor"};
   for (const auto& entry : req.query) {
     const auto& name = entry.first;
     if (std::find_if(std::begin(known), std::end(known),

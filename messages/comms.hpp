@@ -86,8 +86,8 @@ struct comms_query {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, comms_query& x) {
   return f(caf::meta::type_name("comms_query"), x.type, x.customer_id,
-           x.direction, x.source, x.disposition, x.since, x.until, x.cursor_occurred_at,
-           x.cursor_id, x.limit);
+           x.direction, x.source, x.disposition, x.since, x.until,
+           x.cursor_occurred_at, x.cursor_id, x.limit);
 }
 
 } // namespace sb

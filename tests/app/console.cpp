@@ -72,11 +72,11 @@ public:
       late_pbx.release();
       res.set_content("{}", "application/json");
     });
-    server_.Post("/cloudagent/end-call", [&cloudagent](const auto& req,
-                                                        auto& res) {
-      cloudagent.end_call(req.get_param_value("ucid"));
-      res.set_content("{}", "application/json");
-    });
+    server_.Post("/cloudagent/end-call",
+                 [&cloudagent](const auto& req, auto& res) {
+                   cloudagent.end_call(req.get_param_value("ucid"));
+                   res.set_content("{}", "application/json");
+                 });
     server_.Get("/cloudagent/requests", [&cloudagent](const auto& req,
                                                       auto& res) {
       res.set_content(requests_json(cloudagent, req.get_param_value("path")),
@@ -128,6 +128,70 @@ void write_config(const fs::path& path, const sb::test::ozonetel_server& fake) {
       << "CALLBACK_REQUESTED = Call Back\n";
 }
 
+/// switchboard with four replayed PBXes: calls already made when the
+/// console opens (an answered inbound call of a customer, an outbound call
+/// to one, a missed call from an unknown number) and "late", connected but
+/// quiet until the script asks.
+struct console_world {
+  std::vector<std::unique_ptr<sb::ami::replay_server>> pbxes;
+  std::unique_ptr<sb::ami::replay_server> late;
+  running_server server;
+};
+
+std::vector<std::string>
+server_environment(const sb::test::ozonetel_server& cloudagent) {
+  std::vector<std::string> env{
+      std::string{"SWITCHBOARD_HTTP_TOKEN="} + write_token,
+      std::string{"SWITCHBOARD_HTTP_READ_TOKEN="} + read_token,
+      "SWITCHBOARD_OZONETEL_API_KEY=" + cloudagent.opts().api_key,
+      "SWITCHBOARD_OZONETEL_AGENT_PASSWORD=" + cloudagent.opts().agent_password,
+      std::string{"SWITCHBOARD_OZONETEL_CALLBACK_TOKEN="} + callback_token};
+  for (const char* pbx : {"EAST", "WEST", "NORTH", "LATE"})
+    env.push_back(std::string{"SWITCHBOARD_PBX_"} + pbx
+                  + "_SECRET=console-secret");
+  return clean_environment(env);
+}
+
+void start_world(console_world& w, const fs::path& dir, const fs::path& db,
+                 const sb::test::ozonetel_server& cloudagent) {
+  write_config(dir / "switchboard.ini", cloudagent);
+  w.server
+      = start_switchboard(dir, server_environment(cloudagent), [&](uint16_t) {
+          w.pbxes.clear();
+          w.pbxes.push_back(replay("dev-01-inbound-answered-caller-hangup"));
+          w.pbxes.push_back(replay("dev-07-outbound-answered"));
+          w.pbxes.push_back(replay("dev-03-inbound-missed-ring-timeout"));
+          w.late = replay("dev-02-inbound-answered-ext-hangup", true);
+          std::vector<std::string> args{
+              "--config=" + (dir / "switchboard.ini").string(),
+              "--db.url=sqlite:" + db.string()};
+          const char* names[] = {"east", "west", "north", "late"};
+          for (size_t i = 0; i < 4; ++i) {
+            std::string p = std::string{"--pbx."} + names[i] + ".";
+            auto port = i < 3 ? w.pbxes[i]->port() : w.late->port();
+            args.push_back(p + "host=127.0.0.1");
+            args.push_back(p + "port=" + std::to_string(port));
+            args.push_back(p + "username=console");
+          }
+          return args;
+        });
+}
+
+/// How many AMI entries the comms log lists now.
+size_t committed_calls(uint16_t port) {
+  auto reply
+      = http_get(port, "/api/crm/comms", {{"source", "ami"}},
+                 {{"Authorization", std::string{"Bearer "} + read_token}});
+  if (reply.status != 200)
+    return 0;
+  size_t n = 0;
+  for (size_t at = reply.body.find("\"ext_message_id\"");
+       at != std::string::npos;
+       at = reply.body.find("\"ext_message_id\"", at + 1))
+    ++n;
+  return n;
+}
+
 } // namespace
 
 TEST_CASE("the operator console works in a real browser against the real "
@@ -154,80 +218,32 @@ TEST_CASE("the operator console works in a real browser against the real "
   REQUIRE(imported->imported == 3);
 
   sb::test::ozonetel_server cloudagent;
-  write_config(dir.path() / "switchboard.ini", cloudagent);
-  // Calls already made when the console opens: an answered inbound call of
-  // a customer, an outbound call to one, a missed call from an unknown
-  // number. "late" is connected but quiet until the script asks.
-  std::vector<std::unique_ptr<sb::ami::replay_server>> pbxes;
-  std::unique_ptr<sb::ami::replay_server> late;
-  auto started = start_switchboard(
-      dir.path(),
-      clean_environment(
-          {std::string{"SWITCHBOARD_HTTP_TOKEN="} + write_token,
-           std::string{"SWITCHBOARD_HTTP_READ_TOKEN="} + read_token,
-           "SWITCHBOARD_PBX_EAST_SECRET=console-secret",
-           "SWITCHBOARD_PBX_WEST_SECRET=console-secret",
-           "SWITCHBOARD_PBX_NORTH_SECRET=console-secret",
-           "SWITCHBOARD_PBX_LATE_SECRET=console-secret",
-           "SWITCHBOARD_OZONETEL_API_KEY=" + cloudagent.opts().api_key,
-           "SWITCHBOARD_OZONETEL_AGENT_PASSWORD="
-               + cloudagent.opts().agent_password,
-           std::string{"SWITCHBOARD_OZONETEL_CALLBACK_TOKEN="}
-               + callback_token}),
-      [&](uint16_t) {
-        pbxes.clear();
-        pbxes.push_back(replay("dev-01-inbound-answered-caller-hangup"));
-        pbxes.push_back(replay("dev-07-outbound-answered"));
-        pbxes.push_back(replay("dev-03-inbound-missed-ring-timeout"));
-        late = replay("dev-02-inbound-answered-ext-hangup", true);
-        std::vector<std::string> args{
-            "--config=" + (dir.path() / "switchboard.ini").string(),
-            "--db.url=sqlite:" + db.string()};
-        const char* names[] = {"east", "west", "north"};
-        for (size_t i = 0; i < 3; ++i) {
-          std::string p = std::string{"--pbx."} + names[i] + ".";
-          args.push_back(p + "host=127.0.0.1");
-          args.push_back(p + "port=" + std::to_string(pbxes[i]->port()));
-          args.push_back(p + "username=console");
-        }
-        args.push_back("--pbx.late.host=127.0.0.1");
-        args.push_back("--pbx.late.port=" + std::to_string(late->port()));
-        args.push_back("--pbx.late.username=console");
-        return args;
-      });
-  auto& server = *started.process;
-  REQUIRE(late->wait_for_actions("Login", 1, milliseconds{15000}));
-
+  console_world world;
+  start_world(world, dir.path(), db, cloudagent);
+  auto& server = *world.server.process;
+  auto port = world.server.port;
+  REQUIRE(world.late->wait_for_actions("Login", 1, milliseconds{15000}));
   // The three calls committed before the browser looks.
   size_t committed = 0;
-  bool calls_in = wait_until(milliseconds{20000}, milliseconds{50}, [&] {
-    auto reply = http_get(started.port, "/api/crm/comms", {{"source", "ami"}},
-                          {{"Authorization",
-                            std::string{"Bearer "} + read_token}});
-    committed = 0;
-    for (size_t at = reply.body.find("\"ext_message_id\"");
-         at != std::string::npos;
-         at = reply.body.find("\"ext_message_id\"", at + 1))
-      ++committed;
-    return reply.status == 200 && committed >= 3;
-  });
-  if (!calls_in)
+  if (!wait_until(milliseconds{20000}, milliseconds{50}, [&] {
+        committed = committed_calls(port);
+        return committed >= 3;
+      }))
     FAIL("the replayed calls were not committed (" << committed << " of 3):\n"
                                                    << log_tail(server.log()));
 
-  control_server control{*late, cloudagent};
+  control_server control{*world.late, cloudagent};
   fs::create_directories(SB_CONSOLE_ARTEFACTS);
   child_process browser(
       {node, std::string{SB_SOURCE_DIR} + "/tests/console/console.test.mjs"},
       clean_environment(
-          {"SB_URL=http://127.0.0.1:" + std::to_string(started.port),
+          {"SB_URL=http://127.0.0.1:" + std::to_string(port),
            "SB_CONTROL_URL=http://127.0.0.1:" + std::to_string(control.port()),
            std::string{"SB_WRITE_TOKEN="} + write_token,
            std::string{"SB_READ_TOKEN="} + read_token,
            std::string{"SB_CALLBACK_TOKEN="} + callback_token,
-           "SB_AGENT_ID=" + cloudagent.opts().agent_id,
-           "SB_DB=" + db.string(), "SB_CHROMIUM=" + chromium,
-           "SB_PLAYWRIGHT_CORE=" + pw,
+           "SB_AGENT_ID=" + cloudagent.opts().agent_id, "SB_DB=" + db.string(),
+           "SB_CHROMIUM=" + chromium, "SB_PLAYWRIGHT_CORE=" + pw,
            std::string{"SB_ARTEFACTS="} + SB_CONSOLE_ARTEFACTS}),
       dir.path(), fs::path{SB_CONSOLE_ARTEFACTS} / "console-test.log");
   bool finished = wait_until(milliseconds{240000}, milliseconds{100},
@@ -235,8 +251,9 @@ TEST_CASE("the operator console works in a real browser against the real "
   if (!finished)
     browser.stop(milliseconds{2000});
   auto report = read_text(browser.log());
-  INFO("browser script:\n" << report << "\nswitchboard:\n"
-                           << log_tail(server.log()));
+  INFO("browser script:\n"
+       << report << "\nswitchboard:\n"
+       << log_tail(server.log()));
   REQUIRE(finished);
   // What the script could not run on this server (a route of work not
   // merged yet) is said, not hidden.

@@ -63,8 +63,8 @@ TEST_CASE("every console file is served with its content type") {
   auto c = srv.client();
   c.set_decompress(false);
   size_t files = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator{std::string{SB_SOURCE_DIR} + "/console"}) {
+  for (const auto& entry : std::filesystem::directory_iterator{
+           std::string{SB_SOURCE_DIR} + "/console"}) {
     auto name = entry.path().filename().string();
     INFO(name);
     ++files;
@@ -96,7 +96,8 @@ TEST_CASE("console files go out brotli or gzip compressed when accepted") {
   c.set_decompress(false);
   auto plain = c.Get("/console/entries.js");
   REQUIRE(plain);
-  auto br = c.Get("/console/entries.js", {{"Accept-Encoding", "gzip, deflate, br"}});
+  auto br = c.Get("/console/entries.js",
+                  {{"Accept-Encoding", "gzip, deflate, br"}});
   REQUIRE(br);
   CHECK(br->get_header_value("Content-Encoding") == "br");
   CHECK(br->body == http::brotli_bytes(source_file("entries.js")));
@@ -115,8 +116,9 @@ TEST_CASE("console files go out brotli or gzip compressed when accepted") {
   REQUIRE(decoded);
   CHECK(decoded->body == source_file("entries.js"));
   // The 304 of a compressed copy.
-  auto again = c.Get("/console/entries.js", {{"Accept-Encoding", "br"},
-                                             {"If-None-Match", br->get_header_value("ETag")}});
+  auto again = c.Get("/console/entries.js",
+                     {{"Accept-Encoding", "br"},
+                      {"If-None-Match", br->get_header_value("ETag")}});
   REQUIRE(again);
   CHECK(again->status == 304);
 }
