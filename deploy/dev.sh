@@ -11,12 +11,15 @@ BUILD_PACKAGES=(cmake g++ make pkg-config ccache libcaf-dev libboost-dev
   libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev)
 # Real peers for the tests: a PostgreSQL server, promtool and Prometheus;
 # python3 with YAML for the compose-file check and the free-port picker;
-# clang with libFuzzer for the short fuzz runs.
+# clang with libFuzzer for the short fuzz runs; a browser for the operator
+# console's test.
 TEST_PACKAGES=(postgresql prometheus sqlite3 procps python3 python3-yaml clang
-  libclang-rt-14-dev)
-# The OpenAPI linter the tests run, installed outside the repository.
+  libclang-rt-14-dev chromium)
+# The OpenAPI linter and the browser driver the tests run, installed outside
+# the repository.
 TOOLS_DIR=${SB_TOOLS_DIR:-$HOME/.cache/switchboard/tools}
 REDOCLY_VERSION=1.34.5
+PLAYWRIGHT_VERSION=1.65.1
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -64,6 +67,16 @@ case "$cmd" in
       npm install --prefix "$TOOLS_DIR/redocly" --no-audit --no-fund \
         "@redocly/cli@$REDOCLY_VERSION" >/dev/null
     fi
+    # playwright-core drives Debian's chromium (it downloads no browser).
+    playwright="$TOOLS_DIR/playwright/node_modules/playwright-core"
+    if [ "$(node -p "require('$playwright/package.json').version" 2>/dev/null)" \
+         != "$PLAYWRIGHT_VERSION" ]; then
+      echo "== installing playwright-core@$PLAYWRIGHT_VERSION into $TOOLS_DIR/playwright"
+      mkdir -p "$TOOLS_DIR/playwright"
+      npm install --prefix "$TOOLS_DIR/playwright" --no-audit --no-fund \
+        "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null
+    fi
+    export SB_PLAYWRIGHT_CORE="$playwright"
     build build-tests -DSWITCHBOARD_TESTS=ON -DSB_REDOCLY="$redocly" \
       ${SWITCHBOARD_CMAKE_ARGS:-}
     tests/with-postgres.sh ctest --test-dir build-tests --output-on-failure

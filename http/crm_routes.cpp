@@ -41,8 +41,9 @@ bool printable_ascii(const std::string& s) {
 
 /// The first query parameter GET /api/crm/comms does not know, if any.
 caf::optional<std::string> unknown_comms_param(const http::request& req) {
-  static const char* known[] = {"type",  "customer_id", "direction", "source",
-                                "since", "until",       "limit",     "cursor"};
+  static const char* known[]
+      = {"type",  "customer_id", "direction", "source", "disposition",
+         "since", "until",       "limit",     "cursor"};
   for (const auto& entry : req.query) {
     const auto& name = entry.first;
     if (std::find_if(std::begin(known), std::end(known),
@@ -77,6 +78,11 @@ std::string parse_comms_filters(const http::request& req, comms_query& q) {
   if (!q.source.empty() && q.source != "ami" && q.source != "ozonetel"
       && q.source != "manual")
     return "source must be ami, ozonetel or manual";
+  q.disposition = query_param(req, "disposition");
+  if (!q.disposition.empty() && q.disposition != "answered"
+      && q.disposition != "no_answer" && q.disposition != "busy"
+      && q.disposition != "failed")
+    return "disposition must be answered, no_answer, busy or failed";
   return {};
 }
 

@@ -210,6 +210,23 @@ void mount_ops_routes(http::router& r, const http_context& ctx,
   r.add(health, [](const http::request&, http::response& res) {
     http::send_json(res, 200, R"({"status":"ok"})");
   });
+  // Which token this is (any valid one, an agent's too), so the console
+  // offers only what it may do.
+  http::route whoami;
+  whoami.method = "GET";
+  whoami.path = "/api/whoami";
+  whoami.needed = scope::read;
+  whoami.agent_route = true;
+  r.add(whoami, [](const http::request& req, http::response& res) {
+    rapidjson::StringBuffer buf;
+    http::json_writer w{buf};
+    w.StartObject();
+    write_text(w, "role", req.caller_role);
+    if (req.caller_role == "agent")
+      write_text(w, "agent_id", req.caller_agent);
+    w.EndObject();
+    http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
+  });
   r.get("/readyz", scope::none,
         [self](const auto& req, auto& res) { self->ready(req, res); });
   http::route spec;

@@ -1,6 +1,6 @@
 // The agents' endpoints (docs/openapi.yaml, tag ozonetel): agents and their
 // tokens, login / logout / force-ready, CloudAgent's event receivers
-// (Subscribe API) and GET /api/whoami.
+// (Subscribe API).
 
 #include <memory>
 
@@ -215,17 +215,6 @@ struct agent_routes {
   }
 };
 
-void whoami(const http::request& req, http::response& res) {
-  rapidjson::StringBuffer buf;
-  json_writer w{buf};
-  w.StartObject();
-  write_text(w, "role", req.caller_role);
-  if (req.caller_role == "agent")
-    write_text(w, "agent_id", req.caller_agent);
-  w.EndObject();
-  http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
-}
-
 } // namespace
 
 void mount_agent_routes(http::router& routes, const routes_base& base) {
@@ -241,7 +230,6 @@ void mount_agent_routes(http::router& routes, const routes_base& base) {
       r.accepts = {"application/json"};
     routes.add(std::move(r), std::move(h));
   };
-  add("GET", "/api/whoami", scope::read, true, false, whoami);
   add("GET", "/api/ozonetel/agents", scope::write, false, false,
       [self](const auto& req, auto& res) { self->list(req, res); });
   add("POST", "/api/ozonetel/agents", scope::write, false, true,

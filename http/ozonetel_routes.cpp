@@ -228,6 +228,28 @@ struct ozonetel_routes : routes_base {
 
 } // namespace
 
+namespace {
+
+void send_dispositions(const ozonetel_config& cfg, http::response& res) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("dispositions");
+  w.StartArray();
+  for (const auto& [internal, campaign] : cfg.disposition_map) {
+    w.StartObject();
+    write_text(w, "name", internal);
+    write_text(w, "campaign", campaign);
+    w.EndObject();
+  }
+  w.EndArray();
+  write_text(w, "default", cfg.default_disposition);
+  w.EndObject();
+  http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
+}
+
+} // namespace
+
 void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
                            ucid_calls_actor calls) {
   mount_ozonetel_routes(routes, ctx, make_shared_handle(std::move(calls)));
@@ -283,6 +305,12 @@ void mount_ozonetel_routes(http::router& routes, const http_context& ctx,
   };
   routes.add(std::move(callback),
              [self](const auto& req, auto& res) { self->callback(req, res); });
+  // The disposition form lists what configuration maps to the campaign.
+  agent_route("GET", "/api/ozonetel/dispositions", scope::read,
+              [cfg = ctx.config.ozonetel](const http::request&,
+                                          http::response& res) {
+                send_dispositions(cfg, res);
+              });
   agent_route(
       "GET", "/api/ozonetel/agent-state", scope::read,
       [self](const auto& req, auto& res) { self->get_agent_state(req, res); });

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "http/console.hpp"
 #include "http/crm_routes.hpp"
 #include "http/ops_routes.hpp"
 
@@ -70,6 +71,7 @@ http_server::http_server(http_deps deps)
   mount_ops_routes(*router_, ctx_,
                    ops_sources{tracker_, deps_.live_calls, deps_.connections,
                                deps_.cloudagent_health});
+  http::mount_console(*router_);
   engine_ = std::make_unique<http::engine>(
       *router_, deps_.limits ? *deps_.limits : limits_of(deps_.config));
 }

@@ -78,6 +78,8 @@ struct comms_query {
   caf::optional<int64_t> customer_id;
   std::string direction;
   std::string source;
+  /// answered, no_answer, busy or failed; empty = any.
+  std::string disposition;
   std::string since;
   std::string until;
   /// Keyset cursor: return entries older than this (occurred_at, id).
@@ -89,8 +91,8 @@ struct comms_query {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, comms_query& x) {
   return f(caf::meta::type_name("comms_query"), x.type, x.customer_id,
-           x.direction, x.source, x.since, x.until, x.cursor_occurred_at,
-           x.cursor_id, x.limit);
+           x.direction, x.source, x.disposition, x.since, x.until,
+           x.cursor_occurred_at, x.cursor_id, x.limit);
 }
 
 } // namespace sb

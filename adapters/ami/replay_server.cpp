@@ -82,6 +82,8 @@ struct replay_server::impl {
   size_t answer_events = 0;
   size_t accepted = 0;
   size_t drops = 0;
+  /// options.held until release().
+  bool held = false;
   std::vector<recorded_action> actions;
 
   void accept();
@@ -95,6 +97,11 @@ public:
       : server_(server), options_(server.options), socket_(std::move(socket)),
         pace_timer_(server.io), id_(id) {
     splitter_.expect_banner(false);
+  }
+
+  /// After release(): stream what the hold kept back.
+  void resume() {
+    pump();
   }
 
   void start() {
@@ -432,6 +439,11 @@ private:
   /// Queues the next slice of the capture; false when there is nothing to
   /// send now (capture done, or pacing says wait).
   bool queue_stream_chunk() {
+    {
+      std::lock_guard<std::mutex> guard{server_.mtx};
+      if (server_.held)
+        return false; // release() pumps every session again
+    }
     size_t want = SIZE_MAX;
     if (options_.events_per_second > 0) {
       auto elapsed
@@ -533,6 +545,7 @@ caf::expected<std::unique_ptr<replay_server>>
 replay_server::start(replay_options options) {
   auto p = std::make_unique<impl>();
   p->options = std::move(options);
+  p->held = p->options.held;
   std::ifstream in{p->options.capture_path, std::ios::binary};
   if (!in)
     return caf::make_error(caf::sec::runtime_error,
@@ -638,6 +651,19 @@ bool replay_server::wait_for_actions(const std::string& name, size_t count,
                impl_->actions.begin(), impl_->actions.end(),
                [&](const recorded_action& a) { return iequals(a.name, name); }))
            >= count;
+  });
+}
+
+void replay_server::release() {
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    impl_->held = false;
+  }
+  auto* p = impl_.get();
+  asio::post(p->io, [p] {
+    for (auto& weak : p->sessions)
+      if (auto s = weak.lock())
+        s->resume();
   });
 }
 

@@ -60,6 +60,9 @@ struct replay_options {
   double events_per_second = 0;
   /// Start the capture again after its last event (for the demo).
   bool loop = false;
+  /// Log clients in but send no event until release(): a PBX that is
+  /// connected and quiet until a call happens at a moment the test chooses.
+  bool held = false;
 };
 
 /// One action the server received (secrets included: test use only, never
@@ -115,6 +118,10 @@ public:
   /// timeout). Waits on the server, not on an actor.
   bool wait_for_actions(const std::string& name, size_t count,
                         std::chrono::milliseconds timeout) const;
+
+  /// Lets a `held` server stream its capture to the connected clients (and
+  /// to every client from now on).
+  void release();
 
   /// Closes the listener and every connection; joins the I/O thread.
   void stop();

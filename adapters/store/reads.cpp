@@ -49,6 +49,8 @@ database::query_comms(const comms_query& q) {
     add_text("direction =", q.direction);
   if (!q.source.empty())
     add_text("source =", q.source);
+  if (!q.disposition.empty())
+    add_text("disposition =", q.disposition);
   if (!q.since.empty()) {
     auto t = normalized_time(q.since, "since");
     if (!t)

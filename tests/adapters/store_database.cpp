@@ -377,6 +377,8 @@ TEST_CASE("query_comms filters, orders newest first and pages by cursor") {
                                                : caf::none));
       c.call.direction
           = i % 2 == 0 ? call_direction::inbound : call_direction::outbound;
+      if (i % 5 == 0)
+        c.call.disposition = call_disposition::no_answer;
       calls.push_back(c);
     }
     REQUIRE(db->write_calls(calls));
@@ -437,6 +439,14 @@ TEST_CASE("query_comms filters, orders newest first and pages by cursor") {
     CHECK(outs.size() == 15);
     for (auto& r : outs)
       CHECK((r.direction == "outbound" && r.source == "ami"));
+
+    comms_query missed;
+    missed.disposition = "no_answer";
+    missed.limit = 500;
+    auto misses = query(*db, missed);
+    CHECK(misses.size() == 6);
+    for (auto& r : misses)
+      CHECK(r.disposition == "no_answer");
 
     comms_query window;
     window.since = "2026-11-21T22:12:00Z"; // inclusive
