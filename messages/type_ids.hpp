@@ -43,6 +43,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::comms_entry))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::comms_entry>))
   CAF_ADD_TYPE_ID(switchboard, (sb::comms_query))
+  CAF_ADD_TYPE_ID(switchboard, (sb::customer_patch))
+  CAF_ADD_TYPE_ID(switchboard, (sb::customer_change))
 
   // -- Ozonetel (add types here) --------------------------------------------
   CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_answer))
@@ -81,5 +83,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb, flush_atom, "flush")
   CAF_ADD_ATOM(switchboard, sb, rewire_atom, "rewire")
   CAF_ADD_ATOM(switchboard, sb, credit_atom, "credit")
+  CAF_ADD_ATOM(switchboard, sb, delete_atom, "delete")
 
 CAF_END_TYPE_ID_BLOCK(switchboard)

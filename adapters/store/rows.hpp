@@ -16,20 +16,34 @@
 
 namespace sb::store::rows {
 
+// The customer's name is read with the entry, never stored: a renamed
+// customer shows the new name on every entry. A subquery rather than a join
+// keeps the callers' WHERE clauses unqualified.
 inline constexpr const char* comms_columns
     = "id, customer_id, type, direction, body, source, ext_message_id,"
       " external_number, extension, disposition, duration_seconds, billsec,"
-      " talk_seconds, ucid, occurred_at, created_at, origin, incomplete";
+      " talk_seconds, ucid, occurred_at, created_at, origin, incomplete,"
+      " updated_at, external_e164,"
+      " (SELECT name FROM customers"
+      "  WHERE customers.id = crm_comms_log.customer_id)";
 
 inline constexpr const char* insert_comms_sql
     = "INSERT INTO crm_comms_log (customer_id, type, direction, body, source,"
       " ext_message_id, external_number, extension, disposition,"
       " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at,"
-      " origin, incomplete)"
+      " origin, incomplete, updated_at, external_e164)"
       " VALUES (:customer_id, :type, :direction, :body, :source,"
       " :ext_message_id, :external_number, :extension, :disposition,"
       " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
-      " :created_at, :origin, :incomplete)";
+      " :created_at, :origin, :incomplete, :updated_at, :external_e164)";
+
+inline constexpr const char* customer_columns
+    = "id, name, phone, phone_e164, created_at, external_id, updated_at";
+
+/// A time as the database hands it back, in our fixed-width form
+/// (2026-11-21T22:09:58Z): SQLite returns what was written, PostgreSQL
+/// renders its timestamptz ("2026-11-21 22:09:58+00").
+std::string canonical_time(const std::string& stored);
 
 // Bound parameters of one comms-log row (SOCI binds by reference: fill, then
 // execute).
@@ -54,6 +68,8 @@ struct comms_params {
   std::string origin;
   /// 0 or 1: an INTEGER on both backends (SOCI reads no portable bool).
   int incomplete = 0;
+  std::string updated_at;
+  std::string external_e164;
 
   void assign(const comms_entry& e) {
     customer_ind = e.customer_id ? soci::i_ok : soci::i_null;
@@ -75,6 +91,8 @@ struct comms_params {
     created_at = e.created_at;
     origin = e.origin;
     incomplete = e.incomplete ? 1 : 0;
+    updated_at = e.updated_at.empty() ? e.created_at : e.updated_at;
+    external_e164 = e.external_e164;
   }
 };
 
@@ -102,6 +120,8 @@ void bind_params(Statement& st, comms_params& p) {
   st.exchange(soci::use(p.created_at));
   st.exchange(soci::use(p.origin));
   st.exchange(soci::use(p.incomplete));
+  st.exchange(soci::use(p.updated_at));
+  st.exchange(soci::use(p.external_e164));
 }
 
 // One INSERT of up to max_rows rows: a round trip per chunk instead of per
@@ -109,7 +129,7 @@ void bind_params(Statement& st, comms_params& p) {
 // per write_calls and executed for every full chunk.
 struct multi_insert {
   static constexpr size_t max_rows = 100;
-  static constexpr size_t columns = 17;
+  static constexpr size_t columns = 19;
 
   /// Bound by reference: fill rows[0..n) then run().
   std::vector<comms_params> rows;
@@ -140,6 +160,8 @@ struct multi_insert {
 // columns an INSERT binds.
 struct comms_row : comms_params {
   long long id = 0;
+  std::string customer_name;
+  soci::indicator name_ind = soci::i_null;
 
   comms_entry entry() const {
     comms_entry e;
@@ -159,10 +181,14 @@ struct comms_row : comms_params {
     e.billsec = billsec;
     e.talk_seconds = talk_seconds;
     e.ucid = ucid;
-    e.occurred_at = occurred_at;
-    e.created_at = created_at;
+    e.occurred_at = canonical_time(occurred_at);
+    e.created_at = canonical_time(created_at);
     e.origin = origin;
     e.incomplete = incomplete != 0;
+    e.updated_at = canonical_time(updated_at);
+    e.external_e164 = external_e164;
+    if (name_ind == soci::i_ok)
+      e.customer_name = customer_name;
     return e;
   }
 };
@@ -175,9 +201,17 @@ struct customer_row {
   std::string phone;
   std::string phone_e164;
   std::string created_at;
+  std::string external_id;
+  std::string updated_at;
 
   customer value() const {
-    return customer{id, name, phone, phone_e164, created_at};
+    return customer{id,
+                    name,
+                    phone,
+                    phone_e164,
+                    canonical_time(created_at),
+                    external_id,
+                    canonical_time(updated_at)};
   }
 };
 

@@ -1,5 +1,6 @@
 #include "core/db_url.hpp"
 #include "core/error.hpp"
+#include "adapters/store/migrations.hpp"
 #include "tests/fixtures/store_support.hpp"
 
 #include <algorithm>
@@ -116,7 +117,10 @@ TEST_CASE("migrations are applied once and opening twice is harmless") {
     auto v2 = second->schema_version();
     REQUIRE(v2);
     CHECK(*v2 == *v1);
-    CHECK(migration_rows(b.url) == *v1);
+    // One row per migration (versions may have gaps while branches add
+    // theirs).
+    CHECK(migration_rows(b.url)
+          == static_cast<long long>(store::migrations().size()));
     // Both sessions work on the same tables.
     REQUIRE(first->write_calls({make_call("1795299069.1")}));
     CHECK(count_rows(*second) == 1);

@@ -267,6 +267,6 @@ TEST_CASE("a database at schema version 1 keeps its rows and gains the "
     long long recorded = 0;
     *raw_session(b) << "SELECT COUNT(*) FROM schema_migrations",
         soci::into(recorded);
-    CHECK(recorded == store::latest_version());
+    CHECK(recorded == static_cast<long long>(store::migrations().size()));
   });
 }
