@@ -31,6 +31,7 @@
 
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
+#include "adapters/store/database.hpp"
 #include "bench/bench.hpp"
 #include "http/server.hpp"
 #include "messages/type_ids.hpp"
@@ -299,6 +300,43 @@ SB_BENCH("http") {
       small_reads.push_back(res);
     }
     print_median("GET /api/crm/comms?limit=1", small_reads, 20000);
+
+    // A CRM's sync and customer list: 1,000 more customers, and the
+    // entries written above (all changed since the start) paged by
+    // updated_at.
+    {
+      std::vector<sb::customer> more;
+      for (int i = 0; i < 1000; ++i) {
+        sb::customer c;
+        c.name = "Bench " + std::to_string(i);
+        c.phone = "+4477009" + std::to_string(10000 + i);
+        c.phone_e164 = c.phone;
+        more.push_back(std::move(c));
+      }
+      auto db = sb::store::database::open(cfg.db.url);
+      if (db)
+        (void) (*db)->add_customers(std::move(more));
+    }
+    struct read_case {
+      const char* label;
+      const char* path;
+    };
+    for (auto [label, path] : {
+             read_case{"GET customers?limit=50", "/api/crm/customers?limit=50"},
+             read_case{"GET comms?updated_since",
+                       "/api/crm/comms?updated_since=2020-01-01T00:00:00Z"
+                       "&limit=50"}}) {
+      std::vector<run_result> rs;
+      for (int r = 0; r < runs; ++r) {
+        auto res = load(*port, clients, seconds,
+                        [&](httplib::Client& cli, int, uint64_t) {
+                          auto reply = cli.Get(path, auth);
+                          return reply && reply->status == 200;
+                        });
+        rs.push_back(res);
+      }
+      print_median(label, rs, 20000);
+    }
 
     std::vector<run_result> point_reads;
     auto customer_path = "/api/crm/customers/" + id;
