@@ -440,6 +440,25 @@ caf::result<customer> on_add_customer(self_ptr self, writer_ops& ops,
   return std::move(*added);
 }
 
+/// Runs one customer change of the CRM API on the writer's session.
+template <class F>
+caf::result<customer_change> on_customer_change(self_ptr self, writer_ops& ops,
+                                                F&& change) {
+  metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
+  auto& s = self->state;
+  if (s.down || !ops.ensure_db())
+    return unavailable_error(s, ops.last_error);
+  auto done = change(*s.db);
+  if (!done) {
+    if (store::is_unavailable(done.error())) {
+      ops.mark_down(done.error());
+      return unavailable_error(s, ops.last_error);
+    }
+    return std::move(done.error());
+  }
+  return std::move(*done);
+}
+
 void on_retry(self_ptr self, writer_ops& ops) {
   metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
   auto& s = self->state;
@@ -530,6 +549,23 @@ comms_log_writer_actor::behavior_type comms_log_writer(
       },
       [self, ops](customer_atom, customer& c) -> caf::result<customer> {
         return on_add_customer(self, *ops, c);
+      },
+      [self, ops](customer_atom, customer& c,
+                  std::string& key) -> caf::result<customer_change> {
+        return on_customer_change(self, *ops, [&](store::database& db) {
+          return db.add_unique_customer(std::move(c), key);
+        });
+      },
+      [self, ops](customer_atom,
+                  customer_patch& patch) -> caf::result<customer_change> {
+        return on_customer_change(self, *ops, [&](store::database& db) {
+          return db.update_customer(patch);
+        });
+      },
+      [self, ops](delete_atom, int64_t id) -> caf::result<customer_change> {
+        return on_customer_change(self, *ops, [&](store::database& db) {
+          return db.delete_customer(id);
+        });
       },
       [self, ops](retry_atom) { on_retry(self, *ops); },
       [self](status_atom) -> int64_t {

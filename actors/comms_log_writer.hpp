@@ -34,9 +34,10 @@
 //     While the database is down they fail immediately with
 //     ec::database_unavailable ("database unavailable: ..."), so HTTP can
 //     answer 503; data the database refuses fails with
-//     caf::sec::invalid_argument. After a customer was added, the caller tells
-//     the customer_matcher
-//     (`customer_atom, customer`): the writer does not know the matcher.
+//     caf::sec::invalid_argument. After a customer was added, changed or
+//     deleted, the caller tells the customer_matcher
+//     (`customer_atom, customer`; a deleted one with no phone): the writer
+//     does not know the matcher.
 //
 // Metrics: switchboard_calls_logged_total{source,direction,disposition} (new
 // rows), switchboard_calls_deduplicated_total{source,outcome} (records already

@@ -71,7 +71,8 @@ std::map<std::string, std::string> described_keys(const app_config& cfg) {
 std::vector<std::string> keys_needing_restart(const app_config& before,
                                               const app_config& after) {
   static const std::set<std::string> live{"log.level", "http.token",
-                                          "http.read_token"};
+                                          "http.read_token",
+                                          "http.cors_origins"};
   auto old_keys = described_keys(before);
   auto new_keys = described_keys(after);
   std::set<std::string> changed;
@@ -121,6 +122,13 @@ void server::reload(const app_config& next) {
     log::info(log_name, "reload: HTTP tokens replaced");
     cfg_.http.token = next.http.token;
     cfg_.http.read_token = next.http.read_token;
+  }
+  if (next.http.cors_origins != cfg_.http.cors_origins) {
+    if (http_)
+      http_->set_cors_origins(next.http.cors_origins);
+    log::info(log_name, "reload: CORS origins replaced",
+              {{"origins", next.http.cors_origins}});
+    cfg_.http.cors_origins = next.http.cors_origins;
   }
   cfg_.log.level = next.log.level;
   // Customers imported by `switchboard import-customers` since the start.

@@ -31,6 +31,7 @@
 
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
+#include "adapters/store/database.hpp"
 #include "bench/bench.hpp"
 #include "http/server.hpp"
 #include "messages/type_ids.hpp"
@@ -195,6 +196,42 @@ void idle_connections_case(uint16_t port, const httplib::Headers& auth,
     ::close(fd);
 }
 
+/// A CRM's sync and customer list: 1,000 more customers, and the entries
+/// written before (all changed since 2020) paged by updated_at.
+void sync_reads_case(const std::string& db_url, uint16_t port,
+                     const httplib::Headers& auth, double seconds,
+                     int clients) {
+  std::vector<sb::customer> more;
+  for (int i = 0; i < 1000; ++i) {
+    sb::customer c;
+    c.name = "Bench " + std::to_string(i);
+    c.phone = "+4477009" + std::to_string(10000 + i);
+    c.phone_e164 = c.phone;
+    more.push_back(std::move(c));
+  }
+  if (auto db = sb::store::database::open(db_url))
+    (void) (*db)->add_customers(std::move(more));
+  struct read_case {
+    const char* label;
+    const char* path;
+  };
+  for (auto rc : {read_case{"GET customers?limit=50",
+                            "/api/crm/customers?limit=50"},
+                  read_case{"GET comms?updated_since",
+                            "/api/crm/comms?updated_since="
+                            "2020-01-01T00:00:00Z&limit=50"}}) {
+    std::vector<run_result> rs;
+    rs.reserve(runs);
+    for (int r = 0; r < runs; ++r)
+      rs.push_back(load(port, clients, seconds,
+                        [&](httplib::Client& cli, int, uint64_t) {
+                          auto reply = cli.Get(rc.path, auth);
+                          return reply && reply->status == 200;
+                        }));
+    print_median(rc.label, rs, 20000);
+  }
+}
+
 } // namespace
 
 SB_BENCH("http") {
@@ -299,6 +336,8 @@ SB_BENCH("http") {
       small_reads.push_back(res);
     }
     print_median("GET /api/crm/comms?limit=1", small_reads, 20000);
+
+    sync_reads_case(cfg.db.url, *port, auth, seconds, clients);
 
     std::vector<run_result> point_reads;
     auto customer_path = "/api/crm/customers/" + id;

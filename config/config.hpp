@@ -90,6 +90,9 @@ struct http_config {
   /// How long a request waits for an actor's answer.
   double request_timeout_seconds = 5;
   unsigned threads = 8;
+  /// Origins (scheme://host[:port], comma-separated) whose browser pages may
+  /// call the API (CORS). Empty = none.
+  std::string cors_origins;
 };
 
 struct phone_config {

@@ -13,6 +13,7 @@
 
 #include "core/db_url.hpp"
 #include "core/log.hpp"
+#include "core/origins.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
 
@@ -125,6 +126,12 @@ problem check_region(const std::string& v) {
   return "'" + v
          + "' is not a region libphonenumber supports (an ISO 3166 code "
            "such as GB, IN, US)";
+}
+
+problem check_origins(const std::string& v) {
+  std::string why;
+  parse_origins(v, &why);
+  return why;
 }
 
 bool has_scheme(const std::string& url, std::string_view scheme) {
@@ -343,6 +350,10 @@ std::vector<key_spec<app_config>> storage_and_http_keys() {
                      "after)."),
       count_key<T>("http.threads", SB_FIELD(T, http.threads),
                    "HTTP worker threads.", 1, 256),
+      string_key<T>("http.cors_origins", SB_FIELD(T, http.cors_origins),
+                    "Origins (scheme://host[:port], comma-separated, exact) "
+                    "whose browser pages may call the API. Empty = none.",
+                    secrecy::none, check_origins),
   };
 }
 

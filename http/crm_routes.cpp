@@ -12,6 +12,7 @@
 #include "http/cursor.hpp"
 #include "http/errors.hpp"
 #include "http/json.hpp"
+#include "http/params.hpp"
 #include "http/server.hpp"
 
 namespace sb {
@@ -22,41 +23,8 @@ constexpr int64_t default_page = 50;
 constexpr int64_t max_page = 500;
 /// Notes are free text, but a comms-log body is not a document store.
 constexpr size_t max_notes_bytes = 16 * 1024;
-constexpr size_t max_idempotency_key_bytes = 200;
-
-caf::optional<int64_t> parse_positive_id(const std::string& text) {
-  int64_t x = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || x <= 0)
-    return caf::none;
-  return x;
-}
-
-bool printable_ascii(const std::string& s) {
-  for (char c : s)
-    if (c < 0x21 || c > 0x7e)
-      return false;
-  return true;
-}
-
-/// The first query parameter GET /api/crm/comms does not know, if any.
-caf::optional<std::string> unknown_comms_param(const http::request& req) {
-  static const char* known[]
-      = {"type",  "customer_id", "direction", "source", "disposition",
-         "since", "until",       "limit",     "cursor"};
-  for (const auto& entry : req.query) {
-    const auto& name = entry.first;
-    if (std::find_if(std::begin(known), std::end(known),
-                     [&](const char* k) { return name == k; })
-        == std::end(known))
-      return name;
-  }
-  return caf::none;
-}
-
-std::string query_param(const http::request& req, const char* name) {
-  return req.has_param(name) ? req.param(name) : std::string{};
-}
+using http::parse_positive_id;
+using http::query_param;
 
 /// Reads type, customer_id, direction and source into `q`; returns what is
 /// wrong with them, or an empty string.
@@ -83,6 +51,11 @@ std::string parse_comms_filters(const http::request& req, comms_query& q) {
       && q.disposition != "no_answer" && q.disposition != "busy"
       && q.disposition != "failed")
     return "disposition must be answered, no_answer, busy or failed";
+  auto order = query_param(req, "order");
+  if (!order.empty() && order != "asc" && order != "desc")
+    return "order must be asc or desc";
+  // A sync by updated_since reads oldest changes first unless told.
+  q.ascending = order.empty() ? req.has_param("updated_since") : order == "asc";
   return {};
 }
 
@@ -105,7 +78,22 @@ std::string parse_comms_range(const http::request& req, comms_query& q) {
   }
   if (since && until && *since > *until)
     return "since must not be after until";
+  if (req.has_param("updated_since")) {
+    auto t = sb::parse_iso8601(query_param(req, "updated_since"));
+    if (!t)
+      return "updated_since must be an ISO-8601 time such as "
+             "2026-11-21T22:09:58Z";
+    q.updated_since = sb::iso8601_utc(*t);
+  }
   return {};
+}
+
+/// What a cursor's position is in: the sort key and order of the query that
+/// issued it (a cursor of one order is meaningless in another).
+std::string cursor_kind(const comms_query& q) {
+  std::string kind = q.updated_since.empty() ? "o" : "u";
+  kind += q.ascending ? 'a' : 'd';
+  return kind;
 }
 
 /// Reads limit and cursor into `limit` and `q`; returns what is wrong with
@@ -123,7 +111,18 @@ std::string parse_comms_page(const http::request& req, comms_query& q,
     if (!c)
       return "cursor is not one this server issued; pass next_cursor "
              "of the previous page unchanged";
-    q.cursor_occurred_at = c->occurred_at;
+    // Cursors issued before the order was selectable carry no kind: they
+    // are newest first by occurred_at.
+    auto colon = c->occurred_at.find(':');
+    auto kind = colon == 2 ? c->occurred_at.substr(0, 2) : std::string{"od"};
+    auto when = colon == 2 ? c->occurred_at.substr(3) : c->occurred_at;
+    if (kind != cursor_kind(q))
+      return "cursor belongs to a query with another order or "
+             "updated_since; keep the parameters of the first page";
+    if (!sb::parse_iso8601(when))
+      return "cursor is not one this server issued; pass next_cursor "
+             "of the previous page unchanged";
+    q.cursor_occurred_at = when;
     q.cursor_id = c->id;
   }
   return {};
@@ -131,7 +130,7 @@ std::string parse_comms_page(const http::request& req, comms_query& q,
 
 /// `{"entries": [...], "next_cursor": ...}`; the cursor points past the last
 /// entry when `more` rows follow.
-void write_comms_page(rapidjson::StringBuffer& buf,
+void write_comms_page(rapidjson::StringBuffer& buf, const comms_query& q,
                       const std::vector<comms_entry>& rows, bool more) {
   http::json_writer w{buf};
   w.StartObject();
@@ -142,8 +141,11 @@ void write_comms_page(rapidjson::StringBuffer& buf,
   w.EndArray();
   w.Key("next_cursor");
   if (more && !rows.empty()) {
-    auto cursor
-        = http::encode_cursor({rows.back().occurred_at, rows.back().id});
+    const auto& last = rows.back();
+    auto position = cursor_kind(q) + ':'
+                    + (q.updated_since.empty() ? last.occurred_at
+                                               : last.updated_at);
+    auto cursor = http::encode_cursor({position, last.id});
     w.String(cursor.c_str(), static_cast<rapidjson::SizeType>(cursor.size()));
   } else {
     w.Null();
@@ -193,16 +195,8 @@ struct crm_routes {
       return;
     }
     std::string key;
-    if (req.has_header("Idempotency-Key")) {
-      key = req.header("Idempotency-Key");
-      if (key.empty() || key.size() > max_idempotency_key_bytes
-          || !printable_ascii(key)) {
-        http::send_error(res, 400, "invalid_idempotency_key",
-                         "Idempotency-Key must be 1 to 200 printable ASCII "
-                         "characters without spaces");
-        return;
-      }
-    }
+    if (!http::read_idempotency_key(req, res, key))
+      return;
     auto found = ctx.reads.run(
         [&](store::database& db) { return db.get_customer(*customer_id); },
         wait());
@@ -266,16 +260,28 @@ struct crm_routes {
 
   // GET /api/crm/comms
   void comms(const http::request& req, http::response& res) {
-    if (auto unknown = unknown_comms_param(req)) {
+    if (auto unknown = http::unknown_param(
+            req, {"type", "customer_id", "direction", "source",
+                  "disposition", "since", "until", "updated_since", "order",
+                  "external_number", "limit", "cursor"})) {
       http::send_error(res, 400, "invalid_parameter",
                        "unknown query parameter '" + *unknown
                            + "'; filters are type, customer_id, direction, "
-                             "source, since, until, limit, cursor");
+                             "source, disposition, since, until, "
+                             "updated_since, order, external_number, limit, "
+                             "cursor");
       return;
     }
     comms_query q;
     int64_t limit = default_page;
     auto problem = parse_comms_filters(req, q);
+    if (problem.empty() && req.has_param("external_number")) {
+      q.external_e164 = phones.to_e164(req.param("external_number"));
+      if (q.external_e164.empty())
+        problem = "external_number is not a dialable phone number (numbers "
+                  "without a country code are read in region "
+                  + phones.default_region() + ")";
+    }
     if (problem.empty())
       problem = parse_comms_range(req, q);
     if (problem.empty())
@@ -299,107 +305,8 @@ struct crm_routes {
     if (more)
       rows->resize(static_cast<size_t>(limit));
     rapidjson::StringBuffer buf;
-    write_comms_page(buf, *rows, more);
+    write_comms_page(buf, q, *rows, more);
     http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
-  }
-
-  // POST /api/crm/customers
-  void add_customer(const http::request& req, http::response& res) {
-    rapidjson::Document doc;
-    if (!http::parse_json_object(req, res, doc))
-      return;
-    http::field_reader in{doc};
-    auto name = in.string("name", true, 512);
-    if (name && trim(*name).empty())
-      in.fail("name", "must not be empty");
-    auto phone = in.string("phone", true, 64);
-    std::string e164;
-    if (phone) {
-      e164 = phones.to_e164(*phone);
-      if (e164.empty())
-        in.fail("phone", "is not a dialable phone number (numbers without a "
-                         "country code are read in region "
-                             + phones.default_region() + ")");
-    }
-    if (!in.ok()) {
-      in.send(res);
-      return;
-    }
-    customer c;
-    c.name = trim(*name);
-    c.phone = trim(*phone);
-    c.phone_e164 = e164;
-    auto stored = http_ask<customer>(ctx, writer->get(), customer_atom_v, c);
-    if (!stored) {
-      http::send_failure(res, "comms log writer", stored.error());
-      return;
-    }
-    // The matcher must know the number before the next call from it ends.
-    if (auto m = matcher->get())
-      caf::anon_send(m, customer_atom_v, *stored);
-    res.set_header("Location",
-                   "/api/crm/customers/" + std::to_string(stored->id));
-    http::send_json(res, 201, http::to_json(*stored));
-  }
-
-  // GET /api/crm/customers?phone=
-  void find_customers(const http::request& req, http::response& res) {
-    if (!req.has_param("phone") || req.param("phone").empty()) {
-      http::send_error(res, 400, "invalid_parameter",
-                       "give the number to look up as ?phone= (any format); "
-                       "fetch one customer with /api/crm/customers/{id}");
-      return;
-    }
-    auto raw = req.param("phone");
-    auto e164 = phones.to_e164(raw);
-    if (e164.empty()) {
-      http::send_error(res, 400, "invalid_parameter",
-                       "phone is not a dialable phone number (numbers "
-                       "without a country code are read in region "
-                           + phones.default_region() + ")");
-      return;
-    }
-    auto found = ctx.reads.run(
-        [&](store::database& db) { return db.find_customers_by_e164(e164); },
-        wait());
-    if (!found) {
-      http::send_failure(res, "database", found.error());
-      return;
-    }
-    rapidjson::StringBuffer buf;
-    http::json_writer w{buf};
-    w.StartObject();
-    w.Key("phone_e164");
-    w.String(e164.c_str(), static_cast<rapidjson::SizeType>(e164.size()));
-    w.Key("customers");
-    w.StartArray();
-    for (auto& c : *found)
-      http::write_json(w, c);
-    w.EndArray();
-    w.EndObject();
-    http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
-  }
-
-  // GET /api/crm/customers/{id}
-  void get_customer(const http::request& req, http::response& res) {
-    auto id = parse_positive_id(req.path_param(1));
-    if (!id) {
-      http::send_error(res, 400, "invalid_parameter",
-                       "customer id must be a positive integer");
-      return;
-    }
-    auto found = ctx.reads.run(
-        [&](store::database& db) { return db.get_customer(*id); }, wait());
-    if (!found) {
-      http::send_failure(res, "database", found.error());
-      return;
-    }
-    if (!*found) {
-      http::send_error(res, 404, "customer_not_found",
-                       "no customer with id " + std::to_string(*id));
-      return;
-    }
-    http::send_json(res, 200, http::to_json(**found));
   }
 };
 
@@ -415,12 +322,7 @@ void mount_crm_routes(http::router& r, const http_context& ctx,
          [self](const auto& req, auto& res) { self->log_call(req, res); });
   r.get("/api/crm/comms", scope::read,
         [self](const auto& req, auto& res) { self->comms(req, res); });
-  r.post("/api/crm/customers", scope::write,
-         [self](const auto& req, auto& res) { self->add_customer(req, res); });
-  r.get("/api/crm/customers", scope::read,
-        [self](const auto& req, auto& res) { self->find_customers(req, res); });
-  r.get("/api/crm/customers/{id}", scope::read,
-        [self](const auto& req, auto& res) { self->get_customer(req, res); });
+  mount_customer_routes(r, ctx, self->writer, self->matcher);
 }
 
 } // namespace sb

@@ -188,6 +188,9 @@ void write_json(json_writer& w, const comms_entry& x) {
   w.Bool(x.incomplete);
   write_optional_text(w, "crm_ref", x.crm_ref);
   write_optional_text(w, "recording", x.recording);
+  write_key(w, "updated_at");
+  write_string(w, x.updated_at.empty() ? x.created_at : x.updated_at);
+  write_optional_text(w, "customer_name", x.customer_name);
   w.EndObject();
 }
 
@@ -200,8 +203,11 @@ void write_json(json_writer& w, const customer& x) {
   write_key(w, "phone");
   write_string(w, x.phone);
   write_optional_text(w, "phone_e164", x.phone_e164);
+  write_optional_text(w, "external_id", x.external_id);
   write_key(w, "created_at");
   write_string(w, x.created_at);
+  write_key(w, "updated_at");
+  write_string(w, x.updated_at.empty() ? x.created_at : x.updated_at);
   w.EndObject();
 }
 

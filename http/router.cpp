@@ -193,8 +193,36 @@ bool router::admitted(const entry& e, request& req, response& res) const {
   return true;
 }
 
+std::string router::methods_at(const request& req) const {
+  auto path = routing_path(req);
+  std::string allow;
+  for (auto& e : entries_)
+    if (std::regex_match(path, e->pattern)
+        && allow.find(e->spec.method) == std::string::npos)
+      allow += (allow.empty() ? "" : ", ") + e->spec.method;
+  return allow;
+}
+
 std::string_view router::serve(size_t index, request& req,
                                response& res) const {
+  auto origin = req.header("Origin");
+  if (origin.empty() || !cors_.allows(origin))
+    return serve_route(index, req, res);
+  if (req.method == "OPTIONS" && req.has_header("Access-Control-Request-Method")) {
+    // A browser's preflight carries no credentials: answered before auth.
+    auto methods = methods_at(req);
+    if (!methods.empty()) {
+      cors_policy::preflight(res, origin, methods);
+      return preflight_route;
+    }
+  }
+  auto route = serve_route(index, req, res);
+  cors_policy::decorate(res, origin);
+  return route;
+}
+
+std::string_view router::serve_route(size_t index, request& req,
+                                     response& res) const {
   if (index >= entries_.size()) {
     not_routed(req, res);
     return unmatched_route;
@@ -225,12 +253,7 @@ std::string_view router::serve(size_t index, request& req,
 
 void router::not_routed(const request& req, response& res) const {
   // A known path with another method is 405, not 404.
-  auto path = routing_path(req);
-  std::string allow;
-  for (auto& e : entries_)
-    if (std::regex_match(path, e->pattern)
-        && allow.find(e->spec.method) == std::string::npos)
-      allow += (allow.empty() ? "" : ", ") + e->spec.method;
+  auto allow = methods_at(req);
   if (!allow.empty()) {
     res.set_header("Allow", allow);
     send_error(res, 405, "method_not_allowed",

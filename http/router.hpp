@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "http/auth.hpp"
+#include "http/cors.hpp"
 #include "http/message.hpp"
 
 namespace sb::http {
@@ -81,6 +82,9 @@ std::string_view method_label(std::string_view method) noexcept;
 /// The route template a request was served by when no route matched.
 inline constexpr std::string_view unmatched_route = "unmatched";
 
+/// The route label of a CORS preflight answered by the router.
+inline constexpr std::string_view preflight_route = "cors_preflight";
+
 class router {
 public:
   explicit router(authenticator auth);
@@ -113,6 +117,12 @@ public:
   /// Replaces the API tokens for every request checked from now on.
   void set_tokens(std::string token, std::string read_token) {
     auth_.set(std::move(token), std::move(read_token));
+  }
+
+  /// Replaces the origins allowed cross-origin access (http.cors_origins;
+  /// empty = none), for every request from now on.
+  void set_cors_origins(std::vector<std::string> origins) {
+    cors_.set_origins(std::move(origins));
   }
 
   /// Adds a hook called once per finished request, on a server thread (hooks
@@ -149,8 +159,13 @@ private:
 
   void not_routed(const request& req, response& res) const;
   bool admitted(const entry& e, request& req, response& res) const;
+  std::string_view serve_route(size_t index, request& req,
+                               response& res) const;
+  /// The methods served at `req`'s path ("GET, POST"), empty for none.
+  std::string methods_at(const request& req) const;
 
   authenticator auth_;
+  cors_policy cors_;
   std::vector<std::shared_ptr<const entry>> entries_;
   std::vector<std::function<void(const request_record&)>> done_hooks_;
 };

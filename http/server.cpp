@@ -56,6 +56,19 @@ http::server_limits limits_of(const app_config& cfg) {
   return l;
 }
 
+namespace {
+
+crm_event_sink events_or_log(crm_event_sink sink) {
+  if (sink)
+    return sink;
+  return [](crm_event e) {
+    log::debug("http_server", "event",
+               {{"type", e.type}, {"data", e.payload_json}});
+  };
+}
+
+} // namespace
+
 http_server::http_server(http_deps deps)
     : deps_(std::move(deps)),
       writer_(make_shared_handle(deps_.writer)),
@@ -65,7 +78,9 @@ http_server::http_server(http_deps deps)
           deps_.config.http.token, deps_.config.http.read_token})),
       reads_(std::make_unique<http_read_pool>(deps_.config.db.url,
                                               read_connections_of(deps_))),
-      ctx_{deps_.system, deps_.config, timeout_of(deps_.config), *reads_} {
+      ctx_{deps_.system, deps_.config, timeout_of(deps_.config), *reads_,
+           events_or_log(deps_.events)} {
+  router_->set_cors_origins(parse_origins(deps_.config.http.cors_origins));
   mount_crm_routes(*router_, ctx_, writer_, matcher_);
   router_->set_agent_tokens(deps_.agent_tokens);
   mount_ops_routes(*router_, ctx_,
@@ -124,6 +139,10 @@ void http_server::rewire(customer_matcher_actor matcher) {
 
 void http_server::rewire(call_tracker_actor tracker) {
   tracker_->set(std::move(tracker));
+}
+
+void http_server::set_cors_origins(const std::string& origins) {
+  router_->set_cors_origins(parse_origins(origins));
 }
 
 void http_server::set_tokens(const api_tokens& tokens) {

@@ -48,6 +48,7 @@
 #include "http/read_pool.hpp"
 #include "http/router.hpp"
 #include "messages/call_tracker_actor.hpp"
+#include "messages/crm_event.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/connection.hpp"
 #include "messages/customer_matcher_actor.hpp"
@@ -95,6 +96,9 @@ struct http_deps {
   size_t read_connections = 0;
   /// Connection and request limits; unset = limits_of(config).
   std::optional<http::server_limits> limits;
+  /// Where customer changes and re-matched calls are reported (empty = a
+  /// debug log line each; messages/crm_event.hpp).
+  crm_event_sink events;
 };
 
 /// The engine's limits for `cfg`: body limit http.max_body_bytes, handler
@@ -110,6 +114,8 @@ struct http_context {
   caf::timespan timeout;
   /// Database connections for reads.
   http_read_pool& reads;
+  /// Never empty: the server installs a logging sink when none was given.
+  crm_event_sink events;
 };
 
 /// Sends `xs...` to `handle` and waits up to `timeout` for one answer of type
@@ -191,6 +197,9 @@ public:
   /// Replaces the API tokens (SIGHUP); requests already past their check
   /// finish as they began.
   void set_tokens(const api_tokens& tokens);
+
+  /// Replaces the CORS origins (http.cors_origins, SIGHUP).
+  void set_cors_origins(const std::string& origins);
 
   /// Every served route (built-in and mounted).
   std::vector<http::route> routes() const;

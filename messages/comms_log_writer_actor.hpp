@@ -20,6 +20,14 @@ using comms_log_writer_actor = caf::typed_actor<
   caf::replies_to<write_atom, comms_entry, std::string>::with<comms_entry>,
   // Adds a customer (phone_e164 already normalized); replies with its id set.
   caf::replies_to<customer_atom, customer>::with<customer>,
+  // Adds a customer unless its number or external_id is taken (ec::conflict);
+  // a non-empty idempotency key replays the first answer. Unmatched calls
+  // from the number get the customer.
+  caf::replies_to<customer_atom, customer, std::string>::with<customer_change>,
+  // Changes a customer (ec::not_found, ec::conflict); re-matches.
+  caf::replies_to<customer_atom, customer_patch>::with<customer_change>,
+  // Deletes a customer by id; its comms entries stay, detached.
+  caf::replies_to<delete_atom, int64_t>::with<customer_change>,
   // Internal: try pending records again after a database error.
   caf::reacts_to<retry_atom>,
   // Records accepted but not yet committed (memory + spool).

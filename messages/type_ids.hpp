@@ -44,6 +44,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::comms_entry))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::comms_entry>))
   CAF_ADD_TYPE_ID(switchboard, (sb::comms_query))
+  CAF_ADD_TYPE_ID(switchboard, (sb::customer_patch))
+  CAF_ADD_TYPE_ID(switchboard, (sb::customer_change))
 
   // -- Ozonetel (add types here) --------------------------------------------
   CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_answer))
@@ -98,5 +100,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb, call_event_atom, "callevent")
   CAF_ADD_ATOM(switchboard, sb, agent_event_atom, "agentevent")
   CAF_ADD_ATOM(switchboard, sb, subscribe_atom, "subscribe")
+  CAF_ADD_ATOM(switchboard, sb, delete_atom, "delete")
 
 CAF_END_TYPE_ID_BLOCK(switchboard)

@@ -205,6 +205,10 @@ database::write_calls(const std::vector<matched_call>& calls,
         continue;
       if (!merge_into(*existing, entry, calls[i].call.started_at != 0))
         continue;
+      if (!entry.external_e164.empty())
+        existing->external_e164 = entry.external_e164;
+      // A merge is a change a syncing CRM must see again.
+      existing->updated_at = created_at;
       comms_params p;
       p.assign(*existing);
       long long id = existing->id;
@@ -216,7 +220,8 @@ database::write_calls(const std::vector<matched_call>& calls,
                " talk_seconds = :talk_seconds, ucid = :ucid,"
                " occurred_at = :occurred_at, origin = :origin,"
                " incomplete = :incomplete, crm_ref = :crm_ref,"
-               " recording = :recording WHERE id = :id",
+               " recording = :recording, updated_at = :updated_at,"
+               " external_e164 = :external_e164 WHERE id = :id",
           soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
           soci::use(p.body), soci::use(p.external_number),
           soci::use(p.extension), soci::use(p.disposition),
@@ -224,7 +229,8 @@ database::write_calls(const std::vector<matched_call>& calls,
           soci::use(p.talk_seconds), soci::use(p.ucid),
           soci::use(p.occurred_at), soci::use(p.origin),
           soci::use(p.incomplete), soci::use(p.crm_ref),
-          soci::use(p.recording), soci::use(id);
+          soci::use(p.recording), soci::use(p.updated_at),
+          soci::use(p.external_e164), soci::use(id);
       if (outcomes != nullptr)
         (*outcomes)[i] = write_outcome::merged;
     }
@@ -293,6 +299,9 @@ database::insert_manual(comms_entry entry, const std::string& idempotency_key,
       }
     }
     entry.id = id;
+    // Read back: the answer carries what a read shows (customer_name).
+    if (auto stored = d.load_comms("id = :id", id))
+      entry = std::move(*stored);
     if (!idempotency_key.empty()) {
       // Two instances on one PostgreSQL may race on the same key: the second
       // waits for the first to commit and then inserts nothing.

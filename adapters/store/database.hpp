@@ -176,8 +176,31 @@ public:
   /// Every stored UCID state.
   caf::expected<std::vector<ucid_state_row>> load_ucid_states();
 
-private:
+  /// Customers by id ascending after `q.after_id`, filtered; at most 500.
+  caf::expected<std::vector<customer>> list_customers(const customer_query& q);
+
+  /// Inserts a customer unless another already has its number or
+  /// external_id (ec::conflict naming that customer). With a non-empty
+  /// `idempotency_key` a second call with the same key and data answers the
+  /// first customer (`replayed`); the same key with other data is
+  /// ec::conflict ("Idempotency-Key was already used ..."). Unmatched calls
+  /// from the number get the new customer (`matched_entries`).
+  caf::expected<customer_change>
+  add_unique_customer(customer c, const std::string& idempotency_key);
+
+  /// Changes the fields `patch` sets (ec::not_found, ec::conflict as
+  /// above); re-matches unmatched calls from the (new) number.
+  caf::expected<customer_change> update_customer(const customer_patch& patch);
+
+  /// Deletes the customer; its comms entries stay, detached
+  /// (`detached_entries`). ec::not_found when there is none.
+  caf::expected<customer_change> delete_customer(int64_t id);
+
+  /// The session and its statements (database_impl.hpp): named here so the
+  /// store's own files can share helpers; nothing outside the store sees it.
   struct impl;
+
+private:
   explicit database(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

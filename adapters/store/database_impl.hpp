@@ -126,9 +126,13 @@ struct database::impl {
   }
 
   void after_connect() {
-    if (kind == backend::postgresql)
+    if (kind == backend::postgresql) {
       // libpq prints NOTICEs (e.g. "relation exists, skipping") to stderr.
       sql << "SET client_min_messages TO WARNING";
+      // timestamptz is rendered in the session's zone: UTC reads back as
+      // canonical_time() expects, whatever the server's default.
+      sql << "SET TIME ZONE 'UTC'";
+    }
   }
 
   // Runs `f` (which throws on failure) and converts failures into errors.
@@ -283,7 +287,7 @@ struct database::impl {
     if (key != nullptr)
       st.exchange(soci::use(*key));
     st.alloc();
-    st.prepare("SELECT id, name, phone, phone_e164, created_at FROM customers "
+    st.prepare(std::string{"SELECT "} + customer_columns + " FROM customers "
                + where_and_order);
     st.define_and_bind();
     if (st.execute(true)) {
@@ -301,6 +305,8 @@ struct database::impl {
     row.phone = c.phone;
     row.phone_e164 = c.phone_e164;
     row.created_at = created_at;
+    row.external_id = c.external_id;
+    row.updated_at = created_at;
     st.execute(true);
     // Step past the RETURNING row: SQLite cannot commit while a statement
     // is still running.
@@ -308,6 +314,7 @@ struct database::impl {
     }
     c.id = id;
     c.created_at = created_at;
+    c.updated_at = created_at;
     return c;
   }
 
@@ -317,10 +324,13 @@ struct database::impl {
     st.exchange(soci::use(row.phone));
     st.exchange(soci::use(row.phone_e164));
     st.exchange(soci::use(row.created_at));
+    st.exchange(soci::use(row.external_id));
+    st.exchange(soci::use(row.updated_at));
     st.exchange(soci::into(id));
     st.alloc();
-    st.prepare("INSERT INTO customers (name, phone, phone_e164, created_at) "
-               "VALUES (:name, :phone, :phone_e164, :created_at) RETURNING id");
+    st.prepare("INSERT INTO customers (name, phone, phone_e164, created_at,"
+               " external_id, updated_at) VALUES (:name, :phone, :phone_e164,"
+               " :created_at, :external_id, :updated_at) RETURNING id");
     st.define_and_bind();
   }
 };

@@ -6,8 +6,9 @@
 
 namespace sb::store {
 
-// `{ID}` is the one spelling that differs between the backends: an
-// auto-assigned 64-bit primary key.
+// `{ID}` (an auto-assigned 64-bit primary key) and `{TIME}` (a point in
+// time: ISO-8601 text on SQLite, timestamptz on PostgreSQL) are the
+// spellings that differ between the backends.
 const std::vector<migration>& migrations() {
   static const std::vector<migration> all = {
       {1,
@@ -70,6 +71,61 @@ const std::vector<migration>& migrations() {
            " DEFAULT ''",
            "UPDATE crm_comms_log SET origin = 'manual' WHERE source = 'manual'",
        }},
+      // A CRM that keeps its own tables syncs by updated_at; customers carry
+      // the CRM's own id; re-matching and the external_number filter need
+      // the outside number normalized (rows written before keep it only
+      // when it was already E.164). PostgreSQL keeps times as timestamptz
+      // (SQLite as fixed-width ISO-8601 text, whose order is time order).
+      {5,
+       "updated_at, external_e164, customers.external_id, timestamptz",
+       {
+           "ALTER TABLE crm_comms_log ADD COLUMN updated_at TEXT NOT NULL"
+           " DEFAULT ''",
+           "UPDATE crm_comms_log SET updated_at = created_at",
+           "ALTER TABLE crm_comms_log ADD COLUMN external_e164 TEXT NOT NULL"
+           " DEFAULT ''",
+           "UPDATE crm_comms_log SET external_e164 = external_number"
+           " WHERE external_number LIKE '+%' AND direction <> 'internal'",
+           "CREATE INDEX crm_comms_log_updated"
+           " ON crm_comms_log (updated_at, id)",
+           "CREATE INDEX crm_comms_log_external"
+           " ON crm_comms_log (external_e164, occurred_at, id)",
+           "ALTER TABLE customers ADD COLUMN external_id TEXT NOT NULL"
+           " DEFAULT ''",
+           "ALTER TABLE customers ADD COLUMN updated_at TEXT NOT NULL"
+           " DEFAULT ''",
+           "UPDATE customers SET updated_at = created_at",
+           "CREATE UNIQUE INDEX customers_external_id ON customers"
+           " (external_id) WHERE external_id <> ''",
+           "CREATE TABLE customer_idempotency ("
+           " key TEXT PRIMARY KEY,"
+           " customer_id BIGINT NOT NULL,"
+           // What the first request asked for, so a reused key is told apart
+           // from a retry.
+           " request TEXT NOT NULL,"
+           " created_at {TIME} NOT NULL)",
+       },
+       {},
+       {
+           // '' cannot be cast: the default goes before the type changes.
+           "ALTER TABLE crm_comms_log ALTER COLUMN updated_at DROP DEFAULT",
+           "ALTER TABLE customers ALTER COLUMN updated_at DROP DEFAULT",
+           "ALTER TABLE crm_comms_log"
+           " ALTER COLUMN occurred_at TYPE timestamptz"
+           "   USING occurred_at::timestamptz,"
+           " ALTER COLUMN created_at TYPE timestamptz"
+           "   USING created_at::timestamptz,"
+           " ALTER COLUMN updated_at TYPE timestamptz"
+           "   USING updated_at::timestamptz",
+           "ALTER TABLE customers"
+           " ALTER COLUMN created_at TYPE timestamptz"
+           "   USING created_at::timestamptz,"
+           " ALTER COLUMN updated_at TYPE timestamptz"
+           "   USING updated_at::timestamptz",
+           "ALTER TABLE manual_idempotency"
+           " ALTER COLUMN created_at TYPE timestamptz"
+           "   USING created_at::timestamptz",
+       }},
       // CloudAgent agents beyond the configured ones, their tokens (a
       // SHA-256 hash only: the token itself is shown once), and every UCID's
       // state with its pending disposition and retry, so that a restart (or
@@ -115,6 +171,8 @@ int latest_version() {
 }
 
 std::string dialect(std::string sql, backend kind) {
+  sql = replace_all(std::move(sql), "{TIME}",
+                    kind == backend::sqlite ? "TEXT" : "TIMESTAMPTZ");
   return replace_all(
       std::move(sql), "{ID}",
       kind == backend::sqlite

@@ -2,8 +2,8 @@
 
 // The schema of the comms log and customers, as versioned migrations
 // (recorded in `schema_migrations`). Statements are written once for both
-// backends; `{ID}` is the one spelling that differs (an auto-assigned 64-bit
-// key), and a migration may carry statements for one backend only where
+// backends; `{ID}` (an auto-assigned 64-bit key) and `{TIME}` are the
+// spellings that differ, and a migration may carry statements for one backend only where
 // their SQL differs (SQLite cannot drop a constraint: it rebuilds the
 // table).
 
@@ -38,7 +38,7 @@ const std::vector<migration>& migrations();
 
 int latest_version();
 
-/// `sql` with `{ID}` spelled for `kind`.
+/// `sql` with `{ID}` and `{TIME}` spelled for `kind`.
 std::string dialect(std::string sql, backend kind);
 
 /// Serializes concurrent migrations of several switchboard instances sharing

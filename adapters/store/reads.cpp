@@ -1,6 +1,7 @@
 // store::database reads: the comms log (pages, one entry) and customers.
 
 #include <deque>
+#include <utility>
 #include <functional>
 #include <string>
 #include <vector>
@@ -10,84 +11,122 @@
 
 namespace sb::store {
 
-caf::expected<std::vector<comms_entry>>
-database::query_comms(const comms_query& q) {
-  // Owned copies of every bound value; deque keeps their addresses stable.
+namespace {
+
+/// A WHERE clause and the values it binds. SOCI binds by reference: the
+/// deques own every value at a stable address until the statement ran.
+struct bound_filter {
   std::deque<std::string> texts;
   std::deque<long long> numbers;
   std::vector<std::function<void(soci::statement&)>> binders;
   std::string where;
   int n = 0;
-  auto placeholder = [&] { return ":p" + std::to_string(n++); };
-  auto add_text = [&](const std::string& column_op, std::string value) {
+
+  std::string placeholder() {
+    return ":p" + std::to_string(n++);
+  }
+  std::string& text(std::string value) {
     texts.push_back(std::move(value));
     auto* ref = &texts.back();
-    where += (where.empty() ? " WHERE " : " AND ") + column_op + " "
-             + placeholder();
     binders.emplace_back(
         [ref](soci::statement& st) { st.exchange(soci::use(*ref)); });
-  };
-  auto normalized_time = [](const std::string& text,
-                            const char* field) -> caf::expected<std::string> {
-    auto t = parse_iso8601(text);
-    if (!t)
-      return caf::make_error(ec::rejected,
-                             std::string{field} + " is not an ISO-8601 time");
-    return iso8601_utc(*t);
-  };
-  if (!q.type.empty())
-    add_text("type =", q.type);
-  if (q.customer_id) {
-    numbers.push_back(*q.customer_id);
+    return *ref;
+  }
+  void number(long long value) {
+    numbers.push_back(value);
     auto* ref = &numbers.back();
-    where += (where.empty() ? " WHERE " : " AND ")
-             + std::string{"customer_id = "} + placeholder();
     binders.emplace_back(
         [ref](soci::statement& st) { st.exchange(soci::use(*ref)); });
   }
-  if (!q.direction.empty())
-    add_text("direction =", q.direction);
-  if (!q.source.empty())
-    add_text("source =", q.source);
-  if (!q.disposition.empty())
-    add_text("disposition =", q.disposition);
-  if (!q.since.empty()) {
-    auto t = normalized_time(q.since, "since");
-    if (!t)
-      return std::move(t.error());
-    add_text("occurred_at >=", *t);
+  void clause(const std::string& sql) {
+    where += (where.empty() ? " WHERE " : " AND ") + sql;
   }
-  if (!q.until.empty()) {
-    auto t = normalized_time(q.until, "until");
+  /// `column_op :p` bound to `value`, e.g. ("type =", "call").
+  void add_text(const std::string& column_op, std::string value) {
+    clause(column_op + " " + placeholder());
+    text(std::move(value));
+  }
+  void add_number(const std::string& column_op, long long value) {
+    clause(column_op + " " + placeholder());
+    number(value);
+  }
+  /// Rows past (time, id) in the page order of `key`.
+  void add_cursor(const std::string& key, bool ascending,
+                  const std::string& time, long long id) {
+    const char* past = ascending ? " > " : " < ";
+    auto p1 = placeholder();
+    auto p2 = placeholder();
+    auto p3 = placeholder();
+    clause("(" + key + past + p1 + " OR (" + key + " = " + p2 + " AND id"
+           + past + p3 + "))");
+    text(time);
+    text(time);
+    number(id);
+  }
+  void bind(soci::statement& st) const {
+    for (const auto& b : binders)
+      b(st);
+  }
+};
+
+caf::expected<std::string> normalized_time(const std::string& text,
+                                           const char* field) {
+  auto t = parse_iso8601(text);
+  if (!t)
+    return caf::make_error(ec::rejected,
+                           std::string{field} + " is not an ISO-8601 time");
+  return iso8601_utc(*t);
+}
+
+/// The WHERE clause of a comms query; an error for a malformed time.
+caf::error comms_filter(const comms_query& q, bound_filter& f,
+                        const std::string& key) {
+  if (!q.type.empty())
+    f.add_text("type =", q.type);
+  if (q.customer_id)
+    f.add_number("customer_id =", *q.customer_id);
+  if (!q.direction.empty())
+    f.add_text("direction =", q.direction);
+  if (!q.source.empty())
+    f.add_text("source =", q.source);
+  if (!q.disposition.empty())
+    f.add_text("disposition =", q.disposition);
+  if (!q.external_e164.empty())
+    f.add_text("external_e164 =", q.external_e164);
+  std::pair<const std::string*, const char*> ranges[] = {
+      {&q.since, "since"}, {&q.until, "until"}, {&q.updated_since, "updated_since"}};
+  const char* ops[] = {"occurred_at >=", "occurred_at <", "updated_at >="};
+  for (size_t i = 0; i < 3; ++i) {
+    if (ranges[i].first->empty())
+      continue;
+    auto t = normalized_time(*ranges[i].first, ranges[i].second);
     if (!t)
       return std::move(t.error());
-    add_text("occurred_at <", *t);
+    f.add_text(ops[i], *t);
   }
   if (!q.cursor_occurred_at.empty()) {
     auto t = normalized_time(q.cursor_occurred_at, "cursor");
     if (!t)
       return std::move(t.error());
-    texts.push_back(*t);
-    auto* before = &texts.back();
-    texts.push_back(*t);
-    auto* same = &texts.back();
-    numbers.push_back(q.cursor_id);
-    auto* id = &numbers.back();
-    auto p1 = placeholder();
-    auto p2 = placeholder();
-    auto p3 = placeholder();
-    where += (where.empty() ? " WHERE " : " AND ")
-             + std::string{"(occurred_at < "} + p1 + " OR (occurred_at = " + p2
-             + " AND id < " + p3 + "))";
-    binders.emplace_back([before, same, id](soci::statement& st) {
-      st.exchange(soci::use(*before));
-      st.exchange(soci::use(*same));
-      st.exchange(soci::use(*id));
-    });
+    f.add_cursor(key, q.ascending, *t, q.cursor_id);
   }
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<std::vector<comms_entry>>
+database::query_comms(const comms_query& q) {
+  // With updated_since the page follows the changes (updated_at), which is
+  // what a syncing CRM pages through; otherwise the calls' own time.
+  const std::string key = q.updated_since.empty() ? "occurred_at" : "updated_at";
+  bound_filter f;
+  if (auto err = comms_filter(q, f, key))
+    return err;
   auto limit = std::clamp<int64_t>(q.limit, 1, 500);
+  const char* dir = q.ascending ? " ASC" : " DESC";
   auto query = std::string{"SELECT "} + comms_columns + " FROM crm_comms_log"
-               + where + " ORDER BY occurred_at DESC, id DESC LIMIT "
+               + f.where + " ORDER BY " + key + dir + ", id" + dir + " LIMIT "
                + std::to_string(limit);
   auto& d = *impl_;
   return d.run("query_comms", true, [&] {
@@ -95,8 +134,7 @@ database::query_comms(const comms_query& q) {
     comms_row row;
     soci::statement st(d.sql);
     bind_row(st, row);
-    for (auto& bind : binders)
-      bind(st);
+    f.bind(st);
     st.alloc();
     st.prepare(query);
     st.define_and_bind();
@@ -180,8 +218,8 @@ caf::expected<caf::optional<customer>> database::get_customer(int64_t id) {
     bind_row(st, row);
     st.exchange(soci::use(key));
     st.alloc();
-    st.prepare("SELECT id, name, phone, phone_e164, created_at FROM customers "
-               "WHERE id = :id");
+    st.prepare(std::string{"SELECT "} + customer_columns
+               + " FROM customers WHERE id = :id");
     st.define_and_bind();
     if (st.execute(true))
       out = row.value();

@@ -5,6 +5,15 @@
 
 namespace sb::store::rows {
 
+std::string canonical_time(const std::string& stored) {
+  // The common case costs one size check: what we wrote, read back.
+  if (stored.size() == 20 && stored[10] == 'T' && stored[19] == 'Z')
+    return stored;
+  if (auto t = parse_iso8601(stored))
+    return iso8601_utc(*t);
+  return stored;
+}
+
 // The per-row hot path of write_calls: assigning into the bound strings
 // reuses their capacity, so a batch allocates (almost) only once.
 void assign_call(comms_params& p, const matched_call& m,
@@ -42,6 +51,11 @@ void assign_call(comms_params& p, const matched_call& m,
   p.incomplete = c.incomplete ? 1 : 0;
   p.crm_ref = c.crm_ref;
   p.recording = c.recording;
+  p.updated_at = created_at;
+  if (c.direction == call_direction::internal)
+    p.external_e164.clear();
+  else
+    p.external_e164 = m.external_e164;
 }
 
 multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
@@ -56,7 +70,8 @@ multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
       = "INSERT INTO crm_comms_log (customer_id, type, direction, body,"
         " source, ext_message_id, external_number, extension, disposition,"
         " duration_seconds, billsec, talk_seconds, ucid, occurred_at,"
-        " created_at, origin, incomplete, crm_ref, recording) VALUES ";
+        " created_at, origin, incomplete, crm_ref, recording, updated_at,"
+        " external_e164) VALUES ";
   size_t v = 0;
   for (size_t r = 0; r < n; ++r) {
     q += r == 0 ? "(" : ", (";
@@ -100,6 +115,9 @@ void bind_row(soci::statement& st, comms_row& r) {
   st.exchange(soci::into(r.incomplete));
   st.exchange(soci::into(r.crm_ref));
   st.exchange(soci::into(r.recording));
+  st.exchange(soci::into(r.updated_at));
+  st.exchange(soci::into(r.external_e164));
+  st.exchange(soci::into(r.customer_name, r.name_ind));
 }
 
 void bind_row(soci::statement& st, customer_row& r) {
@@ -108,6 +126,8 @@ void bind_row(soci::statement& st, customer_row& r) {
   st.exchange(soci::into(r.phone));
   st.exchange(soci::into(r.phone_e164));
   st.exchange(soci::into(r.created_at));
+  st.exchange(soci::into(r.external_id));
+  st.exchange(soci::into(r.updated_at));
 }
 
 comms_entry to_entry(const matched_call& m, const std::string& created_at,
@@ -135,6 +155,9 @@ comms_entry to_entry(const matched_call& m, const std::string& created_at,
   e.incomplete = c.incomplete;
   e.crm_ref = c.crm_ref;
   e.recording = c.recording;
+  e.updated_at = created_at;
+  if (c.direction != call_direction::internal)
+    e.external_e164 = m.external_e164;
   return e;
 }
 

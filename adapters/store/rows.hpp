@@ -16,21 +16,35 @@
 
 namespace sb::store::rows {
 
+// The customer's name is read with the entry, never stored: a renamed
+// customer shows the new name on every entry. A subquery rather than a join
+// keeps the callers' WHERE clauses unqualified.
 inline constexpr const char* comms_columns
     = "id, customer_id, type, direction, body, source, ext_message_id,"
       " external_number, extension, disposition, duration_seconds, billsec,"
       " talk_seconds, ucid, occurred_at, created_at, origin, incomplete,"
-      " crm_ref, recording";
+      " crm_ref, recording, updated_at, external_e164,"
+      " (SELECT name FROM customers"
+      "  WHERE customers.id = crm_comms_log.customer_id)";
 
 inline constexpr const char* insert_comms_sql
     = "INSERT INTO crm_comms_log (customer_id, type, direction, body, source,"
       " ext_message_id, external_number, extension, disposition,"
       " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at,"
-      " origin, incomplete, crm_ref, recording)"
+      " origin, incomplete, crm_ref, recording, updated_at, external_e164)"
       " VALUES (:customer_id, :type, :direction, :body, :source,"
       " :ext_message_id, :external_number, :extension, :disposition,"
       " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
-      " :created_at, :origin, :incomplete, :crm_ref, :recording)";
+      " :created_at, :origin, :incomplete, :crm_ref, :recording, :updated_at,"
+      " :external_e164)";
+
+inline constexpr const char* customer_columns
+    = "id, name, phone, phone_e164, created_at, external_id, updated_at";
+
+/// A time as the database hands it back, in our fixed-width form
+/// (2026-11-21T22:09:58Z): SQLite returns what was written, PostgreSQL
+/// renders its timestamptz ("2026-11-21 22:09:58+00").
+std::string canonical_time(const std::string& stored);
 
 // Bound parameters of one comms-log row (SOCI binds by reference: fill, then
 // execute).
@@ -57,6 +71,8 @@ struct comms_params {
   int incomplete = 0;
   std::string crm_ref;
   std::string recording;
+  std::string updated_at;
+  std::string external_e164;
 
   void assign(const comms_entry& e) {
     customer_ind = e.customer_id ? soci::i_ok : soci::i_null;
@@ -80,6 +96,8 @@ struct comms_params {
     incomplete = e.incomplete ? 1 : 0;
     crm_ref = e.crm_ref;
     recording = e.recording;
+    updated_at = e.updated_at.empty() ? e.created_at : e.updated_at;
+    external_e164 = e.external_e164;
   }
 };
 
@@ -109,6 +127,8 @@ void bind_params(Statement& st, comms_params& p) {
   st.exchange(soci::use(p.incomplete));
   st.exchange(soci::use(p.crm_ref));
   st.exchange(soci::use(p.recording));
+  st.exchange(soci::use(p.updated_at));
+  st.exchange(soci::use(p.external_e164));
 }
 
 // One INSERT of up to max_rows rows: a round trip per chunk instead of per
@@ -116,7 +136,7 @@ void bind_params(Statement& st, comms_params& p) {
 // per write_calls and executed for every full chunk.
 struct multi_insert {
   static constexpr size_t max_rows = 100;
-  static constexpr size_t columns = 19;
+  static constexpr size_t columns = 21;
 
   /// Bound by reference: fill rows[0..n) then run().
   std::vector<comms_params> rows;
@@ -147,6 +167,8 @@ struct multi_insert {
 // columns an INSERT binds.
 struct comms_row : comms_params {
   long long id = 0;
+  std::string customer_name;
+  soci::indicator name_ind = soci::i_null;
 
   comms_entry entry() const {
     comms_entry e;
@@ -166,12 +188,16 @@ struct comms_row : comms_params {
     e.billsec = billsec;
     e.talk_seconds = talk_seconds;
     e.ucid = ucid;
-    e.occurred_at = occurred_at;
-    e.created_at = created_at;
+    e.occurred_at = canonical_time(occurred_at);
+    e.created_at = canonical_time(created_at);
     e.origin = origin;
     e.incomplete = incomplete != 0;
     e.crm_ref = crm_ref;
     e.recording = recording;
+    e.updated_at = canonical_time(updated_at);
+    e.external_e164 = external_e164;
+    if (name_ind == soci::i_ok)
+      e.customer_name = customer_name;
     return e;
   }
 };
@@ -184,9 +210,17 @@ struct customer_row {
   std::string phone;
   std::string phone_e164;
   std::string created_at;
+  std::string external_id;
+  std::string updated_at;
 
   customer value() const {
-    return customer{id, name, phone, phone_e164, created_at};
+    return customer{id,
+                    name,
+                    phone,
+                    phone_e164,
+                    canonical_time(created_at),
+                    external_id,
+                    canonical_time(updated_at)};
   }
 };
 

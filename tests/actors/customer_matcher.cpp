@@ -27,6 +27,16 @@ relay_writer(comms_log_writer_actor::pointer self, caf::actor sink) {
       [](customer_atom, customer&) -> caf::result<customer> {
         return caf::make_error(caf::sec::unexpected_message);
       },
+      [](customer_atom, customer&,
+         std::string&) -> caf::result<customer_change> {
+        return caf::make_error(caf::sec::unexpected_message);
+      },
+      [](customer_atom, customer_patch&) -> caf::result<customer_change> {
+        return caf::make_error(caf::sec::unexpected_message);
+      },
+      [](delete_atom, int64_t) -> caf::result<customer_change> {
+        return caf::make_error(caf::sec::unexpected_message);
+      },
       [](retry_atom) {},
       [](status_atom) -> int64_t { return 0; },
       [](flush_atom, int64_t) { return drain_report{}; },

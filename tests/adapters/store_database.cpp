@@ -1,6 +1,7 @@
 #include "adapters/store/migrations.hpp"
 #include "core/db_url.hpp"
 #include "core/error.hpp"
+#include "adapters/store/migrations.hpp"
 #include "tests/fixtures/store_support.hpp"
 
 #include <algorithm>

@@ -313,8 +313,11 @@ TEST_CASE("call book: the agent's refused choice may be made again") {
   CHECK(out.dispositions.size() == 1);
   CHECK(book.dispose({ucid, "MADE_UP", {}, {}}, out)->code
         == ucid_reply_code::invalid);
-  CHECK(book.dispose({"nope", "INFO_PROVIDED", {}, {}}, out)->code
-        == ucid_reply_code::not_found);
+  // A UCID never seen is disposed all the same: its seat is released.
+  out = {};
+  CHECK_FALSE(book.dispose({"nope", "INFO_PROVIDED", {}, {}}, out));
+  REQUIRE(out.dispositions.size() == 1);
+  CHECK(out.dispositions.front().ucid == "nope");
 }
 
 TEST_CASE("call book: callbacks") {
