@@ -377,7 +377,20 @@ void open_spool(comms_log_writer_state& st) {
   st.spool_limit->set(static_cast<double>(limit));
   if (st.config.spool_path.empty())
     return;
-  if (auto spool = store::spool::open(st.config.spool_path)) {
+  auto spool = store::spool::open(st.config.spool_path);
+  if (!spool && code_of(spool.error()) == ec::invalid) {
+    // Records of another build (an upgrade while the database was down):
+    // kept whole beside the new spool for that build to replay.
+    auto aside = st.config.spool_path + ".other-build";
+    log::error(actor_name,
+               "the spool holds records another build wrote; moved aside."
+               " Start that build with db.spool_path pointing at it (and the"
+               " database up) to replay them",
+               {{"error", describe(spool.error())}, {"moved_to", aside}});
+    std::rename(st.config.spool_path.c_str(), aside.c_str());
+    spool = store::spool::open(st.config.spool_path);
+  }
+  if (spool) {
     st.spool = std::move(*spool);
     st.spool->set_limit(limit);
   } else

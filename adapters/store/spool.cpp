@@ -23,6 +23,14 @@ constexpr size_t header_size = 8;
 // Larger than any matched_call we produce; a bigger length means garbage.
 constexpr uint32_t max_record_size = 1 << 20;
 
+// A spool that holds records starts with the magic and the record format
+// of the build that wrote it; an empty spool is an empty file.
+constexpr char file_magic[8] = {'S', 'B', 'S', 'P', 'O', 'O', 'L', '1'};
+constexpr size_t file_header_size = sizeof(file_magic) + 4;
+/// Bumped when a field of matched_call changes meaning without changing
+/// the shape of its serialization.
+constexpr uint32_t record_format_version = 1;
+
 uint32_t fnv1a(const char* data, size_t size) {
   uint32_t h = 2166136261u;
   for (size_t i = 0; i < size; ++i) {
@@ -42,6 +50,17 @@ uint32_t get_u32(const char* p) {
   for (int i = 3; i >= 0; --i)
     x = (x << 8) | static_cast<unsigned char>(p[i]);
   return x;
+}
+
+// The shape of a serialized matched_call: a field added, removed or
+// retyped changes the bytes of a default record, and with them this value.
+uint32_t record_format() {
+  std::vector<char> bytes;
+  caf::binary_serializer sink{nullptr, bytes};
+  matched_call sample;
+  [[maybe_unused]] auto err = sink(sample);
+  auto h = fnv1a(bytes.data(), bytes.size());
+  return h ^ (record_format_version * 16777619u);
 }
 
 caf::error io_error(const std::string& what, const std::string& path) {
@@ -86,6 +105,28 @@ size_t read_record(int fd, size_t offset, size_t file_size,
   return offset + header_size + length;
 }
 
+// "" when the file starts with this build's header; else why it cannot be
+// read by this build.
+caf::error check_file_header(int fd, const std::string& path,
+                             size_t file_size) {
+  char header[file_header_size];
+  if (file_size < file_header_size
+      || !read_exact(fd, 0, header, file_header_size)
+      || std::memcmp(header, file_magic, sizeof(file_magic)) != 0)
+    return caf::make_error(
+        ec::invalid, "spool " + path
+                       + " was not written by this version of switchboard"
+                         " (no spool header)");
+  auto format = get_u32(header + sizeof(file_magic));
+  if (format != record_format())
+    return caf::make_error(
+        ec::invalid, "spool " + path + " holds records of another build"
+                       " (record format " + std::to_string(format)
+                       + ", this build " + std::to_string(record_format())
+                       + ")");
+  return {};
+}
+
 } // namespace
 
 spool::spool(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
@@ -106,8 +147,20 @@ caf::expected<std::unique_ptr<spool>> spool::open(const std::string& path) {
   if (::fstat(fd, &st) != 0)
     return io_error("cannot stat", path);
   auto file_size = static_cast<size_t>(st.st_size);
-  std::vector<char> payload;
   size_t offset = 0;
+  if (file_size > 0 && file_size < file_header_size) {
+    // A first append torn inside its header: no record was complete.
+    if (::ftruncate(fd, 0) != 0)
+      return io_error("cannot truncate", path);
+    file_size = 0;
+  }
+  if (file_size > 0) {
+    if (auto err = check_file_header(fd, path, file_size))
+      return err;
+    offset = file_header_size;
+  }
+  s->head_ = offset;
+  std::vector<char> payload;
   while (auto next = read_record(fd, offset, file_size, payload)) {
     offset = next;
     ++s->depth_;
@@ -139,6 +192,11 @@ caf::expected<void> spool::append(const std::vector<matched_call>& records) {
     put_u32(out, fnv1a(payload.data(), payload.size()));
     out.insert(out.end(), payload.begin(), payload.end());
   }
+  if (end_ == 0) {
+    std::vector<char> header(file_magic, file_magic + sizeof(file_magic));
+    put_u32(header, record_format());
+    out.insert(out.begin(), header.begin(), header.end());
+  }
   if (limit_ > 0 && end_ + out.size() > limit_)
     return caf::make_error(
         sb::ec::unavailable,
@@ -167,6 +225,8 @@ caf::expected<void> spool::append(const std::vector<matched_call>& records) {
     [[maybe_unused]] auto rc = ::ftruncate(fd_, static_cast<off_t>(end_));
     return err;
   }
+  if (end_ == 0)
+    head_ = file_header_size;
   end_ += out.size();
   depth_ += records.size();
   return caf::unit;

@@ -5,7 +5,9 @@
 // restart: a writer that opens an existing spool sends its records again
 // (inserts are idempotent, so records already committed change nothing).
 //
-// Format: per record a little-endian u32 payload length, a u32 FNV-1a hash
+// Format: a 12-byte header when it holds records (magic "SBSPOOL1", u32
+// fingerprint of the matched_call serialization), then per record a
+// little-endian u32 payload length, a u32 FNV-1a hash
 // of the payload, then the payload (CAF binary serialization of
 // matched_call). A record torn by a crash mid-append fails its length or hash
 // check and is cut off when the spool is opened.
@@ -24,6 +26,9 @@ namespace sb::store {
 class spool {
 public:
   /// Opens (or creates) the spool at `path` and counts the records in it.
+  /// A spool written by a build whose records have another shape is
+  /// ec::invalid, never read as garbage: the file starts with a magic and a
+  /// fingerprint of the record format.
   static caf::expected<std::unique_ptr<spool>> open(const std::string& path);
 
   ~spool();

@@ -1,6 +1,8 @@
 #include "tests/fixtures/store_support.hpp"
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include <soci/sqlite3/soci-sqlite3.h>
@@ -299,6 +301,33 @@ TEST_CASE("records held at shutdown survive in the spool for the next "
   REQUIRE(eventually([&] { return count_in(url) == 25; }));
   REQUIRE(drained(env.self, writer));
   check_exactly(url, ids("k.", 0, 25));
+}
+
+TEST_CASE("a spool another build wrote is moved aside whole, and a new one "
+          "serves") {
+  scratch_dir dir;
+  auto path = dir.file("crm.db");
+  auto url = "sqlite:" + path;
+  auto spool_path = dir.file("writer.spool");
+  open_or_fail(url);
+  // What a build with another record format left behind.
+  const std::string foreign = "SBSPOOL1\x01\x02\x03\x04 records of old";
+  {
+    std::ofstream out{spool_path, std::ios::binary};
+    out << foreign;
+  }
+  actor_env env;
+  auto writer = spawn_writer(env, writer_config(url, spool_path));
+  env.self->send(writer, calls("f.", 0, 5));
+  REQUIRE(eventually([&] { return count_in(url) == 5; }));
+  REQUIRE(drained(env.self, writer));
+  auto aside = spool_path + ".other-build";
+  REQUIRE(fs::exists(aside));
+  std::ifstream in{aside, std::ios::binary};
+  std::string kept{std::istreambuf_iterator<char>{in},
+                   std::istreambuf_iterator<char>{}};
+  CHECK(kept == foreign);
+  check_exactly(url, ids("f.", 0, 5));
 }
 
 TEST_CASE("a database missing at start is retried until it appears") {

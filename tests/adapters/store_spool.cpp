@@ -1,6 +1,7 @@
 #include "tests/fixtures/store_support.hpp"
 
 #include <fstream>
+#include <iterator>
 
 #include "adapters/store/spool.hpp"
 
@@ -27,6 +28,16 @@ std::vector<matched_call> calls(int from, int to) {
     out.push_back(c);
   }
   return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 } // namespace
@@ -111,4 +122,41 @@ TEST_CASE("a spool that cannot be created is an error, not a crash") {
   auto s = spool::open("/nonexistent-sb-dir/sub/writer.spool");
   REQUIRE_FALSE(s);
   CHECK(store::is_unavailable(s.error()));
+}
+
+TEST_CASE("a spool another build wrote is refused, never read as garbage") {
+  scratch_dir dir;
+  auto path = dir.file("old.spool");
+  {
+    auto s = open_spool(path);
+    REQUIRE(s->append(calls(0, 3)));
+  }
+  auto bytes = read_file(path);
+  REQUIRE(bytes.size() > 12);
+  CHECK(bytes.compare(0, 8, "SBSPOOL1") == 0);
+  SECTION("records of another shape") {
+    // The fingerprint of the record format, as another build writes it.
+    bytes[8] = static_cast<char>(bytes[8] ^ 0x5a);
+  }
+  SECTION("a spool from before the header") {
+    bytes.erase(0, 12);
+  }
+  write_file(path, bytes);
+  auto refused = spool::open(path);
+  REQUIRE_FALSE(refused);
+  CHECK(sb::code_of(refused.error()) == sb::ec::invalid);
+  // Nothing was cut or rewritten: the file stays for its own build.
+  CHECK(read_file(path) == bytes);
+}
+
+TEST_CASE("a first append torn inside the header leaves an empty spool") {
+  scratch_dir dir;
+  auto path = dir.file("torn-header.spool");
+  write_file(path, std::string{"SBSPO"});
+  auto s = open_spool(path);
+  CHECK(s->depth() == 0);
+  CHECK(fs::file_size(path) == 0);
+  REQUIRE(s->append(calls(0, 2)));
+  auto again = open_spool(path);
+  CHECK(again->depth() == 2);
 }

@@ -82,7 +82,8 @@ logged_counts stopped(const child_process& p) {
 /// appends to.
 size_t records_in_spool_file(const fs::path& path) {
   auto bytes = read_text(path);
-  size_t at = 0;
+  // A spool with records starts with a 12-byte header (magic, format).
+  size_t at = bytes.empty() ? 0 : 12;
   size_t records = 0;
   while (at + 8 <= bytes.size()) {
     uint32_t length = 0;
