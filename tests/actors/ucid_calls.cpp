@@ -767,8 +767,10 @@ struct stepped_calls_env {
   }
 
   ucid_reply dispose(const std::string& ucid, const std::string& disposition) {
-    return ask<ucid_reply>(dispose_atom_v,
-                           ozonetel_dispose_request{ucid, disposition, {}, {}});
+    ozonetel_dispose_request req;
+    req.ucid = ucid;
+    req.disposition = disposition;
+    return ask<ucid_reply>(dispose_atom_v, std::move(req));
   }
 
   ozonetel_agent_view view() {

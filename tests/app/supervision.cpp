@@ -201,9 +201,11 @@ TEST_CASE("a killed ucid_calls is restarted and the next CloudAgent call "
   fake.end_call(ucid);
   ask_calls(p, browser_atom_v,
             browser_call_event{ucid, {}, browser_event::ended, {}, 0});
-  auto disposed = ask_calls(
-      p, dispose_atom_v,
-      ozonetel_dispose_request{ucid, "INFO_PROVIDED", "after a restart", {}});
+  ozonetel_dispose_request req;
+  req.ucid = ucid;
+  req.disposition = "INFO_PROVIDED";
+  req.notes = "after a restart";
+  auto disposed = ask_calls(p, dispose_atom_v, std::move(req));
   CHECK(disposed.code == ucid_reply_code::ok);
   CHECK(test::wait_until(
       [&] {
