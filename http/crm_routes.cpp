@@ -300,10 +300,7 @@ struct crm_routes {
       http::send_failure(res, "database", rows.error());
       return;
     }
-    auto got = static_cast<int64_t>(rows->size());
-    bool more = got > limit || (limit == max_page && got == max_page);
-    if (more)
-      rows->resize(static_cast<size_t>(limit));
+    bool more = http::trim_page(*rows, limit, max_page);
     rapidjson::StringBuffer buf;
     write_comms_page(buf, q, *rows, more);
     http::send_json(res, 200, {buf.GetString(), buf.GetSize()});

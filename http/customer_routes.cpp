@@ -297,10 +297,7 @@ struct customer_routes {
       http::send_failure(res, "database", found.error());
       return;
     }
-    auto got = static_cast<int64_t>(found->size());
-    bool more = got > limit || (limit == max_page && got == max_page);
-    if (more)
-      found->resize(static_cast<size_t>(limit));
+    bool more = http::trim_page(*found, limit, max_page);
     rapidjson::StringBuffer buf;
     http::json_writer w{buf};
     w.StartObject();
