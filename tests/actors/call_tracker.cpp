@@ -51,6 +51,9 @@ struct tracker_env {
             [](reload_atom) {},
             [](flush_atom, int64_t) { return drain_report{}; },
             [](rewire_atom, caf::actor&) {},
+            [](std::vector<live_notice>&) {},
+            [](match_atom, std::vector<live_call>& xs) { return xs; },
+            [](events_atom, caf::actor&) {},
         };
       });
     tracker = env.sys.spawn(call_tracker_with_clock, std::vector<pbx_config>{},
