@@ -65,8 +65,8 @@ SB_BENCH("events: table bytes per call and pruning cost, SQLite") {
             + e.extension.size() + e.agent_id.size() + e.payload_json.size()
             + 16;
   std::printf("  %lld calls -> %zu events (%.2f per call), %.0f bytes of "
-              "columns per call (%.0f per event; SQLite adds about 10%% "
-              "for the row and the at index)\n",
+              "column data per call (%.0f per event; row headers and the "
+              "at index come on top)\n",
               static_cast<long long>(calls), rows->size(),
               static_cast<double>(rows->size()) / static_cast<double>(calls),
               static_cast<double>(text) / static_cast<double>(calls),
