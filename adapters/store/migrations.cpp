@@ -177,7 +177,7 @@ const std::vector<migration>& migrations() {
       // endpoint's delivery progress. Event ids are never reused, even after
       // pruning emptied the table (SQLite: AUTOINCREMENT), because a
       // subscriber resumes by id.
-      {4,
+      {7,
        "event log and webhook delivery",
        {
            "CREATE TABLE webhook_progress ("
