@@ -139,6 +139,11 @@ public:
   caf::expected<caf::optional<comms_entry>>
   find_comms(const std::string& source, const std::string& ext_message_id);
 
+  /// The entries of many calls, one statement prepared for all; `keys` are
+  /// (source, ext_message_id); the result has one slot per key, in order.
+  caf::expected<std::vector<caf::optional<comms_entry>>> find_comms_many(
+    const std::vector<std::pair<std::string, std::string>>& keys);
+
   caf::expected<int64_t> count_comms();
 
   // -- customers ------------------------------------------------------------

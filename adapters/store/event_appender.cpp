@@ -126,21 +126,46 @@ stored_event event_appender::stored(const event_record& e) {
   s.agent_id = e.agent_id;
   s.customer_id = e.customer_id;
   s.payload_json = e.payload_json;
-  if (!e.entry_source.empty() && s.payload_json.empty()) {
-    // The entry as committed (merged fields, customer): read, not rebuilt.
-    auto found = db_->find_comms(e.entry_source, s.call_id);
-    if (found && *found) {
-      const auto& entry = **found;
-      if (entry.customer_id)
-        s.customer_id = entry.customer_id;
-      if (s.extension.empty())
-        s.extension = entry.extension;
-      s.payload_json = "{\"entry\":" + json::entry_json(entry) + "}";
-    } else {
-      s.payload_json = "{\"entry\":null}";
-    }
-  }
   return s;
+}
+
+bool event_appender::add_entries(const std::vector<event_record>& batch,
+                                 std::vector<stored_event>& rows) {
+  // The entries as committed (merged fields, customer): read, not rebuilt,
+  // with one statement for the whole batch.
+  std::vector<std::pair<std::string, std::string>> keys;
+  std::vector<size_t> slots;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].entry_source.empty() || !rows[i].payload_json.empty())
+      continue;
+    keys.emplace_back(batch[i].entry_source, rows[i].call_id);
+    slots.push_back(i);
+  }
+  if (keys.empty())
+    return true;
+  auto found = db_->find_comms_many(keys);
+  if (!found) {
+    log::warning(log_name, "cannot read the logged entries; retrying",
+                 {{"events", std::to_string(keys.size())},
+                  {"error", describe(found.error())}});
+    if (is_unavailable(found.error()))
+      db_.reset();
+    return false;
+  }
+  for (size_t k = 0; k < slots.size(); ++k) {
+    auto& s = rows[slots[k]];
+    const auto& entry = (*found)[k];
+    if (!entry) {
+      s.payload_json = "{\"entry\":null}";
+      continue;
+    }
+    if (entry->customer_id)
+      s.customer_id = entry->customer_id;
+    if (s.extension.empty())
+      s.extension = entry->extension;
+    s.payload_json = "{\"entry\":" + json::entry_json(*entry) + "}";
+  }
+  return true;
 }
 
 bool event_appender::write_batch(const std::vector<event_record>& batch) {
@@ -150,6 +175,8 @@ bool event_appender::write_batch(const std::vector<event_record>& batch) {
   rows.reserve(batch.size());
   for (auto& e : batch)
     rows.push_back(stored(e));
+  if (!add_entries(batch, rows))
+    return false;
   auto t0 = clock_type::now();
   auto res = db_->append_events(rows);
   if (!res) {

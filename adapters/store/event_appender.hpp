@@ -71,7 +71,12 @@ private:
   bool ensure_db();
   bool write_batch(const std::vector<event_record>& batch);
   void maybe_prune();
-  stored_event stored(const event_record& e);
+  static stored_event stored(const event_record& e);
+
+  /// Fills the payloads of call.logged / manual.logged rows from the
+  /// committed entries; false when the database failed (retry the batch).
+  bool add_entries(const std::vector<event_record>& batch,
+                   std::vector<stored_event>& rows);
 
   std::string url_;
   events_config cfg_;

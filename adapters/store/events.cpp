@@ -62,49 +62,45 @@ caf::expected<int64_t>
 database::append_events(const std::vector<stored_event>& events) {
   auto& d = *impl_;
   return d.run("append_events", false, [&]() -> int64_t {
+    if (events.empty())
+      return 0;
+    // Column vectors: one bulk statement for the batch.
+    auto n = events.size();
+    std::vector<std::string> type(n), at(n), origin(n), call_id(n),
+      extension(n), agent_id(n), payload(n);
+    std::vector<long long> customer_id(n, 0);
+    std::vector<soci::indicator> customer_ind(n, soci::i_null);
+    for (size_t i = 0; i < n; ++i) {
+      const auto& e = events[i];
+      type[i] = e.type;
+      at[i] = e.at;
+      origin[i] = e.origin;
+      call_id[i] = e.call_id;
+      extension[i] = e.extension;
+      agent_id[i] = e.agent_id;
+      payload[i] = e.payload_json.empty() ? "{}" : e.payload_json;
+      if (e.customer_id) {
+        customer_id[i] = *e.customer_id;
+        customer_ind[i] = soci::i_ok;
+      }
+    }
     impl::write_tx tx{d};
     if (d.kind == backend::postgresql)
       d.sql << "SELECT pg_advisory_xact_lock(" << events_lock_key << ")";
-    event_row row;
-    long long id = 0;
-    soci::statement st(d.sql);
-    st.exchange(soci::use(row.type));
-    st.exchange(soci::use(row.at));
-    st.exchange(soci::use(row.origin));
-    st.exchange(soci::use(row.call_id));
-    st.exchange(soci::use(row.extension));
-    st.exchange(soci::use(row.agent_id));
-    st.exchange(soci::use(row.customer_id, row.customer_ind));
-    st.exchange(soci::use(row.payload));
-    st.exchange(soci::into(id));
-    st.alloc();
-    st.prepare("INSERT INTO events (type, at, origin, call_id, extension,"
-               " agent_id, customer_id, payload) VALUES (:type, :at, :origin,"
-               " :call_id, :extension, :agent_id, :customer_id, :payload)"
-               " RETURNING id");
-    st.define_and_bind();
-    int64_t last = 0;
-    for (const auto& e : events) {
-      row.type = e.type;
-      row.at = e.at;
-      row.origin = e.origin;
-      row.call_id = e.call_id;
-      row.extension = e.extension;
-      row.agent_id = e.agent_id;
-      row.customer_ind = e.customer_id ? soci::i_ok : soci::i_null;
-      row.customer_id = e.customer_id ? *e.customer_id : 0;
-      row.payload = e.payload_json.empty() ? "{}" : e.payload_json;
-      st.execute(true);
-      // Step past the RETURNING row: SQLite cannot commit while a statement
-      // is still running.
-      while (st.fetch()) {
-      }
-      last = id;
-    }
+    d.sql << "INSERT INTO events (type, at, origin, call_id, extension,"
+             " agent_id, customer_id, payload) VALUES (:type, :at, :origin,"
+             " :call_id, :extension, :agent_id, :customer_id, :payload)",
+      soci::use(type), soci::use(at), soci::use(origin), soci::use(call_id),
+      soci::use(extension), soci::use(agent_id),
+      soci::use(customer_id, customer_ind), soci::use(payload);
+    // The lock (PostgreSQL) or the write transaction (SQLite) is held, so
+    // the largest id is this batch's last.
+    long long last = 0;
+    d.sql << "SELECT MAX(id) FROM events", soci::into(last);
     if (d.kind == backend::postgresql)
       d.sql << "NOTIFY switchboard_events";
     tx.commit();
-    return last;
+    return static_cast<int64_t>(last);
   });
 }
 
