@@ -218,6 +218,14 @@ caf::expected<void> server::start() {
     return {};
   http_deps deps{sys_, cfg_};
   deps.events_signal = events_signal_;
+  // Customer changes, re-matches and failed Originates join the event log.
+  deps.events = [log = event_log_](crm_event e) {
+    caf::anon_send(log, append_atom_v,
+                   event_record{std::move(e.type), std::move(e.origin),
+                                std::move(e.call_id), std::move(e.extension),
+                                std::move(e.agent_id), e.customer_id,
+                                std::move(e.payload_json)});
+  };
   deps.writer = writer_;
   deps.matcher = matcher_;
   deps.tracker = tracker_;

@@ -199,3 +199,54 @@ TEST_CASE("GET /api/events refuses bad filters and missing tokens") {
   REQUIRE(anonymous);
   CHECK(anonymous->status == 401);
 }
+
+TEST_CASE("customer changes join the event log: customer.created, and "
+          "call.matched for the unmatched call that now has its customer") {
+  e2e::quiet_logs();
+  scratch_dir dir{"sb-events"};
+  auto url = "sqlite:" + dir.file("crm.db");
+  { auto db = e2e::open_db(url); }
+  ami::replay_options opts;
+  opts.capture_path = ami_capture("dev-01-inbound-answered-caller-hangup");
+  auto pbx = start_replay(opts);
+  event_instance sb1{url, dir.file("spool"), pbx.get()};
+
+  sse_client all{sb1.port(), "/api/events?since=0", events_token};
+  REQUIRE(all.read_type("call.logged", 20s));
+  auto logged = parse_json(all.find("call.logged")->data);
+  auto entry_id = logged["data"]["entry"]["id"].GetInt64();
+  CHECK(logged["data"]["entry"]["customer_id"].IsNull());
+
+  httplib::Client c{"127.0.0.1", sb1.port()};
+  httplib::Headers auth{{"Authorization", "Bearer " + events_token}};
+  auto res = c.Post("/api/crm/customers", auth,
+                    R"({"name":"Ada Lovelace","phone":"+44 20 7946 0123"})",
+                    "application/json");
+  REQUIRE(res);
+  REQUIRE(res->status == 201);
+  auto ada = parse_json(res->body)["id"].GetInt64();
+
+  REQUIRE(all.read_type("call.matched", 10s));
+  auto* created = all.find("customer.created");
+  REQUIRE(created != nullptr);
+  auto c_doc = parse_json(created->data);
+  CHECK(std::string{c_doc["origin"].GetString()} == "crm");
+  CHECK(c_doc["data"]["customer"]["id"].GetInt64() == ada);
+  auto matched = parse_json(all.find("call.matched")->data);
+  CHECK(matched["data"]["entry_id"].GetInt64() == entry_id);
+  CHECK(matched["data"]["customer"]["id"].GetInt64() == ada);
+  CHECK(std::string{matched["data"]["customer"]["name"].GetString()}
+        == "Ada Lovelace");
+  // Created before matched, both after the call's own events.
+  auto types = types_of(all);
+  CHECK(types
+        == std::vector<std::string>{"call.ringing", "call.answered",
+                                    "call.ended", "call.logged",
+                                    "customer.created", "call.matched"});
+  // The customer filter finds both.
+  sse_client mine{sb1.port(),
+                  "/api/events?since=0&customer_id=" + std::to_string(ada),
+                  events_token};
+  REQUIRE(mine.read_type("call.matched", 10s));
+  CHECK(mine.find("customer.created") != nullptr);
+}
