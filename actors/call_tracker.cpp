@@ -67,6 +67,11 @@ void report(call_tracker_state& st) {
 /// Sends what completed (one message per handled message) and books it.
 void flush(tracker_pointer self, std::vector<completed_call>& out) {
   auto& st = self->state;
+  if (!st.notices.empty()) {
+    if (st.matcher)
+      self->send(st.matcher, std::move(st.notices));
+    st.notices.clear();
+  }
   for (auto& call : out)
     if (call.incomplete)
       log::info(call_tracker_state::name, "call finalized incomplete",
@@ -159,6 +164,7 @@ call_tracker_actor::behavior_type call_tracker_with_clock(
   st.clock = std::move(clock);
   st.correlator = std::make_unique<call_correlator>(
       std::move(pbxes), correlator_options::from(config));
+  st.correlator->collect_notices(&st.notices);
   st.matcher = std::move(matcher);
   auto& reg = metrics::global();
   st.live_calls

@@ -29,6 +29,9 @@ struct call_tracker_state {
 
   metrics::actor_metrics* metrics = &metrics::global().actor(name);
   std::unique_ptr<call_correlator> correlator;
+  /// What live calls did during the current message (the correlator
+  /// appends), sent to the matcher before the calls that completed.
+  std::vector<live_notice> notices;
   /// Where completed calls go; may be invalid (tests, no database).
   customer_matcher_actor matcher;
   /// The arrival clock for deadlines (ami_event::received is on it too).

@@ -1,4 +1,6 @@
 #include "actors/comms_log_writer.hpp"
+
+#include "adapters/json/event_json.hpp"
 #include "core/db_url.hpp"
 
 #include <algorithm>
@@ -56,6 +58,8 @@ void count_outcomes(comms_log_writer_state& st,
                     const std::vector<store::write_outcome>& outcomes) {
   for (size_t i = 0; i < batch.size() && i < outcomes.size(); ++i) {
     const auto& call = batch[i].call;
+    if (st.events && outcomes[i] != store::write_outcome::duplicate)
+      st.logged_events.push_back(json::logged_event(call));
     if (outcomes[i] == store::write_outcome::inserted) {
       count_logged(st, call.source, to_string(call.direction),
                    to_string(call.disposition));
@@ -287,6 +291,7 @@ struct writer_ops {
       s.committed += static_cast<int64_t>(batch.size());
       drop_handled(batch.size(), from_memory);
       mark_up();
+      send_logged();
       return true;
     }
     if (store::is_unavailable(res.error())) {
@@ -316,7 +321,18 @@ struct writer_ops {
     }
     drop_handled(batch.size(), from_memory);
     mark_up();
+    send_logged();
     return true;
+  }
+
+  // After a commit: the new and merged entries are call.logged events.
+  void send_logged() {
+    auto& s = st();
+    if (s.logged_events.empty())
+      return;
+    if (s.events)
+      self->send(s.events, append_atom_v, std::move(s.logged_events));
+    s.logged_events.clear();
   }
 
   // With nothing to write, a retry only checks whether the database is back
@@ -431,8 +447,11 @@ caf::result<comms_entry> on_manual_entry(self_ptr self, writer_ops& ops,
     }
     return std::move(stored.error());
   }
-  if (!replayed)
+  if (!replayed) {
     count_logged(s, stored->source, stored->direction, stored->disposition);
+    if (s.events)
+      self->send(s.events, append_atom_v, json::manual_event(*stored));
+  }
   return std::move(*stored);
 }
 
@@ -588,6 +607,9 @@ comms_log_writer_actor::behavior_type comms_log_writer(
       },
       [self, ops](flush_atom, int64_t budget_ms) -> drain_report {
         return on_drain(self, *ops, budget_ms);
+      },
+      [self](events_atom, caf::actor& events) {
+        self->state.events = caf::actor_cast<event_log_actor>(events);
       },
   };
 }

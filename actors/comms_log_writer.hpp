@@ -65,6 +65,7 @@
 #include "config/config.hpp"
 #include "core/flow_gate.hpp"
 #include "messages/comms_log_writer_actor.hpp"
+#include "messages/event_log_actor.hpp"
 
 namespace sb {
 
@@ -98,6 +99,10 @@ struct comms_log_writer_state {
   /// Released by every record that leaves memory (committed or spooled):
   /// the call tracker charged it. Null = no bound.
   std::shared_ptr<flow_gate> downstream;
+  /// Where call.logged events go (none = not logged), and those of the
+  /// transaction just committed.
+  event_log_actor events;
+  std::vector<event_record> logged_events;
 
   metrics::histogram* write_seconds = nullptr;
   metrics::histogram* batch_size = nullptr;

@@ -5,6 +5,7 @@
 
 #include <caf/actor_cast.hpp>
 
+#include "adapters/json/event_json.hpp"
 #include "adapters/store/database.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -29,7 +30,51 @@ void forward(self_ptr self, std::vector<completed_call> calls) {
   if (calls.empty())
     return;
   auto matched = self->state.match(std::move(calls));
+  if (self->state.events) {
+    std::vector<event_record> ended;
+    for (auto& m : matched)
+      if (m.call.source == "ami")
+        ended.push_back(json::ended_event(m.call, m.customer_id));
+    if (!ended.empty())
+      self->send(self->state.events, append_atom_v, std::move(ended));
+  }
   self->send(self->state.writer, std::move(matched));
+}
+
+/// The customer of an outside number: none for internal calls, numbers that
+/// do not normalize and numbers nobody has.
+caf::optional<int64_t> customer_of(customer_matcher_state& st,
+                                   const std::string& direction,
+                                   const std::string& number) {
+  if (direction == "internal" || number.empty() || !st.loaded)
+    return caf::none;
+  return st.find(st.to_e164(number));
+}
+
+void on_notices(self_ptr self, std::vector<live_notice>& notices) {
+  auto& st = self->state;
+  if (!st.events || notices.empty())
+    return;
+  std::vector<event_record> out;
+  out.reserve(notices.size());
+  for (auto& n : notices) {
+    caf::optional<int64_t> id;
+    if (n.kind == live_notice_kind::ringing)
+      id = customer_of(st, n.direction, n.external_number);
+    out.push_back(
+        json::notice_event(n, id, id ? st.name_of(*id) : std::string{}));
+  }
+  self->send(st.events, append_atom_v, std::move(out));
+}
+
+std::vector<live_call> with_customers(customer_matcher_state& st,
+                                      std::vector<live_call> calls) {
+  for (auto& c : calls) {
+    c.customer_id = customer_of(st, to_string(c.direction), c.external_number);
+    if (c.customer_id)
+      c.customer_name = st.name_of(*c.customer_id);
+  }
+  return calls;
 }
 
 /// How long the writer may commit before it spools what it holds, when the
@@ -174,8 +219,18 @@ void open_held_spool(self_ptr self, const std::string& path) {
 void customer_matcher_state::rebuild(const std::vector<customer>& customers) {
   ids_by_e164.clear();
   e164_by_id.clear();
-  for (const auto& c : customers)
+  name_by_id.clear();
+  for (const auto& c : customers) {
     index(c.id, c.phone_e164);
+    if (!c.phone_e164.empty())
+      name_by_id[c.id] = c.name;
+  }
+}
+
+const std::string& customer_matcher_state::name_of(int64_t id) const {
+  static const std::string none;
+  auto i = name_by_id.find(id);
+  return i == name_by_id.end() ? none : i->second;
 }
 
 void customer_matcher_state::index(int64_t id, const std::string& e164) {
@@ -292,6 +347,20 @@ customer_matcher_actor::behavior_type durable_customer_matcher(
         auto e164 = c.phone_e164.empty() ? s.normalizer->to_e164(c.phone)
                                          : c.phone_e164;
         s.index(c.id, e164);
+        s.name_by_id[c.id] = c.name;
+      },
+      [self](std::vector<live_notice>& notices) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        on_notices(self, notices);
+      },
+      [self](match_atom, std::vector<live_call>& calls) {
+        metrics::message_probe probe{*self->state.metrics,
+                                     self->mailbox().size()};
+        return with_customers(self->state, std::move(calls));
+      },
+      [self](events_atom, caf::actor& events) {
+        self->state.events = caf::actor_cast<event_log_actor>(events);
       },
       [self](reload_atom) {
         metrics::message_probe probe{*self->state.metrics,

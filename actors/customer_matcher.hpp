@@ -26,6 +26,11 @@
 // the index never loaded, then asks the writer to flush and answers its
 // drain_report.
 //
+// Events: what the tracker tells about live calls (std::vector<live_notice>)
+// goes on to the event log (`events_atom, actor` sets it), call.ringing with
+// the customer looked up now, while the phone rings; every completed AMI
+// call is a call.ended event.
+//
 // Metrics: switchboard_calls_matched_total, switchboard_calls_unmatched_total
 // (outside calls with no customer; internal calls are neither).
 
@@ -46,6 +51,7 @@
 #include "core/flow_gate.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
+#include "messages/event_log_actor.hpp"
 
 namespace sb {
 
@@ -70,6 +76,10 @@ struct customer_matcher_state {
   std::unordered_map<std::string, std::vector<int64_t>> ids_by_e164;
   /// Reverse index, so a customer whose number changed leaves its old entry.
   std::unordered_map<int64_t, std::string> e164_by_id;
+  /// Names for the events and live calls that show the customer.
+  std::unordered_map<int64_t, std::string> name_by_id;
+  /// Where events go (none = not logged).
+  event_log_actor events;
 
   bool loaded = false;
   /// Calls that arrived before the index could be loaded.
@@ -105,6 +115,8 @@ struct customer_matcher_state {
   void rebuild(const std::vector<customer>& customers);
   /// Adds, moves or (empty phone_e164) removes one customer's entry.
   void index(int64_t id, const std::string& e164);
+  /// The name of customer `id` (empty when unknown).
+  const std::string& name_of(int64_t id) const;
   /// The customer for `e164`, none when nobody has that number.
   caf::optional<int64_t> find(const std::string& e164) const;
   /// Normalizes and looks up every call.

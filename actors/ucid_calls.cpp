@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "actors/ucid_calls_internal.hpp"
+#include "adapters/json/event_json.hpp"
 #include "core/log.hpp"
 #include "core/strings.hpp"
 
@@ -39,6 +40,11 @@ using namespace ucid_calls_detail;
 using namespace std::chrono;
 
 // -- performing what the book decided -----------------------------------------
+
+void emit(calls_ptr self, event_record e) {
+  if (self->state.events)
+    self->send(self->state.events, append_atom_v, std::move(e));
+}
 
 void log_notice(const call_notice& n) {
   switch (n.kind) {
@@ -158,6 +164,10 @@ void on_disposition_answer(calls_ptr self, const std::string& ucid,
   note_answer(self, answer);
   auto reply = self->state.book->on_disposition_answer(
       ucid, std::move(answer), self->state.clock(), out);
+  const auto* call = self->state.book->find(ucid);
+  emit(self, json::ozonetel_disposition_event(
+                 ucid, call ? call->agent_id : self->state.cfg.agent_id,
+                 reply.disposition, to_string(reply.code)));
   perform(self, out);
   if (rp)
     rp->deliver(std::move(reply));
@@ -273,9 +283,12 @@ caf::result<ucid_reply> handle_dial(calls_ptr self,
             auto reply = self->state.book->on_dial_answer(
                 std::move(answer), agent, number, customer_id,
                 self->state.clock(), out);
-            if (reply.code == ucid_reply_code::ok)
+            if (reply.code == ucid_reply_code::ok) {
               sb::log::info(log_name, "dial placed",
                             {{"ucid", reply.ucid}, {"agent", agent}});
+              emit(self, json::ozonetel_call_event(reply.ucid, agent, "dial",
+                                                   number));
+            }
             perform(self, out);
             rp.deliver(std::move(reply));
           },
@@ -352,9 +365,12 @@ handle_set_agent_state(calls_ptr self, const std::string& agent_id,
   self->request(st.session, session_timeout(self), agent_state_atom_v, agent,
                 wanted, pause_reason)
       .then(
-          [self, rp](ozonetel_answer& answer) mutable {
+          [self, rp, agent, wanted](ozonetel_answer& answer) mutable {
             note_answer(self, answer);
-            rp.deliver(agent_state_reply(answer));
+            auto reply = agent_state_reply(answer);
+            if (reply.code == ucid_reply_code::ok)
+              emit(self, json::ozonetel_agent_state_event(agent, wanted));
+            rp.deliver(std::move(reply));
           },
           [rp](caf::error& err) mutable {
             rp.deliver(make_reply(ucid_reply_code::unavailable,
@@ -440,6 +456,12 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
           call_effects out;
           auto reply
               = self->state.book->on_browser(ev, self->state.clock(), out);
+          if (reply.code == ucid_reply_code::ok)
+            emit(self, json::ozonetel_call_event(
+                           reply.ucid.empty() ? ev.ucid : reply.ucid,
+                           self->state.book->agent_or_default(ev.agent_id),
+                           to_string(ev.event),
+                           ev.caller));
           perform(self, out);
           return reply;
         });
@@ -452,6 +474,9 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
           call_effects out;
           auto reply
               = self->state.book->on_callback(d, self->state.clock(), out);
+          if (reply.code == ucid_reply_code::ok)
+            emit(self, json::ozonetel_call_event(d.ucid, d.agent_id,
+                                                 "callback", d.caller_id));
           perform(self, out);
           return reply;
         });
@@ -549,6 +574,9 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
       },
       [=](rewire_atom, caf::actor& matcher) {
         self->state.matcher = caf::actor_cast<customer_matcher_actor>(matcher);
+      },
+      [=](events_atom, caf::actor& events) {
+        self->state.events = caf::actor_cast<event_log_actor>(events);
       },
   };
 }

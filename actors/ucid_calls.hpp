@@ -22,6 +22,7 @@
 #include "core/time.hpp"
 #include "domain/ozonetel_call_book.hpp"
 #include "messages/customer_matcher_actor.hpp"
+#include "messages/event_log_actor.hpp"
 #include "messages/ozonetel_session_actor.hpp"
 #include "messages/ucid_calls_actor.hpp"
 
@@ -67,6 +68,8 @@ struct ucid_calls_state {
   ozonetel_config cfg;
   ucid_calls_options opts;
   customer_matcher_actor matcher;
+  /// Where ozonetel.* events go (none = not logged).
+  event_log_actor events;
   session_factory make_session;
   ozonetel_session_actor session;
   int session_restarts = 0;

@@ -15,6 +15,7 @@
 #include "actors/call_tracker.hpp"
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
+#include "actors/event_log.hpp"
 #include "actors/ozonetel_session.hpp"
 #include "actors/ucid_calls.hpp"
 #include "adapters/metrics/registry.hpp"
@@ -177,8 +178,13 @@ caf::expected<void> server::start() {
   // gets a thread of its own instead of stalling a scheduler worker that the
   // tracker and parsers need.
   downstream_ = std::make_shared<flow_gate>(cfg_.tracker.max_queued_calls);
+  // The event log only queues (its store thread writes): it never waits.
+  event_log_ = sys_.spawn(sb::event_log, cfg_.db.url, cfg_.events,
+                          events_signal_);
   writer_ = sys_.spawn<caf::detached>(comms_log_writer_bounded, cfg_.db,
                                       downstream_);
+  caf::anon_send(writer_, events_atom_v,
+                 caf::actor_cast<caf::actor>(event_log_));
   // Calls held while the customer index cannot load survive a crash in a
   // spool of their own, beside the writer's.
   matcher_ = sys_.spawn<caf::detached>(
@@ -186,6 +192,8 @@ caf::expected<void> server::start() {
       cfg_.db.spool_path.empty() ? std::string{}
                                  : cfg_.db.spool_path + ".held",
       downstream_);
+  caf::anon_send(matcher_, events_atom_v,
+                 caf::actor_cast<caf::actor>(event_log_));
   tracker_ = sys_.spawn(call_tracker_bounded, cfg_.pbxes, cfg_.tracker,
                         matcher_, downstream_);
   backoff_policy backoff;
@@ -209,6 +217,15 @@ caf::expected<void> server::start() {
   if (!opts_.http)
     return {};
   http_deps deps{sys_, cfg_};
+  deps.events_signal = events_signal_;
+  // Customer changes, re-matches and failed Originates join the event log.
+  deps.events = [log = event_log_](crm_event e) {
+    caf::anon_send(log, append_atom_v,
+                   event_record{std::move(e.type), std::move(e.origin),
+                                std::move(e.call_id), std::move(e.extension),
+                                std::move(e.agent_id), e.customer_id,
+                                std::move(e.payload_json)});
+  };
   deps.writer = writer_;
   deps.matcher = matcher_;
   deps.tracker = tracker_;
@@ -332,12 +349,24 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
     log::error(
         log_name, "records lost at shutdown: the spool refused them",
         {{"lost", std::to_string(drain_.lost)}, {"spool", cfg_.db.spool_path}});
+  // The pipeline's last events (call.logged of what was just committed)
+  // are queued by now: give them a moment to reach the table.
+  if (auto events = event_log())
+    self->request(events, std::chrono::seconds{3}, flush_atom_v, int64_t{2000})
+        .receive(
+            [](int64_t left) {
+              if (left > 0)
+                log::warning(log_name, "events not written at stop",
+                             {{"events", std::to_string(left)}});
+            },
+            step_failed("events"));
   if (supervisor_now)
     self->send_exit(supervisor_now, caf::exit_reason::user_shutdown);
   int64_t pending = drain_.spooled + drain_.lost;
   for (const auto& handle : {caf::actor_cast<caf::actor>(tracker_now),
                              caf::actor_cast<caf::actor>(matcher_now),
                              caf::actor_cast<caf::actor>(writer_now),
+                             caf::actor_cast<caf::actor>(event_log()),
                              caf::actor_cast<caf::actor>(root_)})
     if (handle)
       self->send_exit(handle, caf::exit_reason::user_shutdown);
@@ -351,13 +380,16 @@ caf::actor server::respawn_ucid_calls() {
   opts.agent_tokens = agent_tokens_;
   // Detached: it stores every call's state as it changes (a database round
   // trip per message) and must not hold a scheduler thread meanwhile.
-  return caf::actor_cast<caf::actor>(sys_.spawn<caf::detached>(
+  auto calls = sys_.spawn<caf::detached>(
       sb::ucid_calls, cfg_.ozonetel, matcher(),
       [session_cfg](caf::actor_system& sys) {
         return sys.spawn(ozonetel_session, session_cfg,
                          ozonetel_session_options{});
       },
-      opts));
+      opts);
+  caf::anon_send(calls, events_atom_v,
+                 caf::actor_cast<caf::actor>(event_log()));
+  return caf::actor_cast<caf::actor>(calls);
 }
 
 /// Each singleton with how to spawn it again and whom to tell. Callbacks run
@@ -375,9 +407,11 @@ std::vector<supervised_child> server::supervised_children() {
   children.push_back(
       {"comms_log_writer", caf::actor_cast<caf::actor>(writer_),
        [this] {
-         return caf::actor_cast<caf::actor>(
-             sys_.spawn<caf::detached>(comms_log_writer_bounded, cfg_.db,
-                                       downstream_));
+         auto writer = sys_.spawn<caf::detached>(comms_log_writer_bounded,
+                                                 cfg_.db, downstream_);
+         caf::anon_send(writer, events_atom_v,
+                        caf::actor_cast<caf::actor>(event_log()));
+         return caf::actor_cast<caf::actor>(writer);
        },
        [this, replace](const caf::actor& next) {
          // What the dead writer held is spooled or gone: so are its charges.
@@ -390,11 +424,14 @@ std::vector<supervised_child> server::supervised_children() {
   children.push_back(
       {"customer_matcher", caf::actor_cast<caf::actor>(matcher_),
        [this] {
-         return caf::actor_cast<caf::actor>(sys_.spawn<caf::detached>(
+         auto matcher = sys_.spawn<caf::detached>(
              bounded_customer_matcher, cfg_.phone, cfg_.db.url, writer(),
              cfg_.db.spool_path.empty() ? std::string{}
                                         : cfg_.db.spool_path + ".held",
-             downstream_));
+             downstream_);
+         caf::anon_send(matcher, events_atom_v,
+                        caf::actor_cast<caf::actor>(event_log()));
+         return caf::actor_cast<caf::actor>(matcher);
        },
        [this, replace](const caf::actor& next) {
          downstream_->reset();
@@ -462,6 +499,11 @@ ami_supervisor_actor server::supervisor() const {
 ucid_calls_actor server::ucid_calls() const {
   std::lock_guard<std::mutex> guard{handles_mutex_};
   return ucid_calls_;
+}
+
+event_log_actor server::event_log() const {
+  std::lock_guard<std::mutex> guard{handles_mutex_};
+  return event_log_;
 }
 
 uint16_t server::http_port() const noexcept {

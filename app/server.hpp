@@ -26,7 +26,9 @@
 #include "messages/call_tracker_actor.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
+#include "core/event_signal.hpp"
 #include "messages/drain.hpp"
+#include "messages/event_log_actor.hpp"
 #include "messages/ucid_calls_actor.hpp"
 
 namespace sb {
@@ -95,6 +97,7 @@ public:
   call_tracker_actor tracker() const;
   ami_supervisor_actor supervisor() const;
   ucid_calls_actor ucid_calls() const;
+  event_log_actor event_log() const;
 
 private:
   caf::actor_system& sys_;
@@ -117,6 +120,9 @@ private:
   ucid_calls_actor ucid_calls_;
   /// Agent tokens (hashes): ucid_calls keeps them, the HTTP router checks.
   agent_tokens_ptr agent_tokens_ = std::make_shared<agent_token_table>();
+  event_log_actor event_log_;
+  /// Rung after each commit of events (the live stream and webhooks wait).
+  shared_event_signal events_signal_ = std::make_shared<event_signal>();
   /// What the Ozonetel routes ask (replaced with ucid_calls_).
   shared_handle<ucid_calls_actor> ucid_calls_slot_
       = make_shared_handle(ucid_calls_actor{});

@@ -157,6 +157,25 @@ struct ozonetel_config {
   }
 };
 
+struct events_config {
+  /// Events older than this are pruned from the event log.
+  double retention_hours = 72;
+  /// GET /api/events sends a `: keep-alive` comment this often.
+  double heartbeat_seconds = 15;
+  /// The live stream looks for new events at least this often (besides
+  /// being woken by this process's appends and PostgreSQL NOTIFY).
+  double poll_seconds = 1;
+  /// Events queued for writing at most; past it new events are dropped,
+  /// counted and logged (the calls themselves are still logged).
+  size_t queue_max = 100000;
+  /// What one stream subscriber may have unsent before it is dropped with
+  /// a final stream.overflow event.
+  size_t subscriber_buffer_bytes = 256 * 1024;
+  /// A subscriber whose buffer stays full this long is dropped with a final
+  /// stream.overflow event.
+  double stall_seconds = 5;
+};
+
 struct log_config {
   /// "debug" | "info" | "warning" | "error"
   std::string level = "info";
@@ -168,6 +187,7 @@ struct app_config {
   phone_config phone;
   tracker_config tracker;
   ozonetel_config ozonetel;
+  events_config events;
   log_config log;
   std::vector<pbx_config> pbxes;
   /// The file loaded (--config or SWITCHBOARD_CONFIG); empty when none.

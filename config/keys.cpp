@@ -296,7 +296,8 @@ key_spec<Target> list_key(const char* name, Field field, const char* help) {
 
 const std::vector<std::string>& section_names() {
   static const std::vector<std::string> names{"db",      "http",     "phone",
-                                              "tracker", "ozonetel", "log"};
+                                              "tracker", "ozonetel", "events",
+                                              "log"};
   return names;
 }
 
@@ -465,6 +466,32 @@ std::vector<key_spec<app_config>> call_keys() {
                                        + "' is not a known fixed-offset zone: "
                                          "give the offset, e.g. +05:30";
                     }),
+      seconds_key<T>("events.retention_hours",
+                     SB_FIELD(T, events.retention_hours),
+                     "Events older than this many hours are pruned from the "
+                     "event log (GET /api/events, webhooks)."),
+      seconds_key<T>("events.heartbeat_seconds",
+                     SB_FIELD(T, events.heartbeat_seconds),
+                     "GET /api/events sends a keep-alive comment this often."),
+      seconds_key<T>("events.poll_seconds", SB_FIELD(T, events.poll_seconds),
+                     "The event stream reads new events at least this often "
+                     "(it is woken at once by this process's events and, on "
+                     "PostgreSQL, by other instances' NOTIFY)."),
+      count_key<T>("events.queue_max", SB_FIELD(T, events.queue_max),
+                   "Events waiting to be written at most; past it new events "
+                   "are dropped, counted and logged.",
+                   1, 100000000),
+      count_key<T>("events.subscriber_buffer_bytes",
+                   SB_FIELD(T, events.subscriber_buffer_bytes),
+                   "Bytes a stream subscriber may leave unread; past it the "
+                   "subscriber is served from the table as it drains.",
+                   1024, 1024ull * 1024 * 1024),
+      seconds_key<T>("events.stall_seconds",
+                     SB_FIELD(T, events.stall_seconds),
+                     "A stream subscriber whose buffer stays full this long "
+                     "(it stopped reading) is dropped with a final "
+                     "stream.overflow event; keep it below the HTTP write "
+                     "timeout (10 s)."),
       string_key<T>("log.level", SB_FIELD(T, log.level),
                     "Log level: debug, info, warning or error.", secrecy::none,
                     [](const std::string& v) -> problem {

@@ -162,6 +162,14 @@ void call_correlator::update_connection(pbx_state& pbx, call_entry& entry,
       call.talked_to.push_back(p->name_hash);
   }
   const bool connected = !persons.empty();
+  if (connected && notices_ != nullptr) {
+    // Still talking to the person already named: no news.
+    bool same = false;
+    for (auto* p : persons)
+      same = same || p->endpoint == call.noticed_person;
+    if (!same)
+      notice_person(pbx, entry, persons.front()->endpoint, at);
+  }
   if (connected && call.connected_since == 0) {
     call.connected_since = std::max<unix_micros>(at, 1);
     if (!call.ever_connected) {

@@ -327,6 +327,7 @@ void call_correlator::on_dial(pbx_state& pbx, call_entry& entry,
   // Resolved after the adoption: pushing channels may move records.
   auto& dest = channel_for(pbx, entry, f.dest_uniqueid, f.dest_channel, {});
   if (f.event == "DialBegin") {
+    const bool first_dial = dest.dial_order == 0;
     if (dest.dial_order == 0 && call.dials < 255)
       dest.dial_order = ++call.dials;
     // FreePBX dials trunks from macro-dialout-trunk (and the like).
@@ -342,6 +343,8 @@ void call_correlator::on_dial(pbx_state& pbx, call_entry& entry,
         number = number_of_dial_string(f.dial_string);
       call.trunk_number = number;
     }
+    if (notices_ != nullptr && first_dial)
+      notice_ringing(pbx, entry, dest, at);
     return;
   }
   auto outcome = outcome_of_dial_status(f.dial_status);

@@ -35,6 +35,7 @@
 #include "domain/call_state.hpp"
 #include "messages/ami_event.hpp"
 #include "messages/calls.hpp"
+#include "messages/events.hpp"
 
 namespace sb {
 
@@ -108,6 +109,14 @@ public:
   /// calls that became complete to `out`. Events of one PBX must come in
   /// arrival order.
   void on_event(const ami_event& event, std::vector<completed_call>& out);
+
+  /// From now on on_event also appends to `out` what live calls do: a phone
+  /// starts ringing (outbound: the call leaves), a person answers, the
+  /// call moves to another person. Null stops it. `out` must outlive the
+  /// calls to on_event.
+  void collect_notices(std::vector<live_notice>* out) noexcept {
+    notices_ = out;
+  }
 
   /// The connection to `pbx` dropped at `now` (arrival clock): its live calls
   /// may never see their Hangup. The re-sync after the next login
@@ -205,6 +214,11 @@ private:
   void reevaluate(pbx_state& pbx, call_entry& entry,
                   std::string_view old_bridge, unix_micros at);
   void update_connection(pbx_state& pbx, call_entry& entry, unix_micros at);
+  // Notices (domain/call_notices.cpp).
+  void notice_ringing(pbx_state& pbx, call_entry& entry,
+                      const channel_record& rung, unix_micros at);
+  void notice_person(pbx_state& pbx, call_entry& entry,
+                     const std::string& person, unix_micros at);
   /// The record of channel `uniqueid` in whichever live call holds it.
   channel_record* lookup(pbx_state& pbx, std::string_view uniqueid);
 
@@ -238,6 +252,7 @@ private:
   std::string key_buffer_;
   std::string lookup_buffer_;
   correlator_stats stats_;
+  std::vector<live_notice>* notices_ = nullptr;
 };
 
 } // namespace sb

@@ -113,6 +113,10 @@ struct call_record {
   /// Live when its PBX connection dropped: the re-sync after the next login
   /// (CoreShowChannels) tells which of its channels are still up.
   bool before_loss = false;
+  /// A call.ringing notice was given (outbound: once; inbound: per phone).
+  bool ring_noticed = false;
+  /// The phone the last answered / transferred notice named.
+  std::string noticed_person;
 };
 
 } // namespace sb

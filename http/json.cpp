@@ -1,4 +1,5 @@
 #include "http/json.hpp"
+#include "adapters/json/row_json.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
 
@@ -152,46 +153,7 @@ void field_reader::send(response& res) const {
 }
 
 void write_json(json_writer& w, const comms_entry& x) {
-  w.StartObject();
-  write_key(w, "id");
-  w.Int64(x.id);
-  write_key(w, "customer_id");
-  if (x.customer_id)
-    w.Int64(*x.customer_id);
-  else
-    w.Null();
-  write_key(w, "type");
-  write_string(w, x.type);
-  write_key(w, "direction");
-  write_string(w, x.direction);
-  write_key(w, "body");
-  write_string(w, x.body);
-  write_key(w, "source");
-  write_string(w, x.source);
-  write_optional_text(w, "ext_message_id", x.ext_message_id);
-  write_optional_text(w, "external_number", x.external_number);
-  write_optional_text(w, "extension", x.extension);
-  write_optional_text(w, "disposition", x.disposition);
-  write_key(w, "duration_seconds");
-  w.Int64(x.duration_seconds);
-  write_key(w, "billsec");
-  w.Int64(x.billsec);
-  write_key(w, "talk_seconds");
-  w.Int64(x.talk_seconds);
-  write_optional_text(w, "ucid", x.ucid);
-  write_key(w, "occurred_at");
-  write_string(w, x.occurred_at);
-  write_key(w, "created_at");
-  write_string(w, x.created_at);
-  write_optional_text(w, "origin", x.origin);
-  write_key(w, "incomplete");
-  w.Bool(x.incomplete);
-  write_optional_text(w, "crm_ref", x.crm_ref);
-  write_optional_text(w, "recording", x.recording);
-  write_key(w, "updated_at");
-  write_string(w, x.updated_at.empty() ? x.created_at : x.updated_at);
-  write_optional_text(w, "customer_name", x.customer_name);
-  w.EndObject();
+  json::write_entry(w, x);
 }
 
 void write_json(json_writer& w, const customer& x) {
@@ -227,6 +189,17 @@ void write_json(json_writer& w, const live_call& x) {
   write_optional_text(w, "extension", x.extension);
   write_time(w, "started_at", x.started_at);
   write_time(w, "answered_at", x.answered_at);
+  write_key(w, "customer");
+  if (x.customer_id) {
+    w.StartObject();
+    write_key(w, "id");
+    w.Int64(*x.customer_id);
+    write_key(w, "name");
+    write_string(w, x.customer_name);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
   w.EndObject();
 }
 

@@ -72,6 +72,14 @@ public:
   /// chunk was dropped because the client is not reading fast enough.
   virtual bool push(std::string chunk) = 0;
 
+  /// Queues `chunk` beyond the buffer limit and ends the response: the one
+  /// last word to a client being dropped (keep it small). False when the
+  /// stream is already closed.
+  virtual bool push_last(std::string chunk) = 0;
+
+  /// Bytes pushed and not yet written to the socket.
+  virtual size_t queued() const = 0;
+
   /// Ends the response (the client sees the last chunk). Idempotent.
   virtual void close() = 0;
 

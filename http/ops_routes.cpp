@@ -117,6 +117,17 @@ struct ops_routes {
                      [](const live_call& a, const live_call& b) {
                        return a.started_at < b.started_at;
                      });
+    // The customer from the matcher's index (as call.ringing shows it); a
+    // matcher that does not answer leaves the calls without one rather
+    // than failing the list.
+    if (sources.matcher && !calls.empty()) {
+      if (auto matcher = sources.matcher->get()) {
+        auto named = http_ask<std::vector<live_call>>(ctx, matcher, match_atom_v,
+                                                      calls);
+        if (named)
+          calls = std::move(*named);
+      }
+    }
     rapidjson::StringBuffer buf;
     http::json_writer w{buf};
     w.StartObject();

@@ -16,6 +16,7 @@
 #include "http/router.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/connection.hpp"
+#include "messages/customer_matcher_actor.hpp"
 
 namespace sb {
 
@@ -29,6 +30,8 @@ struct ops_sources {
   std::vector<live_call_source> live_calls;
   std::function<std::vector<connection_status>()> connections;
   std::function<caf::optional<ozonetel_health>(caf::timespan)> ozonetel;
+  /// Attaches each live call's customer (none held: calls show none).
+  shared_handle<customer_matcher_actor> matcher;
 };
 
 void mount_ops_routes(http::router& r, const http_context& ctx,

@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "http/console.hpp"
 #include "http/crm_routes.hpp"
+#include "http/event_routes.hpp"
 #include "http/ops_routes.hpp"
 
 namespace sb {
@@ -85,8 +86,11 @@ http_server::http_server(http_deps deps)
   router_->set_agent_tokens(deps_.agent_tokens);
   mount_ops_routes(*router_, ctx_,
                    ops_sources{tracker_, deps_.live_calls, deps_.connections,
-                               deps_.cloudagent_health});
+                               deps_.cloudagent_health, matcher_});
   http::mount_console(*router_);
+  mount_event_routes(
+      *router_, ctx_, [this]() -> http::event_hub& { return event_hub(); },
+      deps_.config.events.subscriber_buffer_bytes);
   engine_ = std::make_unique<http::engine>(
       *router_, deps_.limits ? *deps_.limits : limits_of(deps_.config));
 }
@@ -121,11 +125,33 @@ caf::expected<uint16_t> http_server::start() {
   return port_;
 }
 
+http::event_hub& http_server::event_hub() {
+  std::lock_guard<std::mutex> guard{hub_mutex_};
+  if (!hub_) {
+    http::event_hub_options opts;
+    opts.db_url = deps_.config.db.url;
+    auto ms = [](double seconds) {
+      return std::chrono::milliseconds{
+          std::max<int64_t>(1, static_cast<int64_t>(seconds * 1000))};
+    };
+    opts.heartbeat = ms(deps_.config.events.heartbeat_seconds);
+    opts.poll = ms(deps_.config.events.poll_seconds);
+    opts.stall = ms(deps_.config.events.stall_seconds);
+    opts.buffer_bytes = deps_.config.events.subscriber_buffer_bytes;
+    hub_ = std::make_unique<http::event_hub>(opts, deps_.events_signal);
+  }
+  return *hub_;
+}
+
 void http_server::stop() {
   if (port_ == 0 || stopped_)
     return;
   stopped_ = true;
   engine_->stop();
+  {
+    std::lock_guard<std::mutex> guard{hub_mutex_};
+    hub_.reset();
+  }
   log::info("http_server", "stopped");
 }
 

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +43,9 @@
 #include "config/config.hpp"
 #include "core/handle_slot.hpp"
 #include "http/auth.hpp"
+#include "core/event_signal.hpp"
 #include "http/engine.hpp"
+#include "http/event_stream.hpp"
 #include "http/errors.hpp"
 #include "http/json.hpp"
 #include "http/read_pool.hpp"
@@ -99,6 +102,9 @@ struct http_deps {
   /// Where customer changes and re-matched calls are reported (empty = a
   /// debug log line each; messages/crm_event.hpp).
   crm_event_sink events;
+  /// Rung by the event log after each commit (GET /api/events wakes at
+  /// once); none = the stream polls (events.poll_seconds).
+  shared_event_signal events_signal;
 };
 
 /// The engine's limits for `cfg`: body limit http.max_body_bytes, handler
@@ -211,6 +217,9 @@ public:
   /// Open connections and what the caps did (tests, benchmark).
   http::engine_stats stats() const;
 
+  /// The event stream's hub (started now if no one subscribed yet).
+  http::event_hub& event_hub();
+
 private:
   http_deps deps_;
   /// The pipeline actors the routes ask, replaceable by rewire().
@@ -220,6 +229,9 @@ private:
   std::unique_ptr<http::router> router_;
   std::unique_ptr<http_read_pool> reads_;
   http_context ctx_;
+  /// GET /api/events' tail, started by the first subscriber.
+  std::mutex hub_mutex_;
+  std::unique_ptr<http::event_hub> hub_;
   std::unique_ptr<http::engine> engine_;
   uint16_t port_ = 0;
   bool stopped_ = false;

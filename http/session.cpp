@@ -198,7 +198,8 @@ bool stream_impl::push(std::string chunk) {
       return false;
     }
     auto n = chunk.size();
-    if (queued_.load() + n > limit_) {
+    // One chunk larger than the whole buffer still goes to an idle stream.
+    if (queued_.load() > 0 && queued_.load() + n > limit_) {
       ++dropped_;
       return false;
     }
@@ -212,6 +213,26 @@ bool stream_impl::push(std::string chunk) {
       s->stream_chunk(std::move(chunk));
     });
   }
+  return true;
+}
+
+bool stream_impl::push_last(std::string chunk) {
+  if (!open_.load())
+    return false;
+  std::lock_guard<std::mutex> guard{life_->mutex};
+  if (!life_->running) {
+    open_ = false;
+    return false;
+  }
+  auto s = session_.lock();
+  open_ = false;
+  if (!s)
+    return false;
+  queued_ += chunk.size();
+  asio::post(strand_, [s, chunk = std::move(chunk)]() mutable {
+    s->stream_chunk(std::move(chunk));
+    s->stream_end();
+  });
   return true;
 }
 

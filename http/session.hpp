@@ -181,6 +181,10 @@ public:
         strand_(std::move(strand)), limit_(limit) {}
 
   bool push(std::string chunk) override;
+  bool push_last(std::string chunk) override;
+  size_t queued() const override {
+    return queued_.load();
+  }
   void close() override;
   bool open() const override {
     return open_.load();

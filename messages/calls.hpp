@@ -170,13 +170,17 @@ struct live_call {
   std::string extension;
   unix_micros started_at = 0;
   unix_micros answered_at = 0;
+  /// The customer with the outside number (the customer matcher's index),
+  /// none when nobody has it or not yet looked up.
+  caf::optional<int64_t> customer_id;
+  std::string customer_name;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, live_call& x) {
   return f(caf::meta::type_name("live_call"), x.source, x.id, x.origin,
            x.direction, x.state, x.external_number, x.extension, x.started_at,
-           x.answered_at);
+           x.answered_at, x.customer_id, x.customer_name);
 }
 
 } // namespace sb

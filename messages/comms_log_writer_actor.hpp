@@ -34,6 +34,8 @@ using comms_log_writer_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<int64_t>,
   // A stop: commit for at most this many milliseconds, spool the rest, and
   // say what was committed, spooled and (if the spool refused) lost.
-  caf::replies_to<flush_atom, int64_t>::with<drain_report>>;
+  caf::replies_to<flush_atom, int64_t>::with<drain_report>,
+  // Where call.logged / manual.logged events go (an event_log_actor).
+  caf::reacts_to<events_atom, caf::actor>>;
 
 } // namespace sb

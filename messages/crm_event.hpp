@@ -5,10 +5,9 @@
 // the shape of the durable event log's `event_record` (type, origin,
 // call_id, extension, agent_id, customer_id, payload JSON).
 //
-// Until the event log is part of the server, they go to a sink: a function
-// the server installs. The default sink writes one debug log line per event.
-// Wiring the event log in means installing a sink that sends
-// `append_atom, event_record{...}` to it, field for field.
+// They go to a sink, a function the server installs: the application's
+// sends `append_atom, event_record{...}` to the event log, field for field;
+// without one (HTTP tests) each event is one debug log line.
 
 #include <cstdint>
 #include <functional>

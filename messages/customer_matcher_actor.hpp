@@ -12,8 +12,17 @@ namespace sb {
 /// Attaches the CRM customer to each completed call by its outside number and
 /// forwards the result to the comms-log writer.
 using customer_matcher_actor = caf::typed_actor<
-  // Completed calls from a tracker (AMI or Ozonetel).
+  // Completed calls from a tracker (AMI or Ozonetel); each AMI call is also
+  // a call.ended event.
   caf::reacts_to<std::vector<completed_call>>,
+  // What live AMI calls do (the tracker): to the event log, call.ringing
+  // with the customer of the outside number.
+  caf::reacts_to<std::vector<live_notice>>,
+  // The customer of each call's outside number (GET /api/calls/active).
+  caf::replies_to<match_atom, std::vector<live_call>>::with<
+    std::vector<live_call>>,
+  // Where events go (an event_log_actor; invalid = none).
+  caf::reacts_to<events_atom, caf::actor>,
   // A customer was added or changed: index it now.
   caf::reacts_to<customer_atom, customer>,
   // Reload the whole phone index from the database.

@@ -15,6 +15,7 @@
 #include "messages/comms.hpp"
 #include "messages/connection.hpp"
 #include "messages/drain.hpp"
+#include "messages/events.hpp"
 #include "messages/ozonetel.hpp"
 #include "messages/ozonetel_agents.hpp"
 
@@ -68,6 +69,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_agent_event))
   CAF_ADD_TYPE_ID(switchboard, (sb::ozonetel_health))
 
+  // -- event log --------------------------------------------------------------
+  CAF_ADD_TYPE_ID(switchboard, (sb::event_record))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::event_record>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::live_notice))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::live_notice>))
+
   // -- atoms (at most 10 characters in CAF 0.17) ----------------------------
   CAF_ADD_ATOM(switchboard, sb, active_atom, "active")
   CAF_ADD_ATOM(switchboard, sb, connection_lost_atom, "connlost")
@@ -101,5 +108,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb, agent_event_atom, "agentevent")
   CAF_ADD_ATOM(switchboard, sb, subscribe_atom, "subscribe")
   CAF_ADD_ATOM(switchboard, sb, delete_atom, "delete")
+  CAF_ADD_ATOM(switchboard, sb, append_atom, "append")
+  CAF_ADD_ATOM(switchboard, sb, events_atom, "events")
 
 CAF_END_TYPE_ID_BLOCK(switchboard)

@@ -69,6 +69,8 @@ using ucid_calls_actor = caf::typed_actor<
   caf::reacts_to<sweep_atom>,
   // The customer matcher was restarted: call entries go to this one (a
   // customer_matcher_actor; the root supervisor sends it).
-  caf::reacts_to<rewire_atom, caf::actor>>;
+  caf::reacts_to<rewire_atom, caf::actor>,
+  // Where ozonetel.* events go (an event_log_actor).
+  caf::reacts_to<events_atom, caf::actor>>;
 
 } // namespace sb

@@ -51,6 +51,7 @@
 #include "messages/calls.hpp"
 #include "messages/comms.hpp"
 #include "messages/ozonetel_agents.hpp"
+#include "messages/events.hpp"
 
 namespace sb::store {
 
@@ -138,6 +139,11 @@ public:
   caf::expected<caf::optional<comms_entry>>
   find_comms(const std::string& source, const std::string& ext_message_id);
 
+  /// The entries of many calls, one statement prepared for all; `keys` are
+  /// (source, ext_message_id); the result has one slot per key, in order.
+  caf::expected<std::vector<caf::optional<comms_entry>>> find_comms_many(
+    const std::vector<std::pair<std::string, std::string>>& keys);
+
   caf::expected<int64_t> count_comms();
 
   // -- customers ------------------------------------------------------------
@@ -195,6 +201,29 @@ public:
   /// Deletes the customer; its comms entries stay, detached
   /// (`detached_entries`). ec::not_found when there is none.
   caf::expected<customer_change> delete_customer(int64_t id);
+
+  // -- event log (adapters/store/events.cpp) ----------------------------------
+
+  /// Appends `events` (their `id` ignored) in one transaction; ids increase
+  /// in commit order, also across instances on one PostgreSQL (the
+  /// transaction takes an advisory lock), so a reader that saw id N never
+  /// later finds a new event below N. PostgreSQL: NOTIFY
+  /// `switchboard_events` at commit. Returns the last id assigned.
+  caf::expected<int64_t> append_events(const std::vector<stored_event>& events);
+
+  /// Events with id > `after`, oldest first, at most `limit`.
+  caf::expected<std::vector<stored_event>> events_after(int64_t after,
+                                                        size_t limit);
+
+  /// The newest event's id (0 when none).
+  caf::expected<int64_t> last_event_id();
+
+  /// Deletes events older than `before` (ISO-8601 UTC, the `at` format), in
+  /// short transactions. Returns how many went.
+  caf::expected<int64_t> prune_events(const std::string& before);
+
+  /// The oldest event's id and time (id 0 when none).
+  caf::expected<stored_event> first_event();
 
   /// The session and its statements (database_impl.hpp): named here so the
   /// store's own files can share helpers; nothing outside the store sees it.

@@ -169,6 +169,39 @@ database::find_comms(const std::string& source,
   });
 }
 
+caf::expected<std::vector<caf::optional<comms_entry>>>
+database::find_comms_many(
+  const std::vector<std::pair<std::string, std::string>>& keys) {
+  auto& d = *impl_;
+  return d.run("find_comms_many", true, [&] {
+    std::vector<caf::optional<comms_entry>> out;
+    out.reserve(keys.size());
+    if (keys.empty())
+      return out;
+    comms_row row;
+    std::string source;
+    std::string ext_message_id;
+    soci::statement st(d.sql);
+    bind_row(st, row);
+    st.exchange(soci::use(source));
+    st.exchange(soci::use(ext_message_id));
+    st.alloc();
+    st.prepare(std::string{"SELECT "} + comms_columns
+               + " FROM crm_comms_log WHERE source = :s AND"
+                 " ext_message_id = :e");
+    st.define_and_bind();
+    for (const auto& [s, e] : keys) {
+      source = s;
+      ext_message_id = e;
+      if (st.execute(true))
+        out.emplace_back(row.entry());
+      else
+        out.emplace_back();
+    }
+    return out;
+  });
+}
+
 caf::expected<int64_t> database::count_comms() {
   auto& d = *impl_;
   return d.run("count_comms", true, [&] {

@@ -51,6 +51,9 @@ struct tracker_env {
             [](reload_atom) {},
             [](flush_atom, int64_t) { return drain_report{}; },
             [](rewire_atom, caf::actor&) {},
+            [](std::vector<live_notice>&) {},
+            [](match_atom, std::vector<live_call>& xs) { return xs; },
+            [](events_atom, caf::actor&) {},
         };
       });
     tracker = env.sys.spawn(call_tracker_with_clock, std::vector<pbx_config>{},
@@ -268,6 +271,9 @@ TEST_CASE("call_tracker actor: a batch asking for credit is answered only "
         [](reload_atom) {},
         [](flush_atom, int64_t) { return drain_report{}; },
         [](rewire_atom, caf::actor&) {},
+        [](std::vector<live_notice>&) {},
+        [](match_atom, std::vector<live_call>& xs) { return xs; },
+        [](events_atom, caf::actor&) {},
     };
   });
   auto gate = std::make_shared<flow_gate>(10);

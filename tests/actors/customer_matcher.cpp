@@ -40,6 +40,7 @@ relay_writer(comms_log_writer_actor::pointer self, caf::actor sink) {
       [](retry_atom) {},
       [](status_atom) -> int64_t { return 0; },
       [](flush_atom, int64_t) { return drain_report{}; },
+      [](events_atom, caf::actor&) {},
   };
 }
 

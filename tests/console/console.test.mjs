@@ -110,16 +110,6 @@ async function test(name, fn) {
   }
 }
 
-async function eventsAvailable() {
-  const controller = new AbortController();
-  const res = await fetch(`${BASE}/api/events`, {
-    headers: { Authorization: `Bearer ${env.SB_READ_TOKEN}`, Accept: 'text/event-stream' },
-    signal: controller.signal,
-  });
-  controller.abort();
-  return res.status !== 404;
-}
-
 async function main() {
   browser = await chromium.launch({ executablePath: env.SB_CHROMIUM, args: ['--no-sandbox'] });
   const comms = (await api('/api/crm/comms?source=ami', { token: env.SB_READ_TOKEN })).json.entries;
@@ -254,7 +244,6 @@ async function main() {
     check(sql('SELECT count(*) FROM crm_comms_log') === before, 'a refused call was stored');
   });
 
-  const hasEvents = await eventsAvailable();
   let live;
   await test('live calls: watch extension 1002', async (use) => {
     const page = use(await newPage({ viewport: { width: 390, height: 800 } }));
@@ -268,21 +257,17 @@ async function main() {
   });
 
   // One call on the quiet PBX, while the inbox and the live page are open.
-  if (hasEvents) {
-    await inbox.getByText('Live updates on').waitFor();
-    await live.getByText('Live updates on').waitFor();
-    await control('/pbx/late/release');
-  }
+  await inbox.getByText('Live updates on').waitFor();
+  await live.getByText('Live updates on').waitFor();
+  await control('/pbx/late/release');
 
   await test('a call replayed while the inbox is open appears without reload', async (use) => {
-    if (!hasEvents) throw new Skip('GET /api/events is missing (needs branch events)');
     const page = use(inbox);
     await page.locator('.entry', { hasText: 'Linus Late' }).first().waitFor();
     check(await page.evaluate(() => performance.getEntriesByType('navigation').length) === 1, 'the inbox was reloaded');
   });
 
   await test('screen-pop for the watched extension names the caller', async (use) => {
-    if (!hasEvents) throw new Skip('GET /api/events is missing (needs branch events)');
     const page = use(live);
     const pop = page.locator('.pop', { hasText: 'Incoming call on 1002' });
     await pop.waitFor();

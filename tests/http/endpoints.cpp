@@ -731,14 +731,16 @@ TEST_CASE("active calls: every live-call source, merged by start time") {
          return std::vector<live_call>{
              {"ami", "1795298998.7", "main", call_direction::inbound,
               live_call_state::answered,
-              "+442079460123", "1001", 1795298998000000LL, 1795299001000000LL}};
+              "+442079460123", "1001", 1795298998000000LL, 1795299001000000LL,
+              caf::none, ""}};
        }});
   opts.live_calls.push_back(
       {"ozonetel", [](caf::timespan) -> caf::expected<std::vector<live_call>> {
          return std::vector<live_call>{{"ozonetel", "UCID-1", "acme",
                                         call_direction::outbound,
                                         live_call_state::ringing, "+919900000000",
-                                        "", 1795298990000000LL, 0}};
+                                        "", 1795298990000000LL, 0,
+                                        caf::none, ""}};
        }});
   test_server srv{opts};
   auto c = srv.client();
