@@ -443,6 +443,13 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
                                opts.finished_retention, opts.max_call_age});
   st.matcher = std::move(matcher);
   st.make_session = std::move(make_session);
+  auto retry_max = st.opts.subscribe_retry_max.count() > 0
+                       ? st.opts.subscribe_retry_max
+                       : std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::duration<double>{std::max(
+                               1.0, st.cfg.subscribe_retry_max_seconds)});
+  st.subscribe_backoff = backoff{st.opts.subscribe_retry_initial, retry_max,
+                                 0.25};
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   spawn_session(self);
   load_durable(self);
@@ -537,6 +544,9 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
       },
       [=](subscribe_atom, const ozonetel_answer& answer) {
         handled(self, [&] { on_subscribed(self, answer); });
+      },
+      [=](subscribe_atom, uint64_t generation) {
+        handled(self, [&] { on_subscribe_timer(self, generation); });
       },
       [=](active_atom) {
         return handled(self, [&] { return self->state.book->live_calls(); });
