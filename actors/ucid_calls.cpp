@@ -443,13 +443,7 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
                                opts.finished_retention, opts.max_call_age});
   st.matcher = std::move(matcher);
   st.make_session = std::move(make_session);
-  auto retry_max = st.opts.subscribe_retry_max.count() > 0
-                       ? st.opts.subscribe_retry_max
-                       : std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::duration<double>{std::max(
-                               1.0, st.cfg.subscribe_retry_max_seconds)});
-  st.subscribe_backoff = backoff{st.opts.subscribe_retry_initial, retry_max,
-                                 0.25};
+  st.subscribe_backoff = subscribe_backoff(st.cfg, st.opts);
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   spawn_session(self);
   load_durable(self);

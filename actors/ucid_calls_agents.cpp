@@ -288,6 +288,16 @@ void retry_subscribe(calls_ptr self, const ozonetel_answer& answer) {
 
 } // namespace
 
+backoff subscribe_backoff(const ozonetel_config& cfg,
+                          const ucid_calls_options& opts) {
+  auto max = opts.subscribe_retry_max.count() > 0
+                 ? opts.subscribe_retry_max
+                 : duration_cast<milliseconds>(duration<double>{
+                     std::max(1.0, cfg.subscribe_retry_max_seconds)});
+  // Each delay drawn from [0.75 d, d]: many instances do not retry in step.
+  return backoff{opts.subscribe_retry_initial, max, 0.25};
+}
+
 void subscribe(calls_ptr self) {
   auto& st = self->state;
   if (st.cfg.subscribe_base.empty() || st.cfg.public_url.empty())

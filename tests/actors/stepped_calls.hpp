@@ -31,7 +31,7 @@ struct session_script {
 
 inline ozonetel_session_actor::behavior_type
 scripted_session(ozonetel_session_actor::pointer,
-                 std::shared_ptr<session_script> script) {
+                 const std::shared_ptr<session_script>& script) {
   auto answer = [](ozonetel_outcome outcome, std::string message) {
     ozonetel_answer a;
     a.outcome = outcome;
