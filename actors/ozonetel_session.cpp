@@ -106,10 +106,6 @@ void finish(session_ptr self, uint64_t id, ozonetel_answer answer) {
                    {{"api", answer.api},
                     {"outcome", to_string(answer.outcome)},
                     {"attempts", std::to_string(answer.attempts)}});
-  if (req.which == ozonetel::api::agent_details && answer.done()) {
-    st.agent_state_cache = answer;
-    st.agent_state_cached_at = now(self);
-  }
   req.promise.deliver(std::move(answer));
   st.requests.erase(i);
 }
@@ -464,8 +460,6 @@ answer_promise on_change_agent_state_as(session_ptr self,
 answer_promise on_dispose(session_ptr self, const ozonetel_disposition& d) {
   sb::metrics::message_probe probe{*self->state.metrics,
                                    self->mailbox().size()};
-  // Disposing ends after-call work: the cached agent state is stale.
-  self->state.agent_state_cached_at = {};
   ozonetel::disposition_request request{d.ucid, d.disposition, d.comments,
                                         d.callback_time, d.agent_id};
   return submit(self, ozonetel::api::set_disposition, true,
@@ -478,29 +472,10 @@ answer_promise on_change_agent_state(session_ptr self, const std::string& state,
                                      const std::string& pause_reason) {
   sb::metrics::message_probe probe{*self->state.metrics,
                                    self->mailbox().size()};
-  self->state.agent_state_cached_at = {};
   return submit(self, ozonetel::api::change_agent_state, true,
                 [state, pause_reason](const ozonetel::client& c,
                                       const std::string& token) {
                   return c.change_agent_state(token, state, pause_reason);
-                });
-}
-
-answer_promise on_agent_details(session_ptr self) {
-  sb::metrics::message_probe probe{*self->state.metrics,
-                                   self->mailbox().size()};
-  auto& st = self->state;
-  if (st.agent_state_cached_at != time_point{}
-      && now(self) - st.agent_state_cached_at < st.opts.agent_state_cache) {
-    auto promise = self->make_response_promise<ozonetel_answer>();
-    auto cached = st.agent_state_cache;
-    cached.attempts = 0;
-    promise.deliver(std::move(cached));
-    return promise;
-  }
-  return submit(self, ozonetel::api::agent_details, true,
-                [](const ozonetel::client& c, const std::string& token) {
-                  return c.agent_details(token);
                 });
 }
 
@@ -612,7 +587,6 @@ ozonetel_session(session_ptr self, ozonetel_config cfg,
           const std::string& pause_reason) {
         return on_change_agent_state(self, state, pause_reason);
       },
-      [=](agent_state_atom) { return on_agent_details(self); },
       [=](status_atom) { return session_status(self); },
       [=](ozonetel_attempt& attempt) {
         sb::metrics::message_probe probe{*self->state.metrics,

@@ -60,9 +60,6 @@ struct ozonetel_session_options {
   std::chrono::seconds token_lifetime{3600};
   /// Renew this long before expiry (at most a twelfth of the lifetime).
   std::chrono::seconds renew_margin{300};
-  /// AgentDetails answers are reused this long (CloudAgent allows about 10
-  /// calls a minute).
-  std::chrono::milliseconds agent_state_cache{6000};
   /// Where generations are counted; null = the process-wide ledger of the
   /// account (sessions of one account must share one).
   std::shared_ptr<token_ledger> ledger;
@@ -81,7 +78,7 @@ struct ozonetel_session_state {
 
   /// One request from a caller, alive until its promise is delivered.
   struct request {
-    ozonetel::api which = ozonetel::api::agent_details;
+    ozonetel::api which = ozonetel::api::generate_token;
     call_fn call;
     caf::typed_response_promise<ozonetel_answer> promise;
     /// Safe to send twice (a dial is not: it would ring the customer twice).
@@ -114,9 +111,6 @@ struct ozonetel_session_state {
   std::deque<uint64_t> ready;
   size_t in_flight = 0;
   uint64_t next_id = 1;
-
-  ozonetel_answer agent_state_cache;
-  time_point agent_state_cached_at{};
 
   ozonetel_session_state() = default;
   ozonetel_session_state(const ozonetel_session_state&) = delete;

@@ -443,6 +443,7 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
                                opts.finished_retention, opts.max_call_age});
   st.matcher = std::move(matcher);
   st.make_session = std::move(make_session);
+  st.subscribe_backoff = subscribe_backoff(st.cfg, st.opts);
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   spawn_session(self);
   load_durable(self);
@@ -537,6 +538,9 @@ ucid_calls_with_clock(calls_ptr self, ozonetel_config cfg,
       },
       [=](subscribe_atom, const ozonetel_answer& answer) {
         handled(self, [&] { on_subscribed(self, answer); });
+      },
+      [=](subscribe_atom, uint64_t generation) {
+        handled(self, [&] { on_subscribe_timer(self, generation); });
       },
       [=](active_atom) {
         return handled(self, [&] { return self->state.book->live_calls(); });

@@ -18,6 +18,7 @@
 #include "adapters/metrics/registry.hpp"
 #include "adapters/store/database.hpp"
 #include "core/agent_tokens.hpp"
+#include "core/backoff.hpp"
 #include "config/config.hpp"
 #include "core/time.hpp"
 #include "domain/ozonetel_call_book.hpp"
@@ -42,6 +43,10 @@ struct ucid_calls_options {
   /// How long to wait for the session's answer (0 = derived from
   /// ozonetel.request_timeout_seconds and the session's retries).
   std::chrono::milliseconds session_timeout{0};
+  /// A failed Subscribe call: first delay, doubling up to the maximum
+  /// (0 = ozonetel.subscribe_retry_max_seconds).
+  std::chrono::milliseconds subscribe_retry_initial{1000};
+  std::chrono::milliseconds subscribe_retry_max{0};
   /// Respawning a dead session: first delay, doubling up to the maximum.
   std::chrono::milliseconds restart_initial{1000};
   std::chrono::milliseconds restart_max{30000};
@@ -90,9 +95,19 @@ struct ucid_calls_state {
   std::set<std::string> unsaved;
   /// The last CloudAgent failure, for /readyz.
   std::string last_error;
-  /// "off", "pending", "subscribed", "failed".
+  /// "off", "pending", "subscribed", "retrying", "failed" (see
+  /// ozonetel_health).
   std::string subscription = "off";
   std::string subscription_error;
+  /// The Subscribe call: retried until it succeeds, with backoff and jitter;
+  /// the generation names the current retry timer (older ones do nothing).
+  backoff subscribe_backoff{std::chrono::seconds{1}, std::chrono::minutes{5},
+                            0.25};
+  uint64_t subscribe_generation = 0;
+  bool subscribe_in_flight = false;
+  int64_t subscribe_attempts = 0;
+  int64_t subscribe_failures = 0;
+  unix_micros subscribe_retry_at = 0;
 
   ucid_calls_state() = default;
   ucid_calls_state(const ucid_calls_state&) = delete;

@@ -15,6 +15,8 @@
 
 namespace sb::ucid_calls_detail {
 
+using namespace std::chrono;
+
 namespace {
 
 ucid_reply_code code_of(const ozonetel_answer& a) {
@@ -113,6 +115,49 @@ void load_agents(calls_ptr self) {
   }
 }
 
+/// After a restart: the entries of stored calls that the comms log does not
+/// hold (the process died between storing a call and the writer's commit)
+/// go to the matcher again. Re-sending one that did arrive is harmless --
+/// the writer's key makes it a duplicate -- so when the check itself fails
+/// every unconfirmed entry goes.
+void resend_unwritten(calls_ptr self) {
+  auto& st = self->state;
+  auto ucids = st.book->unconfirmed_entries();
+  if (ucids.empty())
+    return;
+  std::vector<completed_call> calls;
+  calls.reserve(ucids.size());
+  for (auto& ucid : ucids)
+    calls.push_back(to_completed(*st.book->find(ucid), st.cfg.account));
+  auto unwritten = st.db->ozonetel_entries_unwritten(calls);
+  if (!unwritten)
+    sb::log::error(log_name,
+                   "cannot check the comms log for the stored calls' entries: "
+                   "sending them all again",
+                   {{"calls", std::to_string(calls.size())},
+                    {"error", to_string(unwritten.error())}});
+  std::vector<completed_call> resend;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (unwritten && !(*unwritten)[i]) {
+      st.book->confirm_entries(ucids[i]);
+      continue;
+    }
+    sb::log::info(log_name, "call entry lost with the last process, sent again",
+                  {{"ucid", ucids[i]}});
+    resend.push_back(std::move(calls[i]));
+  }
+  persist(self);
+  if (resend.empty())
+    return;
+  sb::metrics::global()
+      .get_counter("switchboard_ozonetel_entries_resent_total",
+                   "Call entries sent to the comms log again at start-up: "
+                   "stored with their call, not found committed")
+      .inc(static_cast<double>(resend.size()));
+  if (st.matcher)
+    self->send(st.matcher, std::move(resend));
+}
+
 void load_calls(calls_ptr self) {
   auto& st = self->state;
   auto rows = st.db->load_ucid_states();
@@ -138,6 +183,7 @@ void load_calls(calls_ptr self) {
                 {{"calls", std::to_string(restored)},
                  {"dispositions_resumed", std::to_string(out.dispositions.size())},
                  {"pending", std::to_string(st.book->pending_dispositions())}});
+  resend_unwritten(self);
   perform(self, out);
 }
 
@@ -197,6 +243,61 @@ void load_durable(calls_ptr self) {
     load_calls(self);
 }
 
+namespace {
+
+sb::metrics::gauge& subscribed_gauge() {
+  return sb::metrics::global().get_gauge(
+      "switchboard_ozonetel_subscribed",
+      "1 while CloudAgent holds our event subscription, else 0");
+}
+
+sb::metrics::gauge& subscribe_failures_gauge() {
+  return sb::metrics::global().get_gauge(
+      "switchboard_ozonetel_subscribe_failures",
+      "Subscribe calls that failed in a row (0 once one succeeds); each is "
+      "retried with backoff");
+}
+
+/// The Subscribe call failed: try again after the backoff, for as long as
+/// it takes. Logged once per outage (and again when it ends).
+void retry_subscribe(calls_ptr self, const ozonetel_answer& answer) {
+  auto& st = self->state;
+  ++st.subscribe_failures;
+  subscribe_failures_gauge().set(static_cast<double>(st.subscribe_failures));
+  auto delay = st.subscribe_backoff.next();
+  st.subscribe_retry_at
+      = st.clock() + duration_cast<microseconds>(delay).count();
+  st.subscription = "retrying";
+  st.subscription_error = answer.message;
+  if (st.subscribe_failures == 1)
+    sb::log::error(log_name,
+                   "CloudAgent's Subscribe call failed; retrying with backoff "
+                   "until it succeeds",
+                   {{"outcome", to_string(answer.outcome)},
+                    {"http_status", std::to_string(answer.http_status)},
+                    {"message", answer.message},
+                    {"answer", answer.raw},
+                    {"retry_in_ms", std::to_string(delay.count())}});
+  else
+    sb::log::debug(log_name, "Subscribe call failed again",
+                   {{"failures", std::to_string(st.subscribe_failures)},
+                    {"message", answer.message},
+                    {"retry_in_ms", std::to_string(delay.count())}});
+  self->delayed_send(self, delay, subscribe_atom_v, st.subscribe_generation);
+}
+
+} // namespace
+
+backoff subscribe_backoff(const ozonetel_config& cfg,
+                          const ucid_calls_options& opts) {
+  auto max = opts.subscribe_retry_max.count() > 0
+                 ? opts.subscribe_retry_max
+                 : duration_cast<milliseconds>(duration<double>{
+                     std::max(1.0, cfg.subscribe_retry_max_seconds)});
+  // Each delay drawn from [0.75 d, d]: many instances do not retry in step.
+  return backoff{opts.subscribe_retry_initial, max, 0.25};
+}
+
 void subscribe(calls_ptr self) {
   auto& st = self->state;
   if (st.cfg.subscribe_base.empty() || st.cfg.public_url.empty())
@@ -209,13 +310,25 @@ void subscribe(calls_ptr self) {
                    {{"why", st.subscription_error}});
     return;
   }
+  if (st.subscribe_in_flight)
+    return;
+  // A newer call replaces any retry still waiting.
+  ++st.subscribe_generation;
+  st.subscribe_retry_at = 0;
+  if (!st.session) {
+    on_subscribed(self, session_down("subscribe",
+                                     "the Ozonetel session is not running"));
+    return;
+  }
   auto base = st.cfg.public_url;
   while (!base.empty() && base.back() == '/')
     base.pop_back();
   auto token = "?token=" + percent_encode(st.cfg.callback_token);
   auto calls_url = base + "/api/ozonetel/events/calls" + token;
   auto agents_url = base + "/api/ozonetel/events/agents" + token;
-  st.subscription = "pending";
+  if (st.subscription != "retrying")
+    st.subscription = "pending";
+  st.subscribe_in_flight = true;
   self->request(st.session, session_timeout(self), subscribe_atom_v, calls_url,
                 agents_url)
       .then(
@@ -229,19 +342,34 @@ void subscribe(calls_ptr self) {
           });
 }
 
+void on_subscribe_timer(calls_ptr self, uint64_t generation) {
+  if (generation == self->state.subscribe_generation)
+    subscribe(self);
+}
+
 void on_subscribed(calls_ptr self, const ozonetel_answer& answer) {
   auto& st = self->state;
+  st.subscribe_in_flight = false;
+  st.subscribe_attempts += answer.attempts;
   note_answer(self, answer);
-  if (answer.done()) {
-    st.subscription = "subscribed";
-    st.subscription_error.clear();
-    sb::log::info(log_name, "subscribed to CloudAgent's events");
-  } else {
-    st.subscription = "failed";
-    st.subscription_error = answer.message;
-    sb::log::error(log_name, "CloudAgent refused the subscription",
-                   {{"message", answer.message}, {"answer", answer.raw}});
+  if (!answer.done()) {
+    subscribed_gauge().set(0);
+    retry_subscribe(self, answer);
+    return;
   }
+  if (st.subscribe_failures > 0)
+    sb::log::info(log_name, "subscribed to CloudAgent's events after failures",
+                  {{"failures", std::to_string(st.subscribe_failures)},
+                   {"attempts", std::to_string(st.subscribe_attempts)}});
+  else
+    sb::log::info(log_name, "subscribed to CloudAgent's events");
+  st.subscription = "subscribed";
+  st.subscription_error.clear();
+  st.subscribe_failures = 0;
+  st.subscribe_retry_at = 0;
+  st.subscribe_backoff.reset();
+  subscribed_gauge().set(1);
+  subscribe_failures_gauge().set(0);
 }
 
 caf::result<ucid_reply> handle_login(calls_ptr self, const std::string& id,
@@ -463,6 +591,9 @@ caf::result<ozonetel_health> handle_health(calls_ptr self) {
   h.last_error = st.last_error;
   h.subscription = st.subscription;
   h.subscription_error = st.subscription_error;
+  h.subscription_attempts = st.subscribe_attempts;
+  h.subscription_failures = st.subscribe_failures;
+  h.subscription_retry_at = st.subscribe_retry_at;
   h.tracked_calls = static_cast<int64_t>(st.book->size());
   h.pending_dispositions = static_cast<int64_t>(st.book->pending_dispositions());
   h.agents = static_cast<int64_t>(st.agents.size());

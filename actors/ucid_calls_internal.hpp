@@ -48,7 +48,16 @@ void load_durable(calls_ptr self);
 /// ozonetel.public_url are set.
 void subscribe(calls_ptr self);
 
+/// The session's answer to the Subscribe call: done, or retried with
+/// backoff until it is.
 void on_subscribed(calls_ptr self, const ozonetel_answer& answer);
+
+/// The Subscribe call's retry delays (options, else the configuration).
+backoff subscribe_backoff(const ozonetel_config& cfg,
+                          const ucid_calls_options& opts);
+
+/// A Subscribe retry came due (a stale generation does nothing).
+void on_subscribe_timer(calls_ptr self, uint64_t generation);
 
 /// Remembers a CloudAgent failure for /readyz.
 void note_answer(calls_ptr self, const ozonetel_answer& answer);

@@ -143,6 +143,9 @@ struct ozonetel_config {
   /// CloudAgent's Subscribe API base ("https://subscription.ozonetel.com");
   /// with public_url set, switchboard subscribes at start.
   std::string subscribe_base;
+  /// A failed Subscribe call is retried until it succeeds: 1 s doubling
+  /// (with jitter) up to this.
+  double subscribe_retry_max_seconds = 300;
   /// How CloudAgent reaches this server ("https://switchboard.example.com"):
   /// the event receivers' URLs are built on it.
   std::string public_url;

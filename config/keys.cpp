@@ -12,10 +12,12 @@
 #include <phonenumbers/phonenumberutil.h>
 
 #include "core/db_url.hpp"
+#include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/origins.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
+#include "core/time_zone.hpp"
 
 namespace sb {
 
@@ -435,6 +437,10 @@ std::vector<key_spec<app_config>> call_keys() {
                      SB_FIELD(T, ozonetel.pending_outbound_seconds),
                      "Lifetime of the outbound-pending flag set by a manual "
                      "dial."),
+      seconds_key<T>("ozonetel.subscribe_retry_max_seconds",
+                     SB_FIELD(T, ozonetel.subscribe_retry_max_seconds),
+                     "A failed Subscribe call is retried until it succeeds, "
+                     "1 s doubling with jitter up to this interval."),
       string_key<T>("ozonetel.subscribe_base",
                     SB_FIELD(T, ozonetel.subscribe_base),
                     "CloudAgent Subscribe API base URL (e.g. "
@@ -455,16 +461,15 @@ std::vector<key_spec<app_config>> call_keys() {
                     }),
       string_key<T>("ozonetel.timezone", SB_FIELD(T, ozonetel.timezone),
                     "The CloudAgent account's time zone: the callback's and "
-                    "events' times are in it. An offset (+05:30) or a zone "
-                    "without daylight saving time (Asia/Kolkata, Asia/Dubai, "
-                    "Asia/Singapore, UTC, ...).",
+                    "events' times are in it. An offset (+05:30), UTC, or an "
+                    "IANA zone from the system's tzdata, daylight saving "
+                    "time included (Asia/Kolkata, America/New_York, "
+                    "Europe/London, ...). A local time the clocks skip is "
+                    "moved on by the gap, a repeated one is its first pass.",
                     secrecy::none,
                     [](const std::string& v) -> problem {
-                      return utc_offset_of(v)
-                                 ? ""
-                                 : "'" + v
-                                       + "' is not a known fixed-offset zone: "
-                                         "give the offset, e.g. +05:30";
+                      auto zone = time_zone::get(v);
+                      return zone ? "" : describe(zone.error());
                     }),
       seconds_key<T>("events.retention_hours",
                      SB_FIELD(T, events.retention_hours),

@@ -67,14 +67,4 @@ std::string iso8601_utc(unix_micros t);
 /// UTC; no offset means UTC.
 caf::optional<unix_micros> parse_iso8601(const std::string& text);
 
-/// The UTC offset ("+05:30") of a time zone given as an offset ("+05:30",
-/// "-04:00", "UTC") or as the IANA name of a zone without daylight saving
-/// time (Asia/Kolkata, Asia/Dubai, Asia/Singapore, ...); none otherwise.
-caf::optional<std::string> utc_offset_of(const std::string& zone);
-
-/// "YYYY-MM-DD HH:MM:SS" read as local time at `offset` ("+05:30"); none
-/// when empty or malformed.
-caf::optional<unix_micros> parse_local_time(const std::string& text,
-                                            const std::string& offset);
-
 } // namespace sb

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 BUILD_PACKAGES=(cmake g++ make pkg-config ccache libcaf-dev libboost-dev
   rapidjson-dev libcpp-httplib-dev libsoci-dev catch2 libphonenumber-dev
-  libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev)
+  libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev tzdata)
 # Real peers for the tests: a PostgreSQL server, promtool and Prometheus;
 # python3 with YAML for the compose-file check and the free-port picker;
 # clang with libFuzzer for the short fuzz runs; a browser for the operator

@@ -119,6 +119,10 @@ struct ucid_call {
   /// Entries handed to the comms log (a late callback sends a second, which
   /// the writer merges into the same row).
   int emitted = 0;
+  /// Of those, how many are known to be in the comms log (checked at
+  /// start-up): fewer than `emitted` means the last one may have died with
+  /// the process between this state being stored and the writer's commit.
+  int entries_confirmed = 0;
   unix_micros finished_at = 0;
 };
 
@@ -396,6 +400,13 @@ public:
   /// the default disposition for calls whose time ran out while down, and
   /// resumes every disposition that was being sent or retried.
   void resume(unix_micros now, call_effects& out);
+
+  /// UCIDs of calls whose last entry is not known to be in the comms log
+  /// (emitted, not confirmed), sorted.
+  std::vector<std::string> unconfirmed_entries() const;
+
+  /// The call's entries are in the comms log (stored with the call).
+  void confirm_entries(const std::string& ucid);
 
   /// UCIDs changed since the last call (to store), and forgotten ones (to
   /// delete); both cleared.

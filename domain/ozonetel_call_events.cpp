@@ -138,6 +138,23 @@ void ozonetel_call_book::resume(unix_micros now, call_effects& out) {
   }
 }
 
+std::vector<std::string> ozonetel_call_book::unconfirmed_entries() const {
+  std::vector<std::string> out;
+  for (auto& [ucid, call] : calls_)
+    if (call.emitted > call.entries_confirmed)
+      out.push_back(ucid);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void ozonetel_call_book::confirm_entries(const std::string& ucid) {
+  auto* call = find_mutable(ucid);
+  if (call == nullptr || call->entries_confirmed == call->emitted)
+    return;
+  call->entries_confirmed = call->emitted;
+  touch(ucid);
+}
+
 std::vector<std::string> ozonetel_call_book::take_changed() {
   std::vector<std::string> out{changed_.begin(), changed_.end()};
   changed_.clear();

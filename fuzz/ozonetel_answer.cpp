@@ -15,7 +15,7 @@ constexpr sb::ozonetel::api all_apis[] = {
   sb::ozonetel::api::generate_token,  sb::ozonetel::api::agent_login,
   sb::ozonetel::api::agent_logout,    sb::ozonetel::api::manual_dial,
   sb::ozonetel::api::set_disposition, sb::ozonetel::api::change_agent_state,
-  sb::ozonetel::api::agent_details,
+  sb::ozonetel::api::subscribe,
 };
 
 constexpr int statuses[] = {0, 200, 201, 400, 401, 403, 404, 429, 500, 503};

@@ -78,6 +78,13 @@ void write_cloudagent(http::json_writer& w,
     w.EndObject();
     write_text(w, "last_error", h->last_error);
     write_text(w, "subscription_error", h->subscription_error);
+    w.Key("subscription_attempts");
+    w.Int64(h->subscription_attempts);
+    w.Key("subscription_failures");
+    w.Int64(h->subscription_failures);
+    if (h->subscription_retry_at > 0)
+      write_text(w, "subscription_retry_at",
+                 iso8601_utc(h->subscription_retry_at));
     w.Key("tracked_calls");
     w.Int64(h->tracked_calls);
     w.Key("pending_dispositions");

@@ -8,6 +8,7 @@
 #include "adapters/ozonetel/events.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
+#include "core/time_zone.hpp"
 #include "http/errors.hpp"
 #include "http/form.hpp"
 #include "http/json.hpp"
@@ -185,13 +186,15 @@ struct agent_routes {
     base.forward(res, atom, id);
   }
 
-  std::string offset() const {
-    auto o = utc_offset_of(base.ctx.config.ozonetel.timezone);
-    return o ? *o : "+05:30";
+  /// The account's zone (checked when the configuration was read; IST,
+  /// CloudAgent's home, should it ever fail to load).
+  std::shared_ptr<const time_zone> zone() const {
+    auto z = time_zone::get(base.ctx.config.ozonetel.timezone);
+    return z ? *z : time_zone::fixed(19800, "+05:30");
   }
 
   void call_event(const http::request& req, http::response& res) const {
-    auto parsed = ozonetel::parse_call_event(req.body, offset());
+    auto parsed = ozonetel::parse_call_event(req.body, *zone());
     if (!parsed.ok) {
       http::send_error(res, 422, "invalid_field", parsed.error);
       return;
@@ -203,7 +206,7 @@ struct agent_routes {
   }
 
   void agent_event(const http::request& req, http::response& res) const {
-    auto parsed = ozonetel::parse_agent_event(req.body, offset());
+    auto parsed = ozonetel::parse_agent_event(req.body, *zone());
     if (!parsed.ok) {
       http::send_error(res, 422, "invalid_field", parsed.error);
       return;

@@ -8,6 +8,7 @@
 #include "adapters/store/database.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
+#include "core/time_zone.hpp"
 #include "http/errors.hpp"
 #include "http/ozonetel_common.hpp"
 #include "http/form.hpp"
@@ -166,11 +167,12 @@ struct ozonetel_routes : routes_base {
     auto m = std::move(parsed.details);
     m.received_at = now_micros();
     // StartTime / EndTime are the account's local time: a retried callback
-    // keeps the call's own times instead of its arrival.
-    if (auto offset = utc_offset_of(ctx.config.ozonetel.timezone)) {
-      if (auto t = parse_local_time(m.start_time, *offset))
+    // keeps the call's own times instead of its arrival. The zone was
+    // checked when the configuration was read.
+    if (auto zone = time_zone::get(ctx.config.ozonetel.timezone)) {
+      if (auto t = parse_local_time(m.start_time, **zone))
         m.started_at = *t;
-      if (auto t = parse_local_time(m.end_time, *offset))
+      if (auto t = parse_local_time(m.end_time, **zone))
         m.ended_at = *t;
     }
     forward(res, callback_atom_v, std::move(m));

@@ -107,7 +107,7 @@ struct ozonetel_answer {
   std::string raw;
   /// AgentManualDial: the new call's UCID.
   std::string ucid;
-  /// AgentDetails / changeAgentState: the agent's state per CloudAgent.
+  /// changeAgentState: the agent's state per CloudAgent.
   std::string agent_state;
   /// HTTP attempts spent (retries included).
   int32_t attempts = 0;

@@ -157,9 +157,17 @@ struct ozonetel_health {
   int64_t token_expires_at = 0;
   int64_t generations_last_hour = 0;
   std::string last_error;
-  /// "off" (not configured), "pending", "subscribed", "failed".
+  /// "off" (not configured), "pending" (the Subscribe call is out),
+  /// "subscribed", "retrying" (it failed; retried with backoff), "failed"
+  /// (cannot be made: the configuration lacks what it needs).
   std::string subscription = "off";
   std::string subscription_error;
+  /// Subscribe HTTP calls since start (the session's retries included).
+  int64_t subscription_attempts = 0;
+  /// Subscribe calls that failed in a row (0 once one succeeds).
+  int64_t subscription_failures = 0;
+  /// When the next Subscribe call goes out (unix micros; 0 = none due).
+  int64_t subscription_retry_at = 0;
   int64_t tracked_calls = 0;
   int64_t pending_dispositions = 0;
   int64_t agents = 0;
@@ -170,7 +178,8 @@ typename Inspector::result_type inspect(Inspector& f, ozonetel_health& x) {
   return f(caf::meta::type_name("ozonetel_health"), x.enabled,
            x.session_running, x.has_token, x.token_expires_at,
            x.generations_last_hour, x.last_error, x.subscription,
-           x.subscription_error, x.tracked_calls, x.pending_dispositions,
+           x.subscription_error, x.subscription_attempts,
+           x.subscription_failures, x.subscription_retry_at, x.tracked_calls, x.pending_dispositions,
            x.agents);
 }
 

@@ -36,9 +36,6 @@ using ozonetel_session_actor = caf::typed_actor<
   // agent events URL.
   caf::replies_to<subscribe_atom, std::string, std::string>::with<
     ozonetel_answer>,
-  // Reads the agent's state from CloudAgent (briefly cached: CloudAgent
-  // rate-limits this call).
-  caf::replies_to<agent_state_atom>::with<ozonetel_answer>,
   // Token and queue counters.
   caf::replies_to<status_atom>::with<ozonetel_session_status>,
   // Internal: one HTTP attempt finished on a worker.

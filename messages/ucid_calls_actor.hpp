@@ -53,6 +53,8 @@ using ucid_calls_actor = caf::typed_actor<
   caf::replies_to<health_atom>::with<ozonetel_health>,
   // Internal: the session's answer to the Subscribe call.
   caf::reacts_to<subscribe_atom, ozonetel_answer>,
+  // Internal: a failed Subscribe call's backoff (generation) is over.
+  caf::reacts_to<subscribe_atom, uint64_t>,
   // Calls in progress now (for GET /api/calls/active).
   caf::replies_to<active_atom>::with<std::vector<live_call>>,
   // Internal: the outbound-pending flag of this dial (UCID, generation)

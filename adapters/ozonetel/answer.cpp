@@ -27,9 +27,8 @@ const char* to_string(api which) noexcept {
       return "changeAgentState";
     case api::subscribe:
       return "subscribe";
-    default:
-      return "AgentDetails";
   }
+  return "?";
 }
 
 namespace {
@@ -173,8 +172,8 @@ std::string member_text(const rapidjson::Value& object,
   return {};
 }
 
-// The agent's state hides in different places per API: AgentDetails puts an
-// object under `message`, changeAgentState a JSON *string* under `message`.
+// changeAgentState puts the agent's state in a JSON *string* under `message`;
+// an object or array there, or the root, are read too (parsed defensively).
 std::string find_agent_state(const rapidjson::Value& root) {
   static constexpr std::initializer_list<const char*> keys
       = {"agentStatus", "AgentStatus", "agent_status", "agentState",
@@ -305,7 +304,7 @@ result interpret(api which, int http_status, std::string_view body,
     r.ucid = member_text(doc, {"ucid", "UCID", "Ucid", "monitorUCID"});
     if (which == api::generate_token)
       r.token = member_text(doc, {"token", "Token", "access_token"});
-    if (which == api::agent_details || which == api::change_agent_state)
+    if (which == api::change_agent_state)
       r.agent_state = find_agent_state(doc);
   } else if (json && doc.IsString()) {
     r.message = redact({doc.GetString(), doc.GetStringLength()}, secrets, 1024);

@@ -25,7 +25,6 @@ enum class api {
   manual_dial,
   set_disposition,
   change_agent_state,
-  agent_details,
   /// Subscribe API: POST /events/subscribe (call and agent event URLs).
   subscribe,
 };
@@ -67,7 +66,7 @@ struct result {
   std::string raw;
   /// AgentManualDial: the new call's UCID.
   std::string ucid;
-  /// AgentDetails / changeAgentState: the agent's state as CloudAgent says it
+  /// changeAgentState: the agent's state as CloudAgent says it
   /// (e.g. "READY", "PAUSED", "ACW", "BUSY").
   std::string agent_state;
   /// generateToken: the token. Secret: never log, never put in a message

@@ -244,11 +244,4 @@ result client::change_agent_state_as(const std::string& token,
                    json_object(fields), false);
 }
 
-result client::agent_details(const std::string& token) const {
-  return post_json(
-      api::agent_details, "/ca_apis/AgentDetails", token,
-      json_object({{"userName", cfg_.account}, {"agentId", cfg_.agent_id}}),
-      false);
-}
-
 } // namespace sb::ozonetel

@@ -90,9 +90,6 @@ public:
   result change_agent_state(const std::string& token, const std::string& state,
                             const std::string& pause_reason) const;
 
-  /// POST /ca_apis/AgentDetails: what CloudAgent says about our agent.
-  result agent_details(const std::string& token) const;
-
   const settings& config() const noexcept {
     return cfg_;
   }

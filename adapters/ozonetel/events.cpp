@@ -7,6 +7,7 @@
 #include "adapters/ozonetel/json_guard.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
+#include "core/time_zone.hpp"
 
 namespace sb::ozonetel {
 
@@ -85,7 +86,7 @@ std::string agent_state_name(const std::string& raw) {
 }
 
 call_event_parse parse_call_event(std::string_view json,
-                                  const std::string& offset) {
+                                  const time_zone& zone) {
   call_event_parse result;
   rapidjson::Document doc;
   if (!read_object(json, doc, result))
@@ -102,7 +103,7 @@ call_event_parse parse_call_event(std::string_view json,
   e.agent_number = text(doc, {"agent_number", "agentNumber"});
   e.skill = text(doc, {"skill", "Skill"});
   e.event_time_text = text(doc, {"event_time", "eventTime", "EventTime"});
-  if (auto t = parse_local_time(e.event_time_text, offset))
+  if (auto t = parse_local_time(e.event_time_text, zone))
     e.event_time = *t;
   if (e.ucid.empty() && e.monitor_ucid.empty()) {
     result.error = "the event carries no ucid / monitor_ucid";
@@ -117,7 +118,7 @@ call_event_parse parse_call_event(std::string_view json,
 }
 
 agent_event_parse parse_agent_event(std::string_view json,
-                                    const std::string& offset) {
+                                    const time_zone& zone) {
   agent_event_parse result;
   rapidjson::Document doc;
   if (!read_object(json, doc, result))
@@ -128,7 +129,7 @@ agent_event_parse parse_agent_event(std::string_view json,
                            "action", "event", "Action"});
   e.state = agent_state_name(e.raw_state);
   auto when = text(doc, {"event_time", "eventTime", "EventTime"});
-  if (auto t = parse_local_time(when, offset))
+  if (auto t = parse_local_time(when, zone))
     e.event_time = *t;
   if (e.agent_id.empty()) {
     result.error = "the event carries no agent_id";

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/time_zone.hpp"
 #include "messages/ozonetel_agents.hpp"
 
 namespace sb::ozonetel {
@@ -26,12 +27,12 @@ struct agent_event_parse {
   ozonetel_agent_event event;
 };
 
-/// `offset` is the account's UTC offset ("+05:30").
+/// `zone` is the account's time zone (the events' times are local).
 call_event_parse parse_call_event(std::string_view json,
-                                  const std::string& offset);
+                                  const time_zone& zone);
 
 agent_event_parse parse_agent_event(std::string_view json,
-                                    const std::string& offset);
+                                    const time_zone& zone);
 
 /// CloudAgent's word for an agent state -> ours: ready, busy, acw, paused,
 /// logged_out, logged_in, or the text itself (lower case).

@@ -182,6 +182,12 @@ public:
   /// Every stored UCID state.
   caf::expected<std::vector<ucid_state_row>> load_ucid_states();
 
+  /// For each Ozonetel call: true when its comms entry still has to be
+  /// written -- no row with its ext_message_id, or a row that writing it
+  /// would change (the same merge the writer applies). Reads only.
+  caf::expected<std::vector<bool>>
+  ozonetel_entries_unwritten(const std::vector<completed_call>& calls);
+
   /// Customers by id ascending after `q.after_id`, filtered; at most 500.
   caf::expected<std::vector<customer>> list_customers(const customer_query& q);
 

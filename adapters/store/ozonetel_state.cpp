@@ -2,6 +2,7 @@
 // state (ozonetel_ucid_state), both upserted by primary key.
 
 #include "adapters/store/database_impl.hpp"
+#include "domain/comms_merge.hpp"
 
 namespace sb::store {
 
@@ -113,6 +114,30 @@ caf::expected<std::vector<ucid_state_row>> database::load_ucid_states() {
     for (auto& r : rs)
       out.push_back({r.get<std::string>(0), r.get<std::string>(1),
                      r.get<std::string>(2), r.get<std::string>(3)});
+    return out;
+  });
+}
+
+caf::expected<std::vector<bool>> database::ozonetel_entries_unwritten(
+    const std::vector<completed_call>& calls) {
+  auto& d = *impl_;
+  return d.run("ozonetel_entries_unwritten", true, [&] {
+    std::vector<bool> out;
+    out.reserve(calls.size());
+    auto now = now_micros();
+    auto at = iso8601_utc(now);
+    for (auto& call : calls) {
+      auto stored = d.load_comms("source = 'ozonetel' AND ext_message_id = :e",
+                                 call.ext_message_id);
+      if (!stored) {
+        out.push_back(true);
+        continue;
+      }
+      matched_call m;
+      m.call = call;
+      out.push_back(merge_into(*stored, to_entry(m, at, now),
+                               call.started_at != 0));
+    }
     return out;
   });
 }

@@ -92,6 +92,7 @@ std::string encode_ucid_call(const ucid_call& c) {
   put(w, "callback_duration_seconds", c.callback_duration_seconds);
   put(w, "callback_talk_seconds", c.callback_talk_seconds);
   put(w, "emitted", static_cast<int64_t>(c.emitted));
+  put(w, "entries_confirmed", static_cast<int64_t>(c.entries_confirmed));
   put(w, "crm_ref", c.crm_ref);
   put(w, "recording", c.recording);
   put(w, "fallback_duration_seconds", c.fallback_duration_seconds);
@@ -143,6 +144,8 @@ caf::optional<ucid_call> decode_ucid_call(const std::string& json) {
   c.callback_duration_seconds = number(d, "callback_duration_seconds");
   c.callback_talk_seconds = number(d, "callback_talk_seconds");
   c.emitted = static_cast<int>(number(d, "emitted"));
+  // Absent in rows stored before it existed: unknown, checked at start-up.
+  c.entries_confirmed = static_cast<int>(number(d, "entries_confirmed"));
   c.crm_ref = text(d, "crm_ref");
   c.recording = text(d, "recording");
   c.fallback_duration_seconds = number(d, "fallback_duration_seconds", -1);

@@ -256,23 +256,6 @@ TEST_CASE("session: a dial is never sent twice") {
   CHECK_FALSE(c.ucid.empty());
 }
 
-TEST_CASE("session: agent state reads are cached briefly") {
-  ozonetel_server fake;
-  session_env s{config_for(fake), fast_session_options()};
-  for (int i = 0; i < 20; ++i) {
-    auto a = s.ask(agent_state_atom_v);
-    REQUIRE(a.outcome == ozonetel_outcome::ok);
-    CHECK(a.agent_state == "READY");
-  }
-  CHECK(fake.count("/ca_apis/AgentDetails") == 1);
-  // A state change makes the next read go to CloudAgent.
-  REQUIRE(s.ask(agent_state_atom_v, std::string{"Pause"}, std::string{"Tea"})
-              .outcome
-          == ozonetel_outcome::ok);
-  CHECK(s.ask(agent_state_atom_v).agent_state == "PAUSED");
-  CHECK(fake.count("/ca_apis/AgentDetails") == 2);
-}
-
 TEST_CASE("session: without an account everything is unavailable") {
   ozonetel_server fake;
   auto cfg = config_for(fake);

@@ -30,9 +30,9 @@ TEST_CASE("answers: every documented status spelling") {
     CHECK(b.message == "Disposition saved successfully");
   }
   SECTION("JSON booleans") {
-    CHECK(interpret(api::agent_details, 200, R"({"status":true})").what
+    CHECK(interpret(api::change_agent_state, 200, R"({"status":true})").what
           == outcome::ok);
-    CHECK(interpret(api::agent_details, 200,
+    CHECK(interpret(api::change_agent_state, 200,
                     R"({"status":false,"message":"nope"})")
             .what
           == outcome::rejected);
@@ -77,7 +77,7 @@ TEST_CASE("answers: transport and server failures") {
   auto r = interpret(api::manual_dial, 502, "<html>Bad Gateway</html>");
   CHECK(r.what == outcome::server_error);
   CHECK(transient(r.what));
-  auto html = interpret(api::agent_details, 200, "<html><body>oops");
+  auto html = interpret(api::change_agent_state, 200, "<html><body>oops");
   CHECK(html.what == outcome::malformed);
   CHECK(html.message == "<html><body>oops");
 }
@@ -87,9 +87,10 @@ TEST_CASE("answers: the dial's UCID and the agent's state") {
                         R"({"ucid":"9100000000000123","status":"queued successfully"})");
   CHECK(dial.what == outcome::ok);
   CHECK(dial.ucid == "9100000000000123");
-  auto details = interpret(api::agent_details, 200,
-                           R"({"status":"success","message":{"AgentId":"a1","AgentStatus":"ACW"}})");
-  CHECK(details.agent_state == "ACW");
+  // An object under `message` is read too.
+  auto nested = interpret(api::change_agent_state, 200,
+                          R"({"status":"success","message":{"AgentId":"a1","AgentStatus":"ACW"}})");
+  CHECK(nested.agent_state == "ACW");
   // changeAgentState nests its JSON in a string.
   auto change = interpret(
     api::change_agent_state, 200,

@@ -9,6 +9,7 @@
 
 #include "adapters/store/ucid_state.hpp"
 #include "domain/ozonetel_call_book.hpp"
+#include "tests/fixtures/store_support.hpp"
 
 using namespace sb;
 
@@ -170,4 +171,73 @@ TEST_CASE("call book: a stored call in after-call work resumes after a "
     next.resume(t0 + 201 * second, resent);
     CHECK(resent.dispositions.size() == 1);
   }
+}
+
+TEST_CASE("call book: an entry stored with its call but never committed is "
+          "found after a restart and written exactly once") {
+  sb::test::for_each_backend("unwritten entries", [](const auto& backend) {
+    auto db = sb::test::open_or_fail(backend.url);
+    ozonetel_call_book book{agents_config()};
+    call_effects out;
+    for (auto ucid : {"U-1", "U-2", "U-3"}) {
+      book.on_call_event(call_event("Answered", ucid, "someone", t0), t0, out);
+      book.on_call_event(call_event("Disconnect", ucid, "someone",
+                                    t0 + 30 * second),
+                         t0 + 30 * second, out);
+    }
+    // Another agent's calls end without a disposition of ours: one entry
+    // each, handed out; the state says so once stored and reloaded.
+    REQUIRE(out.entries.size() == 3);
+    CHECK(book.unconfirmed_entries()
+          == std::vector<std::string>{"U-1", "U-2", "U-3"});
+    auto reloaded = [&] {
+      ozonetel_call_book next{agents_config()};
+      for (auto ucid : {"U-1", "U-2", "U-3"}) {
+        auto c = store::decode_ucid_call(
+            store::encode_ucid_call(*book.find(ucid)));
+        REQUIRE(c);
+        next.restore(*c);
+      }
+      return next;
+    };
+    CHECK(reloaded().unconfirmed_entries().size() == 3);
+    auto calls = [&](const ozonetel_call_book& b) {
+      std::vector<completed_call> v;
+      for (auto& u : b.unconfirmed_entries())
+        v.push_back(to_completed(*b.find(u), "acme"));
+      return v;
+    };
+    // Only U-1 reached the comms log before the process died.
+    auto all = calls(book);
+    std::vector<matched_call> committed{{all[0], caf::none, {}}};
+    REQUIRE(db->write_calls(committed));
+    auto unwritten = db->ozonetel_entries_unwritten(all);
+    REQUIRE(unwritten);
+    CHECK(*unwritten == std::vector<bool>{false, true, true});
+    // Re-sent twice over (a second crash): still one row per call.
+    std::vector<matched_call> resend{{all[1], caf::none, {}},
+                                     {all[2], caf::none, {}}};
+    std::vector<store::write_outcome> outcomes;
+    REQUIRE(db->write_calls(resend, &outcomes));
+    CHECK(outcomes == std::vector<store::write_outcome>{
+                          store::write_outcome::inserted,
+                          store::write_outcome::inserted});
+    REQUIRE(db->write_calls(resend, &outcomes));
+    CHECK(outcomes == std::vector<store::write_outcome>{
+                          store::write_outcome::duplicate,
+                          store::write_outcome::duplicate});
+    auto count = db->count_comms();
+    REQUIRE(count);
+    CHECK(*count == 3);
+    CHECK(*db->ozonetel_entries_unwritten(all)
+          == std::vector<bool>{false, false, false});
+    // A later report (the callback's recording) makes the stored row stale.
+    auto later = all[0];
+    later.recording = "https://rec.example/u1.mp3";
+    CHECK(*db->ozonetel_entries_unwritten({later}) == std::vector<bool>{true});
+    for (auto ucid : {"U-1", "U-2", "U-3"})
+      book.confirm_entries(ucid);
+    CHECK(book.unconfirmed_entries().empty());
+    CHECK(reloaded().unconfirmed_entries().empty());
+  });
 }

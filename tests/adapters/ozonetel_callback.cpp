@@ -123,7 +123,7 @@ TEST_CASE("CloudAgent answers nested too deep are malformed, not a crash") {
   std::string deep = R"({"status":"success","message":)"
                      + std::string(1u << 20, '[') + std::string(1u << 20, ']')
                      + "}";
-  auto r = interpret(api::agent_details, 200, deep);
+  auto r = interpret(api::change_agent_state, 200, deep);
   CHECK(r.what == outcome::malformed);
   CHECK(r.message.find("nested deeper than 64 levels") != std::string::npos);
   // redact() of the same text must not recurse either.

@@ -88,9 +88,6 @@ TEST_CASE("client: manual dial, disposition, agent state with the bearer token")
   CHECK(saved.what == outcome::ok);
   CHECK(saved.message == "Disposition saved successfully");
 
-  auto details = c.agent_details(token);
-  CHECK(details.what == outcome::ok);
-  CHECK(details.agent_state == "READY");
   fake.set_agent_state("ACW");
   auto pause = c.change_agent_state(token, "Pause", "Lunch");
   CHECK(pause.what == outcome::rejected);
@@ -126,28 +123,29 @@ TEST_CASE("client: faults become outcomes") {
   ozonetel_server fake;
   client c{settings_for(fake)};
   auto token = c.generate_token().token;
-  const std::string path = "/ca_apis/AgentDetails";
+  const std::string path = "/ca_apis/changeAgentState";
+  auto ready = [&] { return c.change_agent_state(token, "Ready", {}); };
 
   fake.push_fault(path, fault::http(503));
-  auto r503 = c.agent_details(token);
+  auto r503 = ready();
   CHECK(r503.what == outcome::server_error);
   CHECK(r503.http_status == 503);
 
   fake.push_fault(path, fault::malformed());
-  CHECK(c.agent_details(token).what == outcome::malformed);
+  CHECK(ready().what == outcome::malformed);
 
   fake.push_fault(path, fault::drop());
-  auto dropped = c.agent_details(token);
+  auto dropped = ready();
   CHECK(dropped.what == outcome::network_error);
   CHECK_FALSE(dropped.connect_failed);
 
   auto slow = fault::slow(std::chrono::milliseconds{1500});
   fake.push_fault(path, slow);
-  auto timed_out = c.agent_details(token);
+  auto timed_out = ready();
   CHECK(timed_out.what == outcome::network_error);
 
   fake.expire_tokens();
-  auto expired = c.agent_details(token);
+  auto expired = ready();
   CHECK(expired.what == outcome::unauthorized);
   CHECK(expired.http_status == 401);
   CHECK(expired.message == "Token Expired");

@@ -15,6 +15,7 @@
 #include <rapidjson/document.h>
 
 #include "adapters/store/database.hpp"
+#include "tests/fixtures/e2e_harness.hpp"
 #include "tests/fixtures/ozonetel_server.hpp"
 #include "tests/fixtures/prometheus_scrape_support.hpp"
 
@@ -62,16 +63,24 @@ struct centre {
   sb::test::ozonetel_server& fake;
   scratch_dir& dir;
   double acw_seconds;
+  /// Empty: a SQLite file in `dir`.
+  std::string database;
   running_server server;
   int run = 0;
 
-  centre(sb::test::ozonetel_server& f, scratch_dir& d, double acw = 30)
-      : fake(f), dir(d), acw_seconds(acw) {
+  centre(sb::test::ozonetel_server& f, scratch_dir& d, double acw = 30,
+         std::string db = {})
+      : fake(f), dir(d), acw_seconds(acw), database(std::move(db)) {
     start();
   }
 
   std::string db_url() const {
-    return "sqlite:" + (dir.path() / "crm.db").string();
+    return database.empty() ? "sqlite:" + (dir.path() / "crm.db").string()
+                            : database;
+  }
+
+  std::string log() const {
+    return read_text(server.process->log());
   }
 
   void start() {
@@ -374,4 +383,136 @@ TEST_CASE("agent tokens: their own agent only, no CRM route; whoami; Ready "
   auto other = call(c.port(), "GET", "/api/ozonetel/agents/agent302/state");
   CHECK(other.text("cloudagent_state") == "ready");
   CHECK(other.json["ready"].GetBool());
+}
+
+TEST_CASE("a failing Subscribe call is retried with backoff until it "
+          "succeeds, logged once, with its state and attempts in /readyz",
+          "[agents][process]") {
+  sb::test::ozonetel_server fake;
+  // 503, a dropped connection, a 200 saying it failed, 503: the session
+  // retries the first two itself, the third ends a round, the next round
+  // meets the fourth and then succeeds.
+  fake.fail_subscriptions(4);
+  scratch_dir dir{"sb-agents-subscribe"};
+  centre c{fake, dir};
+  REQUIRE(wait_until(milliseconds{15000}, milliseconds{50}, [&] {
+    auto r = call(c.port(), "GET", "/readyz");
+    return r.json.IsObject() && r.json.HasMember("cloudagent")
+           && r.json["cloudagent"]["subscription"] == "subscribed";
+  }));
+  auto ready = call(c.port(), "GET", "/readyz");
+  auto& ca = ready.json["cloudagent"];
+  CHECK(ca["subscription_attempts"].GetInt64() == 5);
+  CHECK(ca["subscription_failures"].GetInt64() == 0);
+  CHECK_FALSE(ca.HasMember("subscription_retry_at"));
+  CHECK(fake.count("/events/subscribe") == 5);
+  auto log = c.log();
+  INFO(log_tail(c.server.process->log()));
+  size_t failures_logged = 0;
+  for (auto at = log.find("Subscribe call failed; retrying");
+       at != std::string::npos;
+       at = log.find("Subscribe call failed; retrying", at + 1))
+    ++failures_logged;
+  CHECK(failures_logged == 1);
+  CHECK(log.find("subscribed to CloudAgent's events after failures")
+        != std::string::npos);
+  auto metrics = call(c.port(), "GET", "/metrics").body;
+  CHECK(metrics.find("switchboard_ozonetel_subscribed 1") != std::string::npos);
+  // Events reach the receivers it registered.
+  CHECK(fake.post_agent_event(fake.opts().agent_id, "Ready") == 200);
+}
+
+TEST_CASE("kill -9 while the writer holds an entry it has not committed: "
+          "after the restart the entry is written from the stored call, "
+          "once",
+          "[agents][process][postgresql]") {
+  if (sb::test::test_pg_url().empty()) {
+    WARN("SKIPPED: SB_TEST_PG_URL is not set (run through "
+         "tests/with-postgres.sh)");
+    return;
+  }
+  sb::test::pg_scratch_database pg{"sb_agents_kill"};
+  sb::test::ozonetel_server fake;
+  scratch_dir dir{"sb-agents-kill9-entry"};
+  centre c{fake, dir, 30, pg.url()};
+  auto agent = fake.opts().agent_id;
+  auto dialed = call(c.port(), "POST", "/api/ozonetel/dial",
+                     R"({"phone_number":"+919845077777"})");
+  REQUIRE(dialed.status == 200);
+  auto ucid = dialed.text("ucid");
+  fake.post_call_event("Answered", ucid, agent);
+  fake.post_call_event("Disconnect", ucid, agent);
+  // The worst moment, made certain: the call's state is stored and its
+  // entry handed to the writer, whose INSERT waits on a lock this test
+  // holds on the comms log (the call state's own table stays free).
+  soci::session holder(soci::postgresql,
+                       sb::test::pg_scratch_database::soci_url(pg.url()));
+  holder << "BEGIN";
+  holder << "LOCK TABLE crm_comms_log IN EXCLUSIVE MODE";
+  auto d = call(c.port(), "POST", "/api/ozonetel/dispose",
+                R"({"ucid":")" + ucid
+                    + R"(","disposition":"APPOINTMENT_BOOKED","notes":"Fri"})");
+  REQUIRE(d.status == 200);
+  auto waiting_inserts = [&] {
+    int n = 0;
+    // The writer's backend waits on our lock (its query column may still
+    // show the statement before the INSERT).
+    holder << "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+              "current_database() AND wait_event_type = 'Lock' AND pid <> "
+              "pg_backend_pid()",
+        soci::into(n);
+    return n;
+  };
+  auto activity = [&] {
+    std::string out;
+    soci::rowset<soci::row> rs = holder.prepare
+        << "SELECT coalesce(state, ''), coalesce(wait_event_type, ''), "
+           "left(coalesce(query, ''), 80) FROM pg_stat_activity WHERE "
+           "datname = current_database()";
+    for (auto& r : rs)
+      out += r.get<std::string>(0) + " | " + r.get<std::string>(1) + " | "
+             + r.get<std::string>(2) + "\n";
+    return out;
+  };
+  bool blocked = wait_until(milliseconds{15000}, milliseconds{20},
+                            [&] { return waiting_inserts() > 0; });
+  INFO(activity());
+  INFO(log_tail(c.server.process->log()));
+  REQUIRE(blocked);
+  std::string phase;
+  holder << "SELECT phase FROM ozonetel_ucid_state WHERE ucid = :u",
+      soci::use(ucid), soci::into(phase);
+  CHECK(phase == "disposed");
+  REQUIRE(::kill(c.server.process->pid(), SIGKILL) == 0);
+  c.server.process->stop(milliseconds{5000});
+  holder << "ROLLBACK";
+  // The dead process's INSERT never commits: its transaction dies with it.
+  REQUIRE(wait_until(milliseconds{15000}, milliseconds{20},
+                     [&] { return waiting_inserts() == 0; }));
+  CHECK(c.entries().empty());
+  c.start();
+  INFO(log_tail(c.server.process->log()));
+  REQUIRE(wait_until(milliseconds{15000}, milliseconds{50},
+                     [&] { return c.entries().size() == 1; }));
+  auto e = c.entries().front();
+  CHECK(e.ucid == ucid);
+  CHECK(e.direction == "outbound");
+  CHECK(e.disposition == "answered");
+  CHECK(e.body.find("Fri") != std::string::npos);
+  CHECK(c.log().find("call entry lost with the last process, sent again")
+        != std::string::npos);
+  // The disposition went out once, before the kill, and never again.
+  CHECK(saved_for(fake, ucid) == 1);
+  CHECK(fake.count("/ca_apis/DispositionAPIV2") == 1);
+  // Another restart finds the entry committed: nothing is sent again.
+  c.server.process->stop(milliseconds{5000});
+  c.start();
+  // Answered by ucid_calls after its start-up work (reload, checks, resends).
+  REQUIRE(call(c.port(), "GET", "/api/ozonetel/agents/" + agent + "/state")
+              .status
+          == 200);
+  CHECK(c.log().find("calls restored") != std::string::npos);
+  CHECK(c.log().find("sent again") == std::string::npos);
+  CHECK(c.entries().size() == 1);
+  CHECK(fake.count("/ca_apis/DispositionAPIV2") == 1);
 }

@@ -612,7 +612,7 @@ TEST_CASE("http.listen port 0 asks for a free port; other ports stay 1..65535") 
 }
 
 TEST_CASE("[ozonetel.agent.<id>] sections configure agents; their password "
-          "is a secret; ozonetel.timezone takes fixed-offset zones") {
+          "is a secret; ozonetel.timezone takes offsets and IANA zones") {
   auto cfg = sb::parse_config_text("[ozonetel.agent.agent02]\n"
                                    "name = Priya\n"
                                    "extension = 7002\n"
@@ -629,9 +629,14 @@ TEST_CASE("[ozonetel.agent.<id>] sections configure agents; their password "
   CHECK(cfg->ozonetel.agents[1].id == "agent03");
   CHECK(cfg->ozonetel.timezone == "+05:30");
   CHECK(sb::parse_config_text("[ozonetel]\ntimezone = Asia/Kolkata\n"));
+  // Zones with daylight saving time come from the system's tzdata.
   auto dst = sb::parse_config_text("[ozonetel]\ntimezone = America/New_York\n");
-  REQUIRE_FALSE(dst);
-  CHECK(sb::error_text(dst.error()).find("offset") != std::string::npos);
+  REQUIRE(dst);
+  CHECK(dst->ozonetel.timezone == "America/New_York");
+  auto nowhere = sb::parse_config_text("[ozonetel]\ntimezone = Nowhere/City\n");
+  REQUIRE_FALSE(nowhere);
+  CHECK(sb::error_text(nowhere.error()).find("Nowhere/City") != std::string::npos);
+  CHECK_FALSE(sb::parse_config_text("[ozonetel]\ntimezone = ../../etc/passwd\n"));
   CHECK_FALSE(sb::parse_config_text("[ozonetel.agent.bad id]\nname = x\n"));
   CHECK_FALSE(
       sb::parse_config_text("[ozonetel.agent.a1]\nunknown_key = x\n"));

@@ -38,7 +38,8 @@ struct ozonetel_api {
   std::unique_ptr<sb::http_server> admin;
   uint16_t port = 0;
 
-  explicit ozonetel_api(bool with_account = true, double acw_timeout = 30) {
+  explicit ozonetel_api(bool with_account = true, double acw_timeout = 30,
+                        const std::string& timezone = "Asia/Kolkata") {
     cfg.db.url = "sqlite:" + (dir.path() / "crm.db").string();
     cfg.db.spool_path = (dir.path() / "crm.spool").string();
     cfg.http.listen = "127.0.0.1:0";
@@ -48,6 +49,7 @@ struct ozonetel_api {
     cfg.phone.default_region = "IN";
     cfg.ozonetel = config_for(fake);
     cfg.ozonetel.acw_timeout_seconds = acw_timeout;
+    cfg.ozonetel.timezone = timezone;
     if (!with_account) {
       cfg.ozonetel.account.clear();
       cfg.ozonetel.api_key.clear();
@@ -466,4 +468,51 @@ TEST_CASE(
   // ucid_calls retries on its own (2 s first backoff by default).
   REQUIRE(api.rows(1));
   CHECK(api.fake.disposed(ucid));
+}
+
+TEST_CASE("http: the callback's local times in a zone with daylight saving "
+          "time, on both sides of 2026's changes") {
+  ozonetel_api api{true, 30, "America/New_York"};
+  auto c = api.client();
+  struct sample {
+    std::string ucid, start, end, occurred;
+    int64_t seconds;
+  };
+  // Times CloudAgent writes in New York: before and after the spring change
+  // (02:00 EST -> 03:00 EDT), across it, and in the hour the autumn change
+  // repeats (its first pass).
+  std::vector<sample> samples{
+      {"9400000000000001", "2026-03-07 10:00:00", "2026-03-07 10:01:00",
+       "2026-03-07T15:00:00Z", 60},
+      {"9400000000000002", "2026-03-08 01:50:00", "2026-03-08 03:10:00",
+       "2026-03-08T06:50:00Z", 20 * 60},
+      {"9400000000000003", "2026-03-09 10:00:00", "2026-03-09 10:01:00",
+       "2026-03-09T14:00:00Z", 60},
+      {"9400000000000004", "2026-11-01 00:50:00", "2026-11-01 01:10:00",
+       "2026-11-01T04:50:00Z", 20 * 60},
+      {"9400000000000005", "2026-11-01 02:10:00", "2026-11-01 02:11:00",
+       "2026-11-01T07:10:00Z", 60}};
+  for (auto& x : samples) {
+    auto form = api.fake.callback_form({{"monitorUCID", x.ucid},
+                                        {"CallerID", "+12125550100"},
+                                        {"AgentID", "someone_else"},
+                                        {"StartTime", x.start},
+                                        {"EndTime", x.end},
+                                        {"Status", "Answered"},
+                                        {"Type", "InBound"}});
+    auto cb = c.Post("/api/ozonetel/callback?token=cb-token-77aa", form,
+                     "application/x-www-form-urlencoded");
+    REQUIRE(cb);
+    INFO(cb->body);
+    CHECK(cb->status == 200);
+  }
+  REQUIRE(api.rows(static_cast<int64_t>(samples.size())));
+  for (auto& x : samples) {
+    INFO(x.ucid << " " << x.start);
+    auto row = api.db()->find_comms("ozonetel", x.ucid);
+    REQUIRE(row);
+    REQUIRE(*row);
+    CHECK((*row)->occurred_at == x.occurred);
+    CHECK((*row)->duration_seconds == x.seconds);
+  }
 }
