@@ -8,8 +8,8 @@ namespace sb {
 
 webhooks_actor::behavior_type
 webhooks(webhooks_actor::stateful_pointer<webhooks_state> self,
-         std::string db_url, std::vector<webhook_config> endpoints,
-         double poll_seconds, shared_event_signal signal) {
+         const std::string& db_url, std::vector<webhook_config> endpoints,
+         double poll_seconds, const shared_event_signal& signal) {
   std::chrono::milliseconds poll{
       static_cast<int64_t>(std::llround(poll_seconds * 1000))};
   for (auto& endpoint : endpoints)

@@ -34,7 +34,7 @@ struct webhooks_state {
 
 webhooks_actor::behavior_type
 webhooks(webhooks_actor::stateful_pointer<webhooks_state> self,
-         std::string db_url, std::vector<webhook_config> endpoints,
-         double poll_seconds, shared_event_signal signal);
+         const std::string& db_url, std::vector<webhook_config> endpoints,
+         double poll_seconds, const shared_event_signal& signal);
 
 } // namespace sb

@@ -137,12 +137,13 @@ void help_webhooks(std::ostream& out) {
     auto env = "SWITCHBOARD_WEBHOOK_<NAME>_" + upper(spec.name);
     auto def = spec.get(defaults);
     out << "  " << dotted << (spec.secret == secrecy::secret ? " *" : "")
-        << " = " << (def.empty() ? "(empty)" : def) << "\n      env " << env
-        << (spec.secret == secrecy::secret
-                ? " or " + env + "_FILE, flag --" + dotted
-                      + "_file (never on the command line)"
-                : ", flag --" + dotted)
-        << "\n      " << spec.help << "\n";
+        << " = " << (def.empty() ? "(empty)" : def) << "\n      env " << env;
+    if (spec.secret == secrecy::secret)
+      out << " or " << env << "_FILE, flag --" << dotted
+          << "_file (never on the command line)";
+    else
+      out << ", flag --" << dotted;
+    out << "\n      " << spec.help << "\n";
   }
 }
 
@@ -153,10 +154,15 @@ caf::error validate_webhooks(const app_config& cfg) {
       return make_config_error(prefix
                                + "url: missing (every configured webhook "
                                  "needs a url; remove the section or set it)");
-    if (w.secret.empty())
-      return make_config_error(
-          prefix + "secret: missing (receivers check the signature; give it "
-          + env_name_of(prefix + "secret") + " or " + prefix + "secret_file)");
+    if (w.secret.empty()) {
+      std::string text = prefix;
+      text += "secret: missing (receivers check the signature; give it ";
+      text += env_name_of(prefix + "secret");
+      text += " or ";
+      text += prefix;
+      text += "secret_file)";
+      return make_config_error(std::move(text));
+    }
     if (w.retry_max_seconds < w.retry_initial_seconds)
       return make_config_error(prefix
                                + "retry_max_seconds: must not be below "
