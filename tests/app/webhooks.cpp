@@ -185,8 +185,12 @@ void restart_loses_nothing(int signal_number) {
   receiver.slow_down(milliseconds{0});
   sb_a.start();
   sb_a.log_calls(customer, 20);
-  auto ids = logged_ids(db_url);
-  REQUIRE(ids.size() == 50);
+  // The event log appends after the API answered: wait for the table.
+  std::vector<int64_t> ids;
+  REQUIRE(wait_until(milliseconds{15000}, milliseconds{5}, [&] {
+    ids = logged_ids(db_url);
+    return ids.size() == 50;
+  }));
   INFO(log_tail(sb_a.server.process->log()));
   REQUIRE(wait_until(milliseconds{20000}, milliseconds{10},
                      [&] { return all_accepted(receiver, ids); }));
@@ -237,8 +241,11 @@ TEST_CASE("webhooks: two instances on one PostgreSQL deliver each event once",
   one.log_calls(customer, 15);
   two.log_calls(customer, 15);
   one.log_calls(customer, 5);
-  auto ids = logged_ids(pg.url());
-  REQUIRE(ids.size() == 35);
+  std::vector<int64_t> ids;
+  REQUIRE(wait_until(milliseconds{15000}, milliseconds{5}, [&] {
+    ids = logged_ids(pg.url());
+    return ids.size() == 35;
+  }));
   INFO(log_tail(one.server.process->log()));
   INFO(log_tail(two.server.process->log()));
   REQUIRE(wait_until(milliseconds{20000}, milliseconds{10},
