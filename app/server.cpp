@@ -16,6 +16,7 @@
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
 #include "actors/event_log.hpp"
+#include "actors/webhooks.hpp"
 #include "actors/ozonetel_session.hpp"
 #include "actors/ucid_calls.hpp"
 #include "adapters/metrics/registry.hpp"
@@ -196,6 +197,11 @@ caf::expected<void> server::start() {
                  caf::actor_cast<caf::actor>(event_log_));
   tracker_ = sys_.spawn(call_tracker_bounded, cfg_.pbxes, cfg_.tracker,
                         matcher_, downstream_);
+  // Webhook senders read the event table on threads of their own: the
+  // pipeline never sends them anything, so a slow receiver slows nobody.
+  if (!cfg_.webhooks.empty())
+    webhooks_ = sys_.spawn(sb::webhooks, cfg_.db.url, cfg_.webhooks,
+                           cfg_.events.poll_seconds, events_signal_);
   backoff_policy backoff;
   backoff.initial = opts_.reconnect_initial;
   backoff.max = opts_.reconnect_max;
@@ -244,6 +250,16 @@ caf::expected<void> server::start() {
     };
   }
   deps.agent_tokens = agent_tokens_;
+  if (!cfg_.webhooks.empty()) {
+    auto& sys = sys_;
+    auto timeout = std::chrono::duration_cast<caf::timespan>(
+        std::chrono::duration<double>{cfg_.http.request_timeout_seconds});
+    deps.webhooks = [this, &sys, timeout] {
+      auto states = http_ask<std::vector<webhook_status>>(sys, webhooks(),
+                                                          timeout, status_atom_v);
+      return states ? std::move(*states) : std::vector<webhook_status>{};
+    };
+  }
   if (!cfg_.pbxes.empty()) {
     auto& sys = sys_;
     auto timeout = std::chrono::duration_cast<caf::timespan>(
@@ -367,6 +383,7 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
                              caf::actor_cast<caf::actor>(matcher_now),
                              caf::actor_cast<caf::actor>(writer_now),
                              caf::actor_cast<caf::actor>(event_log()),
+                             caf::actor_cast<caf::actor>(webhooks()),
                              caf::actor_cast<caf::actor>(root_)})
     if (handle)
       self->send_exit(handle, caf::exit_reason::user_shutdown);
@@ -467,6 +484,15 @@ std::vector<supervised_child> server::supervised_children() {
        [replace, this](const caf::actor& next) {
          replace(supervisor_, next);
        }});
+  if (webhooks_)
+    children.push_back(
+        {"webhooks", caf::actor_cast<caf::actor>(webhooks_),
+         [this] {
+           return caf::actor_cast<caf::actor>(
+               sys_.spawn(sb::webhooks, cfg_.db.url, cfg_.webhooks,
+                          cfg_.events.poll_seconds, events_signal_));
+         },
+         [replace, this](const caf::actor& next) { replace(webhooks_, next); }});
   if (ucid_calls_)
     children.push_back({"ucid_calls", caf::actor_cast<caf::actor>(ucid_calls_),
                         [this] { return respawn_ucid_calls(); },
@@ -504,6 +530,11 @@ ucid_calls_actor server::ucid_calls() const {
 event_log_actor server::event_log() const {
   std::lock_guard<std::mutex> guard{handles_mutex_};
   return event_log_;
+}
+
+webhooks_actor server::webhooks() const {
+  std::lock_guard<std::mutex> guard{handles_mutex_};
+  return webhooks_;
 }
 
 uint16_t server::http_port() const noexcept {

@@ -29,6 +29,7 @@
 #include "core/event_signal.hpp"
 #include "messages/drain.hpp"
 #include "messages/event_log_actor.hpp"
+#include "messages/webhooks_actor.hpp"
 #include "messages/ucid_calls_actor.hpp"
 
 namespace sb {
@@ -98,6 +99,8 @@ public:
   ami_supervisor_actor supervisor() const;
   ucid_calls_actor ucid_calls() const;
   event_log_actor event_log() const;
+  /// Null when no webhook is configured.
+  webhooks_actor webhooks() const;
 
 private:
   caf::actor_system& sys_;
@@ -121,6 +124,7 @@ private:
   /// Agent tokens (hashes): ucid_calls keeps them, the HTTP router checks.
   agent_tokens_ptr agent_tokens_ = std::make_shared<agent_token_table>();
   event_log_actor event_log_;
+  webhooks_actor webhooks_;
   /// Rung after each commit of events (the live stream and webhooks wait).
   shared_event_signal events_signal_ = std::make_shared<event_signal>();
   /// What the Ozonetel routes ask (replaced with ucid_calls_).

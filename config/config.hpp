@@ -179,6 +179,27 @@ struct events_config {
   double stall_seconds = 5;
 };
 
+/// One `[webhook.<name>]` endpoint: the events it selects are POSTed to it,
+/// signed, in order, at least once.
+struct webhook_config {
+  /// Config name: the endpoint's identity in the database and metrics.
+  std::string name;
+  /// http:// or https:// URL the events are POSTed to.
+  std::string url;
+  /// HMAC-SHA256 key of X-Switchboard-Signature — secret.
+  std::string secret;
+  /// Event types sent; empty = every type.
+  std::vector<std::string> events;
+  /// One POST (connect, send, answer) must finish within this time.
+  double timeout_seconds = 10;
+  /// Attempts of one event before it is dead-lettered and skipped.
+  size_t max_attempts = 10;
+  /// The first retry waits this long; each further one twice as long (with
+  /// jitter), up to retry_max_seconds.
+  double retry_initial_seconds = 1;
+  double retry_max_seconds = 300;
+};
+
 struct log_config {
   /// "debug" | "info" | "warning" | "error"
   std::string level = "info";
@@ -193,6 +214,7 @@ struct app_config {
   events_config events;
   log_config log;
   std::vector<pbx_config> pbxes;
+  std::vector<webhook_config> webhooks;
   /// The file loaded (--config or SWITCHBOARD_CONFIG); empty when none.
   std::string config_file;
   /// Informational lines about how the sources were read (e.g. an empty

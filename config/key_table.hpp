@@ -5,6 +5,7 @@
 // `<key>_file`) need from them.
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,32 @@ const std::vector<key_spec<pbx_config>>& pbx_keys();
 const std::vector<key_spec<ozonetel_agent_config>>& agent_keys();
 
 std::vector<std::string> agent_key_names();
+
+/// Keys of a `[webhook.<name>]` section (webhook_keys.cpp).
+const std::vector<key_spec<webhook_config>>& webhook_keys();
+
+std::vector<std::string> webhook_key_names();
+
+/// The webhook named `name` (compared as PBX names are), added when new.
+webhook_config& webhook_named(app_config& cfg, const std::string& name);
+
+/// The `[webhook.<name>]` sections of describe() (secrets masked) and of
+/// help_text().
+void describe_webhooks(std::ostream& out, const app_config& cfg);
+void help_webhooks(std::ostream& out);
+
+/// Every webhook has what it needs (url, secret).
+caf::error validate_webhooks(const app_config& cfg);
+
+// -- value helpers (keys.cpp) -------------------------------------------------
+
+std::vector<std::string> split_list(const std::string& text);
+std::string join(const std::vector<std::string>& items, const char* sep);
+std::string format_number(double x);
+problem parse_unsigned(const std::string& text, uint64_t& out, uint64_t min,
+                       uint64_t max);
+problem parse_seconds(const std::string& text, double& out, bool allow_zero);
+problem check_http_url(const std::string& text);
 
 template <class Target>
 const key_spec<Target>* find_key(const std::vector<key_spec<Target>>& keys,

@@ -675,7 +675,7 @@ caf::error validate(const app_config& cfg) {
                              "set)");
   if (!cfg.http.token.empty() && cfg.http.token == cfg.http.read_token)
     return make_config_error("http.read_token: must differ from http.token");
-  return caf::none;
+  return validate_webhooks(cfg);
 }
 
 } // namespace config_detail
@@ -729,6 +729,7 @@ std::string describe(const app_config& cfg) {
   }
   if (cfg.pbxes.empty())
     out << "\n# no PBX configured: no AMI connection\n";
+  describe_webhooks(out, cfg);
   return out.str();
 }
 
@@ -788,6 +789,7 @@ std::string help_text() {
                    spec.secret)
         << "\n      " << spec.help << "\n";
   }
+  help_webhooks(out);
   out << "\nSub-commands: demo (replay a recorded call stream), "
          "import-customers FILE.\n";
   return out.str();

@@ -57,6 +57,30 @@ ozonetel_agent_config& agent_named(app_config& cfg, const std::string& id) {
 }
 
 constexpr std::string_view agent_section = "ozonetel.agent.";
+constexpr std::string_view webhook_section = "webhook.";
+
+/// The sections one may name besides the plain ones, for error messages.
+const char* const named_sections
+    = ", pbx.<name>, webhook.<name>, ozonetel.agent.<id>, "
+      "ozonetel.disposition_map";
+
+/// In `<NAME>_<KEY>` (both may hold '_'), the longest key of `keys` (or
+/// its _file form, for secrets) that ends it; "" when none does.
+template <class Target>
+std::string key_suffix(const std::vector<key_spec<Target>>& keys,
+                       const std::string& name_and_key) {
+  std::string best;
+  for (const auto& spec : keys) {
+    std::vector<std::string> forms{spec.name};
+    if (spec.secret != secrecy::none)
+      forms.push_back(std::string{spec.name} + "_file");
+    for (const auto& form : forms)
+      if (name_and_key.size() > form.size() + 1
+          && ends_with(name_and_key, "_" + form) && form.size() > best.size())
+        best = form;
+  }
+  return best;
+}
 
 caf::expected<std::string> read_secret_file(const origin& from,
                                             const std::string& key,
@@ -155,6 +179,16 @@ caf::error apply_setting(app_config& cfg, const std::string& section,
     return apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".", key, value, from,
                      state, pbx_key_names());
   }
+  if (starts_with(section, std::string{webhook_section})) {
+    auto name = section.substr(webhook_section.size());
+    if (!valid_pbx_name(name))
+      return fail(from, section,
+                  "webhook name '" + name
+                      + "' must be letters, digits, '_' or '-'");
+    auto& hook = webhook_named(cfg, name);
+    return apply_key(hook, webhook_keys(), "webhook." + hook.name + ".", key,
+                     value, from, state, webhook_key_names());
+  }
   if (starts_with(section, std::string{agent_section})) {
     auto id = section.substr(agent_section.size());
     if (!valid_pbx_name(id))
@@ -176,7 +210,7 @@ caf::error apply_setting(app_config& cfg, const std::string& section,
       == section_names().end())
     return fail(from, section,
                 "unknown section (known: " + key_list(section_names())
-                    + ", pbx.<name>, ozonetel.disposition_map)");
+                    + named_sections + ")");
   return apply_key(cfg, app_keys(), "", section + "." + key, value, from, state,
                    section_key_names(section));
 }
@@ -212,6 +246,15 @@ caf::error read_section(app_config& cfg, std::string_view content,
     pbx_named(cfg, name.substr(4));
     return caf::none;
   }
+  if (starts_with(lower(name), std::string{webhook_section})) {
+    auto hook = name.substr(webhook_section.size());
+    if (!valid_pbx_name(hook))
+      return fail(from, "[" + name + "]",
+                  "webhook name must be letters, digits, '_' or '-'");
+    section = std::string{webhook_section} + hook;
+    webhook_named(cfg, hook);
+    return caf::none;
+  }
   if (starts_with(lower(name), std::string{agent_section})) {
     auto id = name.substr(agent_section.size());
     if (!valid_pbx_name(id))
@@ -227,7 +270,7 @@ caf::error read_section(app_config& cfg, std::string_view content,
              == section_names().end())
     return fail(from, "[" + name + "]",
                 "unknown section (known: " + key_list(section_names())
-                    + ", pbx.<name>, ozonetel.disposition_map)");
+                    + named_sections + ")");
   return caf::none;
 }
 
@@ -296,16 +339,7 @@ caf::error apply_env_var(app_config& cfg, const std::string& name,
   if (section == "pbx") {
     // SWITCHBOARD_PBX_<NAME>_<KEY>: both may hold '_', so the longest known
     // key (or its _file form) at the end wins.
-    std::string best_key;
-    for (const auto& spec : pbx_keys()) {
-      std::vector<std::string> forms{spec.name};
-      if (spec.secret != secrecy::none)
-        forms.push_back(std::string{spec.name} + "_file");
-      for (const auto& form : forms)
-        if (key.size() > form.size() + 1 && ends_with(key, "_" + form)
-            && form.size() > best_key.size())
-          best_key = form;
-    }
+    auto best_key = key_suffix(pbx_keys(), key);
     if (best_key.empty())
       return make_config_error(name
                                + ": unknown PBX setting (expected "
@@ -317,6 +351,21 @@ caf::error apply_env_var(app_config& cfg, const std::string& name,
     auto& pbx = pbx_named(cfg, pbx_name);
     return apply_key(pbx, pbx_keys(), "pbx." + pbx.name + ".", best_key, value,
                      from, state, pbx_key_names());
+  }
+  if (section == "webhook") {
+    // SWITCHBOARD_WEBHOOK_<NAME>_<KEY>, read as the PBX ones are.
+    auto best_key = key_suffix(webhook_keys(), key);
+    if (best_key.empty())
+      return make_config_error(name
+                               + ": unknown webhook setting (expected "
+                                 "SWITCHBOARD_WEBHOOK_<NAME>_<KEY>, keys: "
+                               + key_list(webhook_key_names()) + ")");
+    auto hook_name = key.substr(0, key.size() - best_key.size() - 1);
+    if (!valid_pbx_name(hook_name))
+      return make_config_error(name + ": bad webhook name");
+    auto& hook = webhook_named(cfg, hook_name);
+    return apply_key(hook, webhook_keys(), "webhook." + hook.name + ".",
+                     best_key, value, from, state, webhook_key_names());
   }
   if (std::find(section_names().begin(), section_names().end(), section)
       == section_names().end())
@@ -349,6 +398,13 @@ caf::error apply_cli(app_config& cfg, const cli_setting& setting,
       return make_config_error("--" + flag + ": name the PBX: --pbx.<name>."
                                + key);
     section = "pbx." + section.substr(4);
+  } else if (lower(section) == "webhook"
+             || starts_with(lower(section), std::string{webhook_section})) {
+    if (lower(section) == "webhook")
+      return make_config_error("--" + flag
+                               + ": name the webhook: --webhook.<name>." + key);
+    section = std::string{webhook_section}
+              + section.substr(webhook_section.size());
   } else {
     section = lower(section);
   }
@@ -361,6 +417,16 @@ caf::error apply_cli(app_config& cfg, const cli_setting& setting,
 } // namespace
 
 namespace config_detail {
+
+webhook_config& webhook_named(app_config& cfg, const std::string& name) {
+  for (auto& hook : cfg.webhooks)
+    if (names_equal(hook.name, name))
+      return hook;
+  webhook_config hook;
+  hook.name = name;
+  cfg.webhooks.push_back(std::move(hook));
+  return cfg.webhooks.back();
+}
 
 problem ini_value(std::string_view raw, std::string& out) {
   auto text = trim(raw);

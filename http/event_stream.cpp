@@ -2,9 +2,7 @@
 
 #include <algorithm>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
+#include "adapters/json/event_json.hpp"
 #include "core/db_url.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -22,12 +20,6 @@ constexpr std::chrono::milliseconds catch_up_pause{5};
 
 using clock_type = std::chrono::steady_clock;
 
-void write_text(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key,
-                const std::string& value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
 } // namespace
 
 bool event_filter::matches(const stored_event& e) const {
@@ -43,23 +35,10 @@ bool event_filter::matches(const stored_event& e) const {
 }
 
 std::string sse_frame(const stored_event& e) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.StartObject();
-  w.Key("id");
-  w.Int64(e.id);
-  write_text(w, "type", e.type);
-  write_text(w, "at", e.at);
-  write_text(w, "origin", e.origin);
-  w.Key("data");
-  const auto& payload = e.payload_json.empty() ? std::string{"{}"}
-                                               : e.payload_json;
-  w.RawValue(payload.data(), payload.size(), rapidjson::kObjectType);
-  w.EndObject();
   std::string out = "id: " + std::to_string(e.id) + "\nevent: " + e.type
                     + "\ndata: ";
   // JSON text never holds a raw line break, so one data line carries it.
-  out.append(buf.GetString(), buf.GetSize());
+  out += json::event_json(e);
   out += "\n\n";
   return out;
 }

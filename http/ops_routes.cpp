@@ -147,6 +147,37 @@ struct ops_routes {
     http::send_json(res, 200, {buf.GetString(), buf.GetSize()});
   }
 
+  // Webhooks are shown, never a reason for "not ready": a receiver that is
+  // down is the receiver's outage, and the events wait for it.
+  static void write_webhooks(http::json_writer& w,
+                             const std::vector<webhook_status>& hooks,
+                             bool details) {
+    w.Key("webhooks");
+    w.StartArray();
+    for (const auto& h : hooks) {
+      w.StartObject();
+      write_text(w, "endpoint", h.endpoint);
+      write_text(w, "state", h.attempts > 0 ? "retrying" : "ok");
+      if (details) {
+        w.Key("last_event_id");
+        w.Int64(h.last_event_id);
+        w.Key("attempts");
+        w.Int64(h.attempts);
+        w.Key("lag_seconds");
+        w.Double(h.lag_seconds);
+        w.Key("delivered");
+        w.Int64(h.delivered);
+        w.Key("dead_letters");
+        w.Int64(h.dead_letters);
+        w.Key("claimed_elsewhere");
+        w.Bool(h.claimed_elsewhere);
+        write_text(w, "last_error", h.last_error);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+
   // GET /readyz: without a token only up or down per component, so an
   // anonymous prober learns no host names or driver errors.
   void ready(const http::request& req, http::response& res) {
@@ -205,6 +236,8 @@ struct ops_routes {
     w.EndArray();
     if (sources.ozonetel)
       write_cloudagent(w, oz, details);
+    if (sources.webhooks)
+      write_webhooks(w, sources.webhooks(), details);
     w.EndObject();
     http::send_json(res, reasons.empty() ? 200 : 503,
                     {buf.GetString(), buf.GetSize()});

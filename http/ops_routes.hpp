@@ -17,6 +17,7 @@
 #include "messages/call_tracker_actor.hpp"
 #include "messages/connection.hpp"
 #include "messages/customer_matcher_actor.hpp"
+#include "messages/webhooks.hpp"
 
 namespace sb {
 
@@ -30,6 +31,9 @@ struct ops_sources {
   std::vector<live_call_source> live_calls;
   std::function<std::vector<connection_status>()> connections;
   std::function<caf::optional<ozonetel_health>(caf::timespan)> ozonetel;
+  /// Webhook delivery (shown, never a reason for not ready: a dead
+  /// receiver does not make switchboard unready).
+  std::function<std::vector<webhook_status>()> webhooks;
   /// Attaches each live call's customer (none held: calls show none).
   shared_handle<customer_matcher_actor> matcher;
 };

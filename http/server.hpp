@@ -56,6 +56,7 @@
 #include "messages/connection.hpp"
 #include "messages/customer_matcher_actor.hpp"
 #include "messages/ozonetel_agents.hpp"
+#include "messages/webhooks.hpp"
 
 namespace sb {
 
@@ -93,6 +94,9 @@ struct http_deps {
   /// not shown. Called on an HTTP worker thread.
   std::function<caf::optional<ozonetel_health>(caf::timespan timeout)>
       cloudagent_health;
+  /// Each webhook endpoint's delivery state for /readyz; empty = no
+  /// webhooks. Called on an HTTP worker thread.
+  std::function<std::vector<webhook_status>()> webhooks;
   /// Agent tokens (hashes) the router accepts on agent routes; may be null.
   agent_tokens_ptr agent_tokens;
   /// Read connections to the database (0 = min(http.threads, 4)).

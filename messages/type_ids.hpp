@@ -18,6 +18,7 @@
 #include "messages/events.hpp"
 #include "messages/ozonetel.hpp"
 #include "messages/ozonetel_agents.hpp"
+#include "messages/webhooks.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
 
@@ -74,6 +75,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::event_record>))
   CAF_ADD_TYPE_ID(switchboard, (sb::live_notice))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::live_notice>))
+  CAF_ADD_TYPE_ID(switchboard, (sb::webhook_status))
+  CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::webhook_status>))
 
   // -- atoms (at most 10 characters in CAF 0.17) ----------------------------
   CAF_ADD_ATOM(switchboard, sb, active_atom, "active")

@@ -32,6 +32,23 @@ void write_text(writer& w, const char* key, const std::string& value) {
 
 } // namespace
 
+std::string event_json(const stored_event& e) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  w.Key("id");
+  w.Int64(e.id);
+  write_text(w, "type", e.type);
+  write_text(w, "at", e.at);
+  write_text(w, "origin", e.origin);
+  w.Key("data");
+  const auto& payload = e.payload_json.empty() ? std::string{"{}"}
+                                               : e.payload_json;
+  w.RawValue(payload.data(), payload.size(), rapidjson::kObjectType);
+  w.EndObject();
+  return text_of(buf);
+}
+
 event_record notice_event(const live_notice& n,
                           caf::optional<int64_t> customer_id,
                           const std::string& customer_name) {

@@ -15,6 +15,10 @@
 
 namespace sb::json {
 
+/// One stored event as GET /api/events carries it in `data:` and webhooks
+/// POST it: `{"id":..,"type":..,"at":..,"origin":..,"data":{payload}}`.
+std::string event_json(const stored_event& e);
+
 /// call.ringing / call.answered / call.transferred of an AMI call;
 /// `customer_name` is used only with a customer id (ringing only).
 event_record notice_event(const live_notice& n,

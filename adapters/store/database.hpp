@@ -38,6 +38,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,6 +76,43 @@ struct ucid_state_row {
   /// The call as JSON (adapters/store/ucid_state.hpp).
   std::string state;
 };
+
+/// One webhook endpoint's delivery state (table webhook_progress).
+struct webhook_progress {
+  /// Every event up to this id is done (delivered, skipped or dead-lettered).
+  int64_t last_event_id = 0;
+  /// Failed attempts of the next event.
+  int64_t attempts = 0;
+  /// No attempt before this time (ISO-8601 UTC with milliseconds); "" = now.
+  std::string next_attempt_at;
+  std::string last_error;
+};
+
+/// An event given up on (table webhook_dead_letters).
+struct webhook_dead_letter {
+  int64_t event_id = 0;
+  std::string event_type;
+  /// The receiver's HTTP status; 0 when it never answered.
+  int status = 0;
+  std::string error;
+  std::string failed_at;
+};
+
+/// What one claimed delivery step changed.
+struct webhook_step {
+  /// Store `progress` (else nothing changed).
+  bool store = false;
+  webhook_progress progress;
+  caf::optional<webhook_dead_letter> dead;
+};
+
+class database;
+
+/// One delivery step: gets the claimed progress, may read events through
+/// the database and POST; returns what to store.
+using webhook_step_fn
+    = std::function<caf::expected<webhook_step>(database&,
+                                                const webhook_progress&)>;
 
 /// What write_calls did with each record.
 enum class write_outcome : uint8_t {
@@ -230,6 +268,31 @@ public:
 
   /// The oldest event's id and time (id 0 when none).
   caf::expected<stored_event> first_event();
+
+  // -- webhook delivery (adapters/store/webhooks.cpp) ------------------------
+
+  /// Creates the progress row of a new `endpoint`, starting after the
+  /// newest event (adding a webhook does not replay the retained history);
+  /// an existing one is left alone.
+  caf::expected<void> ensure_webhook(const std::string& endpoint);
+
+  /// Runs `step` with the progress row of `endpoint` (ensure_webhook)
+  /// claimed and stores what it returns (progress and dead letter in one
+  /// transaction). PostgreSQL: the row is locked
+  /// `FOR UPDATE SKIP LOCKED` in a transaction that stays open while `step`
+  /// runs, so with several instances one delivers and the others get false
+  /// at once (nothing ran); a crash mid-step rolls back, so the event is sent
+  /// again (at least once). SQLite (one instance): no lock is held while
+  /// `step` runs.
+  caf::expected<bool> claim_webhook(const std::string& endpoint,
+                                    const webhook_step_fn& step);
+
+  /// The stored progress of `endpoint` (zero values when it has none).
+  caf::expected<webhook_progress> webhook_progress_of(const std::string& endpoint);
+
+  /// The dead letters of `endpoint`, oldest first, at most `limit`.
+  caf::expected<std::vector<webhook_dead_letter>>
+  webhook_dead_letters(const std::string& endpoint, size_t limit);
 
   /// The session and its statements (database_impl.hpp): named here so the
   /// store's own files can share helpers; nothing outside the store sees it.

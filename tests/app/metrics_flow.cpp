@@ -18,6 +18,7 @@
 #include "tests/fixtures/ami_server.hpp"
 #include "tests/fixtures/capture.hpp"
 #include "tests/fixtures/prometheus_scrape_support.hpp"
+#include "tests/fixtures/webhook_receiver.hpp"
 
 using namespace sb::scrape_test;
 
@@ -89,10 +90,16 @@ TEST_CASE("metrics move as replayed calls flow and equal the comms log; the "
   std::unique_ptr<sb::ami::replay_server> pbx;
 
   scratch_dir dir{"sb-flow"};
+  // Each logged call also goes to a webhook, so its series are on the page
+  // promtool reads.
+  sb::test::webhook_receiver crm{"flow-hook-secret"};
   auto started = start_switchboard(
       dir.path(),
       clean_environment({"SWITCHBOARD_PBX_REPLAY_SECRET=flow-secret",
-                         std::string{"SWITCHBOARD_HTTP_TOKEN="} + api_token}),
+                         std::string{"SWITCHBOARD_HTTP_TOKEN="} + api_token,
+                         "SWITCHBOARD_WEBHOOK_CRM_URL=" + crm.url(),
+                         "SWITCHBOARD_WEBHOOK_CRM_SECRET=flow-hook-secret",
+                         "SWITCHBOARD_WEBHOOK_CRM_EVENTS=call.logged"}),
       [&](uint16_t) {
         // A failed start may have taken events already: a fresh replay each
         // time.
@@ -202,6 +209,25 @@ TEST_CASE("metrics move as replayed calls flow and equal the comms log; the "
           > sum_of(early, "switchboard_actor_message_seconds_count",
                    {{"actor", actor}}));
   }
+
+  // Every logged call reached the webhook once, and the metrics say so.
+  const std::map<std::string, std::string> delivered{{"endpoint", "crm"},
+                                                     {"outcome", "delivered"}};
+  CHECK(wait_until(milliseconds{15000}, milliseconds{50}, [&] {
+    late = scrape(port);
+    return sum_of(late, "switchboard_webhook_deliveries_total", delivered)
+           >= static_cast<double>(expected_calls);
+  }));
+  CHECK(crm.accepted_total() >= expected_calls);
+  CHECK(crm.accepted().size() == crm.accepted_total());
+  CHECK(crm.unverified() == 0);
+  CHECK(sum_of(late, "switchboard_webhook_deliveries_total", delivered)
+        == static_cast<double>(crm.accepted_total()));
+  CHECK(sum_of(late, "switchboard_webhook_dead_letters_total",
+               {{"endpoint", "crm"}})
+        == 0);
+  CHECK(count_of(late, "switchboard_webhook_lag_seconds", {{"endpoint", "crm"}})
+        == 1);
 
   // The page after this traffic, piped into promtool.
   if (::access(promtool, X_OK) != 0) {
