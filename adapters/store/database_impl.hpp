@@ -261,14 +261,14 @@ struct database::impl {
     tx.commit();
   }
 
-  // Loads one comms entry by a WHERE clause with one string or integer key.
-  template <class Key>
+  // Loads one comms entry by a WHERE clause with string or integer keys.
+  template <class... Keys>
   caf::optional<comms_entry> load_comms(const std::string& where,
-                                        const Key& key) {
+                                        const Keys&... keys) {
     comms_row row;
     soci::statement st(sql);
     bind_row(st, row);
-    st.exchange(soci::use(key));
+    (st.exchange(soci::use(keys)), ...);
     st.alloc();
     st.prepare(std::string{"SELECT "} + comms_columns
                + " FROM crm_comms_log WHERE " + where);
@@ -276,6 +276,41 @@ struct database::impl {
     if (!st.execute(true))
       return caf::none;
     return row.entry();
+  }
+
+  // A call the re-sync finalized incomplete (its end happened in a gap)
+  // and the CDR knows whole: the CDR's figures replace the guesses. Any
+  // other stored entry is left alone. True when a row changed.
+  bool complete_from_cdr(const comms_entry& e) {
+    std::string where = "source = 'ami' AND origin = :o AND"
+                        " ext_message_id = :e AND incomplete = 1";
+    if (kind == backend::postgresql)
+      where += " FOR UPDATE";
+    auto existing = load_comms(where, e.origin, e.ext_message_id);
+    if (!existing)
+      return false;
+    comms_params p;
+    p.assign(e);
+    if (p.customer_ind != soci::i_ok && existing->customer_id) {
+      p.customer_ind = soci::i_ok;
+      p.customer_id = *existing->customer_id;
+    }
+    long long id = existing->id;
+    sql << "UPDATE crm_comms_log SET customer_id = :customer_id,"
+           " direction = :direction, body = :body,"
+           " external_number = :external_number, extension = :extension,"
+           " disposition = :disposition,"
+           " duration_seconds = :duration_seconds, billsec = :billsec,"
+           " talk_seconds = :talk_seconds, occurred_at = :occurred_at,"
+           " incomplete = 0, recovered = :recovered, recording = :recording,"
+           " recording_url = :recording_url WHERE id = :id",
+        soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
+        soci::use(p.body), soci::use(p.external_number), soci::use(p.extension),
+        soci::use(p.disposition), soci::use(p.duration_seconds),
+        soci::use(p.billsec), soci::use(p.talk_seconds),
+        soci::use(p.occurred_at), soci::use(p.recovered),
+        soci::use(p.recording), soci::use(p.recording_url), soci::use(id);
+    return true;
   }
 
   std::vector<customer> load_customers(const std::string& where_and_order,
