@@ -2,7 +2,7 @@
 // recorded PBX session -> sb::server (ami_connection -> ami_parser ->
 // call_tracker -> customer_matcher -> comms_log_writer) -> a real database
 // (a SQLite file in a temp dir; a scratch PostgreSQL database when
-// tests/with-postgres.sh provides a server). The comms log is then compared
+// tests/with-databases.sh provides a server). The comms log is then compared
 // row by row with the scenario's expected.json.
 
 #include "tests/fixtures/e2e_support.hpp"
