@@ -118,6 +118,9 @@ struct completed_call {
   /// The recording's URL by pbx.<name>.recording_url (a PBX recording:
   /// MIXMONITOR_FILENAME, the CDR's recordingfile); empty without one.
   std::string recording_url;
+  /// Rebuilt from the CDR for a call whose stream had a gap: replaces the
+  /// stored entry's figures (else only an incomplete entry's).
+  bool supersedes = false;
 };
 
 template <class Inspector>
@@ -127,7 +130,7 @@ typename Inspector::result_type inspect(Inspector& f, completed_call& x) {
            x.peer_extension, x.did, x.disposition, x.started_at, x.answered_at,
            x.ended_at, x.duration_seconds, x.billsec, x.talk_seconds, x.ucid,
            x.notes, x.incomplete, x.crm_ref, x.recording, x.recovered,
-           x.recording_url);
+           x.recording_url, x.supersedes);
 }
 
 /// A completed call with its customer (none when no customer has that number).
@@ -159,12 +162,15 @@ struct cdr_gap {
   std::vector<std::string> live;
   /// 0 = from `from`; 1 = from the last call logged from this PBX.
   bool startup = false;
+  /// Set: the gap of this one call (re-attached across a gap or joined
+  /// mid-way), whose CDR figures replace what the stream showed.
+  std::string linkedid;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cdr_gap& x) {
   return f(caf::meta::type_name("cdr_gap"), x.pbx, x.from, x.to, x.live,
-           x.startup);
+           x.startup, x.linkedid);
 }
 
 /// A call in progress, for GET /api/calls/active.

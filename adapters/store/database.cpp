@@ -192,7 +192,8 @@ database::write_calls(const std::vector<matched_call>& calls,
     }
     for (auto i : conflicts) {
       if (calls[i].call.source == "ami" && !calls[i].call.recovered.empty()) {
-        if (d.complete_from_cdr(to_entry(calls[i], created_at, now))
+        if (d.complete_from_cdr(to_entry(calls[i], created_at, now),
+                                calls[i].call.supersedes)
             && outcomes != nullptr)
           (*outcomes)[i] = write_outcome::merged;
         continue;

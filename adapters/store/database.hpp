@@ -155,9 +155,10 @@ public:
 
   caf::expected<int64_t> count_comms();
 
-  /// occurred_at of the latest entry of (source, origin), "" when none.
-  caf::expected<std::string> latest_occurred(const std::string& source,
-                                             const std::string& origin);
+  /// When the latest entries of (source, origin) ended (occurred_at plus
+  /// duration, the latest of the 100 that began last), 0 when none.
+  caf::expected<unix_micros> latest_end(const std::string& source,
+                                        const std::string& origin);
 
   // -- customers ------------------------------------------------------------
 

@@ -278,12 +278,15 @@ struct database::impl {
     return row.entry();
   }
 
-  // A call the re-sync finalized incomplete (its end happened in a gap)
-  // and the CDR knows whole: the CDR's figures replace the guesses. Any
-  // other stored entry is left alone. True when a row changed.
-  bool complete_from_cdr(const comms_entry& e) {
+  // A call the re-sync finalized incomplete (its end happened in a gap),
+  // or (`supersedes`) one whose stream had a gap, that the CDR knows whole:
+  // the CDR's figures replace the guesses. Any other stored entry is left
+  // alone. True when a row changed.
+  bool complete_from_cdr(const comms_entry& e, bool supersedes) {
     std::string where = "source = 'ami' AND origin = :o AND"
-                        " ext_message_id = :e AND incomplete = 1";
+                        " ext_message_id = :e";
+    if (!supersedes)
+      where += " AND incomplete = 1";
     if (kind == backend::postgresql)
       where += " FOR UPDATE";
     auto existing = load_comms(where, e.origin, e.ext_message_id);

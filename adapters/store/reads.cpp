@@ -1,5 +1,6 @@
 // store::database reads: the comms log (pages, one entry) and customers.
 
+#include <algorithm>
 #include <deque>
 #include <utility>
 #include <functional>
@@ -216,17 +217,24 @@ database::find_comms(const std::string& source, const std::string& origin,
   });
 }
 
-caf::expected<std::string>
-database::latest_occurred(const std::string& source,
-                          const std::string& origin) {
+caf::expected<unix_micros>
+database::latest_end(const std::string& source, const std::string& origin) {
   auto& d = *impl_;
-  return d.run("latest_occurred", true, [&] {
+  return d.run("latest_end", true, [&] {
     std::string at;
-    soci::indicator ind = soci::i_null;
-    d.sql << "SELECT MAX(occurred_at) FROM crm_comms_log WHERE source = :s"
-             " AND origin = :o",
-        soci::use(source), soci::use(origin), soci::into(at, ind);
-    return ind == soci::i_ok ? at : std::string{};
+    long long duration = 0;
+    soci::statement st
+        = (d.sql.prepare << "SELECT occurred_at, duration_seconds FROM"
+                            " crm_comms_log WHERE source = :s AND origin = :o"
+                            " ORDER BY occurred_at DESC LIMIT 100",
+           soci::use(source), soci::use(origin), soci::into(at),
+           soci::into(duration));
+    st.execute();
+    unix_micros latest = 0;
+    while (st.fetch())
+      if (auto t = parse_iso8601(at))
+        latest = std::max<unix_micros>(latest, *t + duration * 1'000'000);
+    return latest;
   });
 }
 
