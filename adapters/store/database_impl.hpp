@@ -306,13 +306,15 @@ struct database::impl {
            " duration_seconds = :duration_seconds, billsec = :billsec,"
            " talk_seconds = :talk_seconds, occurred_at = :occurred_at,"
            " incomplete = 0, recovered = :recovered, recording = :recording,"
-           " recording_url = :recording_url WHERE id = :id",
+           " recording_url = :recording_url, updated_at = :updated_at,"
+           " external_e164 = :external_e164 WHERE id = :id",
         soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
         soci::use(p.body), soci::use(p.external_number), soci::use(p.extension),
         soci::use(p.disposition), soci::use(p.duration_seconds),
         soci::use(p.billsec), soci::use(p.talk_seconds),
         soci::use(p.occurred_at), soci::use(p.recovered),
-        soci::use(p.recording), soci::use(p.recording_url), soci::use(id);
+        soci::use(p.recording), soci::use(p.recording_url),
+        soci::use(p.updated_at), soci::use(p.external_e164), soci::use(id);
     return true;
   }
 
