@@ -532,7 +532,9 @@ void call_correlator::on_connection_lost(std::string_view name,
   for (auto& [linkedid, call] : pbx.calls) {
     if (call.orphaned_at == 0)
       call.orphaned_at = at;
-    call.before_loss = true;
+    // A closing call was seen to its end: nothing of it is in the gap.
+    if (!call.closing)
+      call.before_loss = true;
   }
   pbx.listed.clear();
   if (!pbx.lost)
@@ -567,7 +569,13 @@ void call_correlator::finalize(pbx_state& pbx, const std::string& linkedid,
   // A call joined mid-way (it began in a gap and was still up at the
   // re-sync) or re-attached across a gap is whole only in the CDR, once it
   // has ended: a gap of its own, in the PBX's clock when the stream has one.
-  if (i->second.partial || i->second.spanned_gap) {
+  // So is a call live at a loss that ends before the re-sync has told what
+  // is up: Asterisk streams events right after the login, ahead of the
+  // channel list, so its Hangup can come first; what it did in the gap
+  // (answered, by whom) was never seen. The re-sync's own gap only replaces
+  // entries finalized incomplete.
+  bool unsynced = i->second.before_loss && !incomplete;
+  if (i->second.partial || i->second.spanned_gap || unsynced) {
     cdr_gap gap;
     gap.pbx = pbx.config.name;
     gap.linkedid = i->first;
