@@ -245,13 +245,15 @@ struct database::impl {
         continue;
       for (const char* statement : m.statements)
         sql << dialect(statement, kind);
-      for (const char* statement :
-           kind == backend::sqlite ? m.sqlite_only : m.postgresql_only)
-        sql << statement;
+      // Guarded columns before the backend's own statements: a table
+      // rebuild copies them.
       for (const auto& add : m.add_if_missing)
         if (!column_exists(add.table, add.column))
           sql << std::string{"ALTER TABLE "} + add.table + " ADD COLUMN "
                      + add.column + " " + add.definition;
+      for (const char* statement :
+           kind == backend::sqlite ? m.sqlite_only : m.postgresql_only)
+        sql << statement;
       std::string name = m.name;
       int v = m.version;
       sql << "INSERT INTO schema_migrations (version, name, applied_at) "

@@ -1,13 +1,18 @@
 // A comms-log entry's identity is (source, origin, ext_message_id): two PBXes
 // that count Linkedids alike give two rows, in either order. The migration
-// to that key (schema version 3) keeps the rows written before it, on SQLite
-// and PostgreSQL. recovered, recording and recording_url are stored columns.
+// to that key (schema version 8) keeps the rows and columns written before
+// it, on SQLite and PostgreSQL, from version 2 and from version 6 (the
+// schema before it). recovered, recording and recording_url are stored
+// columns.
 
 #include "adapters/store/migrations.hpp"
 #include "tests/fixtures/store_support.hpp"
 
 #include <memory>
+#include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 using namespace sb;
 using namespace sb::test;
@@ -26,24 +31,39 @@ store::backend kind_of(const backend_case& b) {
                              : store::backend::postgresql;
 }
 
-/// A database at schema version 2, as switchboard left it before the
-/// identity included the origin: an AMI row of a named PBX, one from before
-/// origins were recorded, an Ozonetel and a manual row.
-void create_version_2(const backend_case& b) {
+/// A database migrated to `last` (and no further) the way switchboard's
+/// migration runner does it.
+std::unique_ptr<soci::session> create_at_version(const backend_case& b,
+                                                 int last) {
   auto s = raw_session(b);
+  auto kind = kind_of(b);
   *s << "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
         " name TEXT NOT NULL, applied_at TEXT NOT NULL)";
   for (const auto& m : store::migrations()) {
-    if (m.version > 2)
+    if (m.version > last)
       break;
     for (const auto* statement : m.statements)
-      *s << store::dialect(statement, kind_of(b));
+      *s << store::dialect(statement, kind);
+    for (const auto& add : m.add_if_missing)
+      *s << std::string{"ALTER TABLE "} + add.table + " ADD COLUMN "
+                + add.column + " " + add.definition;
+    for (const auto* statement :
+         kind == store::backend::sqlite ? m.sqlite_only : m.postgresql_only)
+      *s << statement;
     int v = m.version;
     std::string name = m.name;
     *s << "INSERT INTO schema_migrations (version, name, applied_at)"
           " VALUES (:v, :n, '2026-11-01T00:00:00Z')",
         soci::use(v), soci::use(name);
   }
+  return s;
+}
+
+/// A database at schema version 2, as switchboard left it before the
+/// identity included the origin: an AMI row of a named PBX, one from before
+/// origins were recorded, an Ozonetel and a manual row.
+void create_version_2(const backend_case& b) {
+  auto s = create_at_version(b, 2);
   for (auto [source, ext, origin] :
        {std::tuple<std::string, std::string, std::string>{
             "ami", "1795298998.0", "pbx-a"},
@@ -78,6 +98,24 @@ comms_entry found(store::database& db, const std::string& origin,
   REQUIRE(row);
   REQUIRE(*row);
   return **row;
+}
+
+/// The names of crm_comms_log's indexes, sorted (the unique key's own index
+/// left out).
+std::vector<std::string> comms_indexes(const backend_case& b) {
+  auto s = raw_session(b);
+  std::vector<std::string> names(16);
+  if (kind_of(b) == store::backend::sqlite)
+    *s << "SELECT name FROM sqlite_master WHERE type = 'index' AND"
+          " tbl_name = 'crm_comms_log' AND name NOT LIKE 'sqlite_%'"
+          " ORDER BY name",
+        soci::into(names);
+  else
+    *s << "SELECT indexname FROM pg_indexes WHERE tablename ="
+          " 'crm_comms_log' AND indexname NOT LIKE '%key' AND"
+          " indexname <> 'crm_comms_log_identity' ORDER BY indexname",
+        soci::into(names);
+  return names;
 }
 
 } // namespace
@@ -157,7 +195,7 @@ TEST_CASE("recovered, recording and recording_url are stored and read back",
 TEST_CASE("a database at schema version 2 keeps its rows under the new "
           "identity",
           "[store][identity][migration]") {
-  for_each_backend("migration 3", [](const backend_case& b) {
+  for_each_backend("migration from 2", [](const backend_case& b) {
     create_version_2(b);
     auto db = open_or_fail(b.url);
     auto version = db->schema_version();
@@ -205,5 +243,121 @@ TEST_CASE("a database at schema version 2 keeps its rows under the new "
     auto again = reopened->schema_version();
     REQUIRE(again);
     CHECK(*again == *version);
+  });
+}
+
+TEST_CASE("a database at schema version 6 keeps every row and column under "
+          "the new identity",
+          "[store][identity][migration]") {
+  for_each_backend("migration from 6", [](const backend_case& b) {
+    {
+      auto s = create_at_version(b, 6);
+      *s << "INSERT INTO crm_comms_log (customer_id, type, direction, body,"
+            " source, ext_message_id, external_number, extension,"
+            " disposition, duration_seconds, billsec, talk_seconds, ucid,"
+            " occurred_at, created_at, origin, incomplete, updated_at,"
+            " external_e164, crm_ref, recording) VALUES (NULL, 'call',"
+            " 'inbound', 'Call duration: 11s', 'ami', '1795298998.0',"
+            " '+442079460123', '1001', 'answered', 11, 7, 6, '',"
+            " '2026-11-21T22:09:58Z', '2026-11-21T22:10:10Z', 'pbx-a', 1,"
+            " '2026-11-22T08:00:00Z', '+442079460123', 'LEAD-7', '')";
+      *s << "INSERT INTO crm_comms_log (type, direction, body, source,"
+            " ext_message_id, external_number, occurred_at, created_at,"
+            " origin, updated_at, recording, ucid) VALUES ('call',"
+            " 'outbound', 'Call duration: 4s', 'ozonetel', 'UCID-9',"
+            " '+919812345678', '2026-11-21T23:00:00Z',"
+            " '2026-11-21T23:00:05Z', 'acme', '2026-11-21T23:00:05Z',"
+            " 'https://rec.example/UCID-9.mp3', 'UCID-9')";
+      *s << "INSERT INTO crm_comms_log (type, direction, body, source,"
+            " ext_message_id, occurred_at, created_at, origin, updated_at,"
+            " recording) VALUES ('call', 'outbound', 'Call duration: 4s',"
+            " 'ozonetel', 'UCID-10', '2026-11-21T23:00:00Z',"
+            " '2026-11-21T23:00:05Z', 'acme', '2026-11-21T23:00:05Z',"
+            " 'https://rec.example/UCID-10.mp3')";
+      // A deleted row leaves a hole in the ids: the copy keeps it.
+      *s << "DELETE FROM crm_comms_log WHERE ext_message_id = 'UCID-9'";
+    }
+    auto before = comms_indexes(b);
+    auto db = open_or_fail(b.url);
+    auto version = db->schema_version();
+    REQUIRE(version);
+    CHECK(*version == store::latest_version());
+    auto n = db->count_comms();
+    REQUIRE(n);
+    CHECK(*n == 2);
+    auto named = found(*db, "pbx-a", "1795298998.0");
+    CHECK(named.id == 1);
+    CHECK(named.talk_seconds == 6);
+    CHECK(named.incomplete);
+    CHECK(named.updated_at == "2026-11-22T08:00:00Z");
+    CHECK(named.external_e164 == "+442079460123");
+    CHECK(named.crm_ref == "LEAD-7");
+    CHECK(named.recovered.empty());
+    CHECK(named.recording_url.empty());
+    auto oz = db->find_comms("ozonetel", "acme", "UCID-10");
+    REQUIRE(oz);
+    REQUIRE(*oz);
+    CHECK((*oz)->id == 3);
+    CHECK((*oz)->recording == "https://rec.example/UCID-10.mp3");
+    // The indexes of the versions before (the CRM sync's among them).
+    CHECK(comms_indexes(b) == before);
+    CHECK(before.size() == 4);
+    comms_query q;
+    q.updated_since = "2026-11-22T00:00:00Z";
+    auto synced = db->query_comms(q);
+    REQUIRE(synced);
+    REQUIRE(synced->size() == 1);
+    CHECK(synced->front().id == 1);
+
+    std::vector<write_outcome> outcomes;
+    auto written = db->write_calls({from_pbx("pbx-b", "1795298998.0", 3),
+                                    from_pbx("pbx-a", "1795298998.0", 3)},
+                                   &outcomes);
+    REQUIRE(written);
+    CHECK(*written == 1);
+    CHECK(outcomes
+          == std::vector<write_outcome>{write_outcome::inserted,
+                                        write_outcome::duplicate});
+    CHECK(found(*db, "pbx-b", "1795298998.0").id == 4);
+  });
+}
+
+TEST_CASE("the identity migration over a table that has its columns already "
+          "keeps their values",
+          "[store][identity][migration]") {
+  // Early builds of it ran as version 3, before 5 and 6.
+  for_each_backend("migration again", [](const backend_case& b) {
+    {
+      auto s = create_at_version(b, 6);
+      *s << "ALTER TABLE crm_comms_log ADD COLUMN recovered TEXT NOT NULL"
+            " DEFAULT ''";
+      *s << "ALTER TABLE crm_comms_log ADD COLUMN recording_url TEXT NOT"
+            " NULL DEFAULT ''";
+      if (kind_of(b) == store::backend::postgresql) {
+        *s << "ALTER TABLE crm_comms_log DROP CONSTRAINT"
+              " crm_comms_log_source_ext_message_id_key";
+        *s << "ALTER TABLE crm_comms_log ADD CONSTRAINT"
+              " crm_comms_log_identity UNIQUE (source, origin,"
+              " ext_message_id)";
+      }
+      *s << "INSERT INTO crm_comms_log (type, direction, body, source,"
+            " ext_message_id, occurred_at, created_at, origin, updated_at,"
+            " recovered, recording, recording_url) VALUES ('call',"
+            " 'inbound', 'Call duration: 9s', 'ami', '1795298998.0',"
+            " '2026-11-21T22:09:58Z', '2026-11-21T22:10:10Z', 'pbx-a',"
+            " '2026-11-21T22:10:10Z', 'cdr', 'in-1001.wav',"
+            " 'https://pbx/rec/in-1001.wav')";
+    }
+    auto db = open_or_fail(b.url);
+    auto version = db->schema_version();
+    REQUIRE(version);
+    CHECK(*version == store::latest_version());
+    auto row = found(*db, "pbx-a", "1795298998.0");
+    CHECK(row.recovered == "cdr");
+    CHECK(row.recording == "in-1001.wav");
+    CHECK(row.recording_url == "https://pbx/rec/in-1001.wav");
+    auto written = db->write_calls({from_pbx("pbx-b", "1795298998.0", 3)});
+    REQUIRE(written);
+    CHECK(*written == 1);
   });
 }
