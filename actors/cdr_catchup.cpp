@@ -58,6 +58,20 @@ window_of(cdr_catchup_state& st, const cdr_gap& gap) {
   return std::make_pair(std::max(from, limit), to);
 }
 
+/// Whether a call rebuilt from CDR rows may have ended within (from, to],
+/// the PBX's clock. A row's times are whole seconds: calldate is the start
+/// cut to the second and duration the time since it cut to the second, so
+/// the end they give is up to 2 s before the real one. A call that ended
+/// before the gap was seen whole (one that ended just before it is written
+/// again at most, and the store keeps the first); one that had not ended by
+/// the re-sync was live at it (or began after it) and is seen ending.
+bool may_have_ended_in(const completed_call& call, unix_micros from,
+                       unix_micros to) {
+  return call.ended_at + cdr_catchup_state::cdr_time_slack_seconds * second
+             > from
+         && call.ended_at <= to && call.started_at < to;
+}
+
 /// Reads and hands on one gap's calls; an error leaves the gap queued.
 caf::error catch_up(self_ptr self, const cdr_gap& gap) {
   auto& st = self->state;
@@ -98,9 +112,7 @@ caf::error catch_up(self_ptr self, const cdr_gap& gap) {
       batch.push_back(std::move(call));
       continue;
     }
-    // Calls that ended before the gap were seen; those still up at the
-    // re-sync end as ordinary calls (and get a gap of their own then).
-    if (call.ended_at < from || call.started_at >= to
+    if (!may_have_ended_in(call, from, to)
         || live.count(call.ext_message_id) > 0)
       continue;
     batch.push_back(std::move(call));

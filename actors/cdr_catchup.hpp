@@ -53,6 +53,9 @@ struct cdr_catchup_state {
   /// At start-up the gap begins this long before the last call logged
   /// ended.
   static constexpr int64_t startup_overlap_seconds = 300;
+  /// How much earlier than the real end a CDR row's end (calldate plus
+  /// duration, both cut to the second) can be.
+  static constexpr int64_t cdr_time_slack_seconds = 2;
 
   pbx_config pbx;
   std::string store_url;
