@@ -11,6 +11,7 @@
 #include <caf/weak_intrusive_ptr.hpp>
 
 #include "core/log.hpp"
+#include "messages/cdr_catchup_actor.hpp"
 
 namespace sb {
 
@@ -82,6 +83,14 @@ void flush(tracker_pointer self, std::vector<completed_call>& out) {
     self->send(st.matcher, std::move(out));
   }
   out.clear();
+  // After the calls the re-sync finalized: the catch-up may replace those
+  // incomplete entries with what the CDR knows.
+  for (auto& gap : st.correlator->take_gaps()) {
+    auto i = st.cdr_catchup.find(gap.pbx);
+    if (i != st.cdr_catchup.end() && i->second)
+      self->send(caf::actor_cast<cdr_catchup_actor>(i->second), cdr_gap_atom_v,
+                 std::move(gap));
+  }
   report(st);
 }
 
@@ -253,6 +262,9 @@ call_tracker_actor::behavior_type call_tracker_with_clock(
       },
       [self](rewire_atom, caf::actor& matcher) {
         self->state.matcher = caf::actor_cast<customer_matcher_actor>(matcher);
+      },
+      [self](rewire_atom, std::string& pbx, caf::actor& catchup) {
+        self->state.cdr_catchup[pbx] = std::move(catchup);
       },
   };
 }

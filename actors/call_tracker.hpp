@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -34,6 +35,9 @@ struct call_tracker_state {
   std::vector<live_notice> notices;
   /// Where completed calls go; may be invalid (tests, no database).
   customer_matcher_actor matcher;
+  /// Per PBX name: the CDR catch-up actor that receives its re-syncs' gaps
+  /// (`cdr_gap_atom, cdr_gap`); PBXes without one have no CDR database.
+  std::map<std::string, caf::actor> cdr_catchup;
   /// The arrival clock for deadlines (ami_event::received is on it too).
   wall_clock clock = system_wall_clock();
 

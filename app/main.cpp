@@ -3,6 +3,8 @@
 //   switchboard [--config FILE] [--section.key=value ...]   serve
 //   switchboard demo [...]                 serve a replayed PBX
 //   switchboard import-customers FILE [...]  bulk-load customers
+//   switchboard backfill --pbx NAME --from T1 --to T2 [...]  reconcile a
+//                                            period with the PBX's CDR
 //   switchboard check-config [...]         print the effective configuration
 //                                          (secrets masked); exit 0 / 2
 //   switchboard --version
@@ -26,6 +28,7 @@
 #include <caf/all.hpp>
 
 #include "app/demo.hpp"
+#include "app/backfill.hpp"
 #include "app/import_customers.hpp"
 #include "app/notify.hpp"
 #include "app/server.hpp"
@@ -149,6 +152,29 @@ int main(int argc, char** argv) {
     std::printf("switchboard %s (revision %s)\n", SB_VERSION, SB_REVISION);
     return 0;
   }
+  // backfill's own flags are no config keys: taken out before the rest is
+  // read as settings.
+  caf::optional<sb::backfill_request> backfill;
+  std::vector<std::string> kept_args;
+  std::vector<char*> kept_argv;
+  if (argc > 1 && std::strcmp(argv[1], "backfill") == 0) {
+    std::vector<std::string> rest(argv + 2, argv + argc);
+    auto request = sb::take_backfill_arguments(rest);
+    if (!request) {
+      std::fprintf(stderr, "switchboard: %s\n",
+                   sb::error_text(request.error()).c_str());
+      return 2;
+    }
+    backfill = std::move(*request);
+    kept_args.emplace_back(argv[0]);
+    kept_args.emplace_back("backfill");
+    kept_args.insert(kept_args.end(), rest.begin(), rest.end());
+    for (auto& a : kept_args)
+      kept_argv.push_back(a.data());
+    kept_argv.push_back(nullptr);
+    argc = static_cast<int>(kept_args.size());
+    argv = kept_argv.data();
+  }
   std::vector<std::string> positional;
   auto cfg = sb::load_config(argc, argv, environ, &positional);
   if (!cfg) {
@@ -176,6 +202,8 @@ int main(int argc, char** argv) {
     return serve(std::move(*cfg), true, how);
   if (command == "import-customers" && positional.size() == 2)
     return sb::run_import_customers(*cfg, positional[1], std::cout, std::cerr);
+  if (command == "backfill" && backfill && positional.size() == 1)
+    return sb::run_backfill(*cfg, *backfill, std::cout, std::cerr);
   if (command == "check-config" && positional.size() == 1) {
     std::fputs(sb::describe(*cfg).c_str(), stdout);
     return 0;
@@ -183,7 +211,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "switchboard: unknown command '%s'\n"
                "usage: switchboard [demo | import-customers FILE | "
-               "check-config] [--config FILE] [--section.key=value ...]  "
+               "backfill --pbx NAME --from T1 --to T2 | check-config] [--config FILE] [--section.key=value ...]  "
                "(--help for keys, --version)\n",
                command.c_str());
   return 2;

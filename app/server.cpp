@@ -13,6 +13,7 @@
 
 #include "actors/ami_supervisor.hpp"
 #include "actors/call_tracker.hpp"
+#include "actors/cdr_catchup.hpp"
 #include "actors/comms_log_writer.hpp"
 #include "actors/customer_matcher.hpp"
 #include "actors/event_log.hpp"
@@ -202,6 +203,16 @@ caf::expected<void> server::start() {
   if (!cfg_.webhooks.empty())
     webhooks_ = sys_.spawn(sb::webhooks, cfg_.db.url, cfg_.webhooks,
                            cfg_.events.poll_seconds, events_signal_);
+  // Each its own thread: a slow or unreachable CDR database blocks only it.
+  for (const auto& pbx : cfg_.pbxes) {
+    if (pbx.cdr_url.empty())
+      continue;
+    auto catchup = caf::actor_cast<caf::actor>(sys_.spawn<caf::detached>(
+        cdr_catchup, pbx, cfg_.db.url, caf::actor_cast<caf::actor>(matcher_),
+        cdr_board_));
+    cdr_catchups_.emplace_back(pbx.name, catchup);
+    caf::anon_send(tracker_, rewire_atom_v, pbx.name, catchup);
+  }
   backoff_policy backoff;
   backoff.initial = opts_.reconnect_initial;
   backoff.max = opts_.reconnect_max;
@@ -235,6 +246,10 @@ caf::expected<void> server::start() {
   deps.writer = writer_;
   deps.matcher = matcher_;
   deps.tracker = tracker_;
+  if (!cdr_catchups_.empty()) {
+    auto board = cdr_board_;
+    deps.cdr_status = [board] { return board->snapshot(); };
+  }
   if (ucid_calls_) {
     deps.live_calls.push_back(
         live_calls_of(sys_, "ozonetel", ucid_calls_slot_));
@@ -387,6 +402,10 @@ int64_t server::stop(std::chrono::milliseconds drain_timeout) {
                              caf::actor_cast<caf::actor>(root_)})
     if (handle)
       self->send_exit(handle, caf::exit_reason::user_shutdown);
+  // A gap not read yet is read again at the next start-up (from the last
+  // call logged).
+  for (auto& [pbx, catchup] : cdr_catchups_)
+    self->send_exit(catchup, caf::exit_reason::user_shutdown);
   return pending < 0 ? 0 : pending;
 }
 
@@ -454,6 +473,9 @@ std::vector<supervised_child> server::supervised_children() {
          downstream_->reset();
          auto matcher = replace(matcher_, next);
          caf::anon_send(tracker(), rewire_atom_v, next);
+         for (auto& [pbx, catchup] : cdr_catchups_)
+           caf::anon_send(caf::actor_cast<cdr_catchup_actor>(catchup),
+                          rewire_atom_v, next);
          if (auto calls = ucid_calls())
            caf::anon_send(calls, rewire_atom_v, next);
          if (http_)
@@ -468,6 +490,8 @@ std::vector<supervised_child> server::supervised_children() {
        },
        [this, replace](const caf::actor& next) {
          auto tracker = replace(tracker_, next);
+         for (auto& [pbx, catchup] : cdr_catchups_)
+           caf::anon_send(tracker, rewire_atom_v, pbx, catchup);
          caf::anon_send(supervisor(), rewire_atom_v, next);
          if (http_)
            http_->rewire(tracker);

@@ -23,6 +23,7 @@
 #include "core/flow_gate.hpp"
 #include "core/handle_slot.hpp"
 #include "messages/ami_supervisor_actor.hpp"
+#include "adapters/cdr/status_board.hpp"
 #include "messages/call_tracker_actor.hpp"
 #include "messages/comms_log_writer_actor.hpp"
 #include "messages/customer_matcher_actor.hpp"
@@ -131,6 +132,10 @@ private:
   shared_handle<ucid_calls_actor> ucid_calls_slot_
       = make_shared_handle(ucid_calls_actor{});
   root_supervisor_actor root_;
+  /// The CDR catch-up actor of each PBX with a cdr_url (fixed at start).
+  std::vector<std::pair<std::string, caf::actor>> cdr_catchups_;
+  std::shared_ptr<cdr::status_board> cdr_board_
+      = std::make_shared<cdr::status_board>();
   std::unique_ptr<http_server> http_;
   bool stopped_ = false;
   drain_report drain_;

@@ -20,7 +20,7 @@
 //     call's last Hangup to the moment its row is visible in the database,
 //     paced at 1,000 calls/s;
 //   - memory with 10,000 live calls (every Hangup and Cdr removed).
-// PostgreSQL runs only with SB_TEST_PG_URL (tests/with-postgres.sh).
+// PostgreSQL runs only with SB_TEST_PG_URL (tests/with-databases.sh).
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -355,7 +355,7 @@ bool postgres_or_say(const char* what) {
   if (!test::test_pg_url().empty())
     return true;
   std::printf("  %s: SKIPPED (SB_TEST_PG_URL not set; run bench through "
-              "tests/with-postgres.sh)\n",
+              "tests/with-databases.sh)\n",
               what);
   return false;
 }

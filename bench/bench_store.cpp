@@ -1,6 +1,6 @@
 // Store throughput: (a) database::write_calls rows/s into SQLite (WAL,
 // synchronous=NORMAL) and, when SB_TEST_PG_URL is set (run the bench through
-// tests/with-postgres.sh), into PostgreSQL, with 1, 100 and 1000 rows per
+// tests/with-databases.sh), into PostgreSQL, with 1, 100 and 1000 rows per
 // transaction; (b) the comms_log_writer actor fed one matched call per
 // message (as the matcher forwards them under load), in matched calls/s from
 // the first send until every record is committed. Medians of 3 runs; never
@@ -179,7 +179,7 @@ SB_BENCH("store: write_calls rows/s (SQLite WAL, PostgreSQL)") {
   }
   if (std::getenv("SB_TEST_PG_URL") == nullptr) {
     std::printf("  postgresql: skipped (SB_TEST_PG_URL not set; run through "
-                "tests/with-postgres.sh)\n");
+                "tests/with-databases.sh)\n");
     return;
   }
   std::vector<std::unique_ptr<pg_scratch>> keep;

@@ -59,6 +59,18 @@ struct pbx_config {
   std::vector<std::string> internal_contexts = {"from-internal"};
   /// Contexts through which calls leave towards a trunk (outbound).
   std::vector<std::string> outbound_contexts = {"macro-dialout-trunk"};
+  /// The PBX's CDR database (mysql://user@host[:port]/asteriskcdrdb), read
+  /// to catch up on calls whose events were never seen; empty = none.
+  std::string cdr_url;
+  std::string cdr_password; // secret
+  /// At start-up, catch up from the last call logged from this PBX, but
+  /// never further back than this.
+  double cdr_catchup_hours = 24;
+  /// The time zone of the CDR's calldate (the PBX's local time): UTC, an
+  /// offset such as +05:30, or a name the CDR server knows.
+  std::string timezone = "UTC";
+  /// Recording URL template: {file} is the recording's file name.
+  std::string recording_url;
 };
 
 struct db_config {

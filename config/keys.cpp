@@ -595,6 +595,35 @@ const std::vector<key_spec<pbx_config>>& pbx_keys() {
       list_key<T>("outbound_contexts", SB_FIELD(T, outbound_contexts),
                   "Contexts through which calls leave towards a trunk "
                   "(outbound)."),
+      string_key<T>("cdr_url", SB_FIELD(T, cdr_url),
+                    "The PBX's CDR database, mysql://user@host[:port]/"
+                    "asteriskcdrdb (FreePBX), read to catch up on calls whose "
+                    "events were never seen. Empty = no catch-up.",
+                    secrecy::url_password,
+                    [](const std::string& v) -> problem {
+                      return v.empty() || starts_with(v, "mysql://")
+                                 ? ""
+                                 : "must be mysql://user@host/database";
+                    }),
+      string_key<T>("cdr_password", SB_FIELD(T, cdr_password),
+                    "Password of the CDR database user.", secrecy::secret),
+      seconds_key<T>("cdr_catchup_hours", SB_FIELD(T, cdr_catchup_hours),
+                     "At start-up, catch up from the last call logged from "
+                     "this PBX, at most this many hours back."),
+      string_key<T>("timezone", SB_FIELD(T, timezone),
+                    "Time zone of the CDR's calldate (the PBX's local time): "
+                    "UTC, an offset such as +05:30, or a zone name the CDR "
+                    "server's time-zone tables know.",
+                    secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return v.empty() ? "must not be empty (UTC, +05:30, "
+                                         "Europe/London)"
+                                       : "";
+                    }),
+      string_key<T>("recording_url", SB_FIELD(T, recording_url),
+                    "URL of a call's recording, {file} standing for the "
+                    "recording's file name (e.g. https://pbx/rec/{file}). "
+                    "Empty = entries carry the file name only."),
   };
   return keys;
 }

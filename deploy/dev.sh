@@ -8,13 +8,14 @@ cd "$(dirname "$0")/.."
 
 BUILD_PACKAGES=(cmake g++ make pkg-config ccache libcaf-dev libboost-dev
   rapidjson-dev libcpp-httplib-dev libsoci-dev catch2 libphonenumber-dev
-  libssl-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev tzdata)
-# Real peers for the tests: a PostgreSQL server, promtool and Prometheus;
-# python3 with YAML for the compose-file check and the free-port picker;
-# clang with libFuzzer for the short fuzz runs; a browser for the operator
-# console's test.
-TEST_PACKAGES=(postgresql prometheus sqlite3 procps python3 python3-yaml clang
-  libclang-rt-14-dev chromium)
+  libssl-dev libsqlite3-dev libpq-dev libmariadb-dev zlib1g-dev libbrotli-dev
+  tzdata)
+# Real peers for the tests: a PostgreSQL server, a MariaDB server (a PBX's
+# CDR database), promtool and Prometheus; python3 with YAML for the
+# compose-file check and the free-port picker; clang with libFuzzer for the
+# short fuzz runs; a browser for the operator console's test.
+TEST_PACKAGES=(postgresql mariadb-server prometheus sqlite3 procps python3
+  python3-yaml clang libclang-rt-14-dev chromium)
 # The OpenAPI linter and the browser driver the tests run, installed outside
 # the repository.
 TOOLS_DIR=${SB_TOOLS_DIR:-$HOME/.cache/switchboard/tools}
@@ -79,7 +80,7 @@ case "$cmd" in
     export SB_PLAYWRIGHT_CORE="$playwright"
     build build-tests -DSWITCHBOARD_TESTS=ON -DSB_REDOCLY="$redocly" \
       ${SWITCHBOARD_CMAKE_ARGS:-}
-    tests/with-postgres.sh ctest --test-dir build-tests --output-on-failure
+    tests/with-databases.sh ctest --test-dir build-tests --output-on-failure
     # Every parser of outside input under libFuzzer for a few seconds each
     # (a clang tree of its own: the fuzzer's instrumentation is clang's).
     cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -7,6 +7,7 @@
 #include "core/strings.hpp"
 #include "domain/ami_fields.hpp"
 #include "domain/call_summary.hpp"
+#include "domain/cdr_calls.hpp"
 #include "messages/ami_interest.hpp"
 
 namespace sb {
@@ -228,6 +229,11 @@ void call_correlator::on_event(const ami_event& e,
   // The event name is nearly always the first field.
   std::string_view name
       = e.size() > 0 && iequals(e.key(0), "Event") ? e.value(0) : e.name();
+  if (name == "VarSet") {
+    on_recording(e);
+    finalize_due_closing(received, out);
+    return;
+  }
   if (name.empty() || !tracker_wants(name)) {
     finalize_due_closing(received, out);
     return;
@@ -235,8 +241,11 @@ void call_correlator::on_event(const ami_event& e,
   fields f{e};
   auto& pbx = pbx_for(e.pbx);
   auto at = f.timestamp.empty() ? received : parse_timestamp(f.timestamp);
+  const bool stamped = at != 0 && !f.timestamp.empty();
   if (at == 0)
     at = received;
+  if (stamped)
+    pbx.last_stamp = std::max(pbx.last_stamp, at);
   if (name == "Cdr") {
     apply_cdr(pbx, f);
   } else if (name == "OriginateResponse") {
@@ -244,7 +253,7 @@ void call_correlator::on_event(const ami_event& e,
   } else if (name == "BridgeMerge") {
     merge_bridges(pbx, f, at);
   } else if (name == "CoreShowChannelsComplete") {
-    on_list_complete(pbx, at, received, out);
+    on_list_complete(pbx, at, received, stamped, out);
   } else if (f.uniqueid.empty() && !f.dest_uniqueid.empty()) {
     // An Originate's Dial has no calling channel, only the originated one.
     on_originate_dial(pbx, f, at);
@@ -253,6 +262,28 @@ void call_correlator::on_event(const ami_event& e,
       on_call_event(pbx, *entry, f, at, received);
   }
   finalize_due_closing(received, out);
+}
+
+void call_correlator::on_recording(const ami_event& e) {
+  if (!iequals(e.get("Variable"), "MIXMONITOR_FILENAME"))
+    return;
+  auto& pbx = pbx_for(e.pbx);
+  auto file = e.get("Value");
+  auto slash = file.rfind('/');
+  if (slash != std::string_view::npos)
+    file = file.substr(slash + 1);
+  if (file.empty())
+    return;
+  // The channel's call (channels change calls), else the named Linkedid.
+  lookup_buffer_.assign(e.get("Uniqueid"));
+  auto ch = pbx.channel_calls.find(lookup_buffer_);
+  call_entry* entry = ch != pbx.channel_calls.end() ? ch->second : nullptr;
+  if (entry == nullptr) {
+    auto i = pbx.calls.find(std::string{e.get("Linkedid")});
+    entry = i != pbx.calls.end() ? &*i : nullptr;
+  }
+  if (entry != nullptr && entry->second.recording.empty())
+    entry->second.recording.assign(file.data(), file.size());
 }
 
 void call_correlator::on_call_event(pbx_state& pbx, call_entry& entry,
@@ -501,9 +532,14 @@ void call_correlator::on_connection_lost(std::string_view name,
   for (auto& [linkedid, call] : pbx.calls) {
     if (call.orphaned_at == 0)
       call.orphaned_at = at;
-    call.before_loss = true;
+    // A closing call was seen to its end: nothing of it is in the gap.
+    if (!call.closing)
+      call.before_loss = true;
   }
   pbx.listed.clear();
+  if (!pbx.lost)
+    pbx.stamp_at_loss = pbx.last_stamp;
+  pbx.lost = true;
   if (!pbx.calls.empty())
     scan_due_ = std::min(scan_due_, at + stale_after_);
 }
@@ -523,10 +559,32 @@ void call_correlator::finalize(pbx_state& pbx, const std::string& linkedid,
     return;
   out.push_back(
       summarize_call(pbx.config.name, i->first, i->second, incomplete));
+  out.back().recording = i->second.recording;
+  out.back().recording_url
+      = recording_url_of(pbx.config.recording_url, i->second.recording);
   if (out.back().incomplete)
     ++stats_.calls_incomplete;
   else
     ++stats_.calls_completed;
+  // A call joined mid-way (it began in a gap and was still up at the
+  // re-sync) or re-attached across a gap is whole only in the CDR, once it
+  // has ended: a gap of its own, in the PBX's clock when the stream has one.
+  // So is a call live at a loss that ends before the re-sync has told what
+  // is up: Asterisk streams events right after the login, ahead of the
+  // channel list, so its Hangup can come first; what it did in the gap
+  // (answered, by whom) was never seen. The re-sync's own gap only replaces
+  // entries finalized incomplete.
+  bool unsynced = i->second.before_loss && !incomplete;
+  if (i->second.partial || i->second.spanned_gap || unsynced) {
+    cdr_gap gap;
+    gap.pbx = pbx.config.name;
+    gap.linkedid = i->first;
+    if (pbx.last_stamp != 0) {
+      gap.from = out.back().started_at;
+      gap.to = std::max(out.back().ended_at, i->second.last_at) + 1'000'000;
+    }
+    gaps_.push_back(std::move(gap));
+  }
   forget(pbx, *i);
   auto key = i->first;
   pbx.calls.erase(i);

@@ -136,6 +136,12 @@ public:
   /// std::numeric_limits<unix_micros>::max() when no call is live.
   unix_micros next_deadline() const noexcept;
 
+  /// The gaps the re-syncs since the last call found (one per re-sync: at
+  /// start-up and after every loss), for the CDR catch-up; cleared.
+  std::vector<cdr_gap> take_gaps() {
+    return std::exchange(gaps_, {});
+  }
+
   /// Calls in progress (including hung-up calls waiting for their Cdr).
   std::vector<live_call> active() const;
 
@@ -172,6 +178,11 @@ private:
     std::unordered_set<std::string> listed;
     std::unordered_set<std::string> finalized;
     std::deque<std::pair<unix_micros, std::string>> finalized_order;
+    /// The latest event Timestamp (the PBX's clock), 0 = none seen.
+    unix_micros last_stamp = 0;
+    /// last_stamp when the connection was lost; `lost` until the re-sync.
+    unix_micros stamp_at_loss = 0;
+    bool lost = false;
   };
 
   struct closing_entry {
@@ -201,6 +212,8 @@ private:
   void on_originate_dial(pbx_state& pbx, const fields& f, unix_micros at);
   void on_originate_response(pbx_state& pbx, const fields& f);
   void apply_cdr(pbx_state& pbx, const fields& f);
+  /// VarSet of MIXMONITOR_FILENAME: the call's recording.
+  void on_recording(const ami_event& e);
 
   // Channels changing calls and bridges (domain/call_bridges.cpp).
   void adopt(pbx_state& pbx, call_entry& into, call_entry& from,
@@ -226,7 +239,7 @@ private:
   void on_listed_channel(pbx_state& pbx, call_entry& entry, channel_record& ch,
                          const fields& f, unix_micros at);
   void on_list_complete(pbx_state& pbx, unix_micros at, unix_micros received,
-                        std::vector<completed_call>& out);
+                        bool stamped, std::vector<completed_call>& out);
 
   // Finalization (domain/call_correlator.cpp).
   void close_if_done(pbx_state& pbx, call_entry& call, unix_micros received);
@@ -253,6 +266,7 @@ private:
   std::string lookup_buffer_;
   correlator_stats stats_;
   std::vector<live_notice>* notices_ = nullptr;
+  std::vector<cdr_gap> gaps_;
 };
 
 } // namespace sb

@@ -43,8 +43,16 @@ void call_correlator::on_listed_channel(pbx_state& pbx, call_entry& entry,
 }
 
 void call_correlator::on_list_complete(pbx_state& pbx, unix_micros at,
-                                       unix_micros received,
+                                       unix_micros received, bool stamped,
                                        std::vector<completed_call>& out) {
+  // What happened between the last event seen and now is only in the
+  // PBX's CDR; at start-up, everything since the last call logged.
+  cdr_gap gap;
+  gap.pbx = pbx.config.name;
+  gap.startup = !pbx.lost;
+  gap.from = pbx.lost ? pbx.stamp_at_loss : 0;
+  gap.to = stamped ? at : 0;
+  pbx.lost = false;
   std::vector<std::string> ended;
   for (auto& entry : pbx.calls) {
     auto& call = entry.second;
@@ -59,6 +67,7 @@ void call_correlator::on_list_complete(pbx_state& pbx, unix_micros at,
       continue;
     }
     call.orphaned_at = 0;
+    call.spanned_gap = true;
     // Its channels missing from the list hung up during the gap.
     for (auto& ch : call.channels) {
       if (ch.hung_up || pbx.listed.count(ch.uniqueid) > 0)
@@ -70,6 +79,10 @@ void call_correlator::on_list_complete(pbx_state& pbx, unix_micros at,
     update_connection(pbx, entry, at);
   }
   pbx.listed.clear();
+  for (auto& entry : pbx.calls)
+    if (std::find(ended.begin(), ended.end(), entry.first) == ended.end())
+      gap.live.push_back(entry.first);
+  gaps_.push_back(std::move(gap));
   // Nothing of these is up any more: they ended unseen, their last Hangup
   // never came.
   for (auto& linkedid : ended)

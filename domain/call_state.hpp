@@ -83,6 +83,8 @@ struct call_record {
   std::string originate_exten;
   /// The first phone that was connected to the outside party.
   std::string first_person;
+  /// The recording MixMonitor writes (MIXMONITOR_FILENAME), file name only.
+  std::string recording;
   std::vector<channel_record> channels;
   std::vector<cdr_row> cdr;
   /// Name hashes of the phones connected to the outside party (capped).
@@ -117,6 +119,9 @@ struct call_record {
   bool ring_noticed = false;
   /// The phone the last answered / transferred notice named.
   std::string noticed_person;
+  /// Re-attached at a re-sync: what happened during the gap is only in the
+  /// PBX's CDR.
+  bool spanned_gap = false;
 };
 
 } // namespace sb

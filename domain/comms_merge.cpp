@@ -88,6 +88,7 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
   take_text(merged.origin, incoming.origin);
   take_text(merged.crm_ref, incoming.crm_ref);
   take_text(merged.recording, incoming.recording);
+  take_text(merged.recording_url, incoming.recording_url);
   merged.incomplete = old.incomplete && incoming.incomplete;
   if (disposition_rank(incoming.disposition)
           >= disposition_rank(merged.disposition)
@@ -113,6 +114,7 @@ bool merge_into(comms_entry& old, const comms_entry& incoming,
         || merged.extension != old.extension || merged.ucid != old.ucid
         || merged.origin != old.origin || merged.incomplete != old.incomplete
         || merged.crm_ref != old.crm_ref || merged.recording != old.recording
+        || merged.recording_url != old.recording_url
         || merged.disposition != old.disposition
         || merged.duration_seconds != old.duration_seconds
         || merged.billsec != old.billsec

@@ -238,6 +238,24 @@ struct ops_routes {
       write_cloudagent(w, oz, details);
     if (sources.webhooks)
       write_webhooks(w, sources.webhooks(), details);
+    // Shown, never a reason for not ready: AMI logging goes on without
+    // it, and the gaps wait for it.
+    if (sources.cdr_status) {
+      w.Key("cdr_databases");
+      w.StartArray();
+      for (auto& c : sources.cdr_status()) {
+        w.StartObject();
+        write_text(w, "pbx", c.pbx);
+        write_text(w, "state", c.state);
+        if (details) {
+          write_text(w, "last_error", c.last_error);
+          w.Key("pending_gaps");
+          w.Uint64(c.pending_gaps);
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+    }
     w.EndObject();
     http::send_json(res, reasons.empty() ? 200 : 503,
                     {buf.GetString(), buf.GetSize()});

@@ -12,6 +12,7 @@
 #include <functional>
 #include <vector>
 
+#include "adapters/cdr/status_board.hpp"
 #include "core/handle_slot.hpp"
 #include "http/router.hpp"
 #include "messages/call_tracker_actor.hpp"
@@ -36,6 +37,7 @@ struct ops_sources {
   std::function<std::vector<webhook_status>()> webhooks;
   /// Attaches each live call's customer (none held: calls show none).
   shared_handle<customer_matcher_actor> matcher;
+  std::function<std::vector<cdr::status>()> cdr_status;
 };
 
 void mount_ops_routes(http::router& r, const http_context& ctx,

@@ -87,7 +87,7 @@ http_server::http_server(http_deps deps)
   mount_ops_routes(*router_, ctx_,
                    ops_sources{tracker_, deps_.live_calls, deps_.connections,
                                deps_.cloudagent_health, deps_.webhooks,
-                               matcher_});
+                               matcher_, deps_.cdr_status});
   http::mount_console(*router_);
   mount_event_routes(
       *router_, ctx_, [this]() -> http::event_hub& { return event_hub(); },

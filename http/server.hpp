@@ -40,6 +40,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/timespan.hpp>
 
+#include "adapters/cdr/status_board.hpp"
 #include "config/config.hpp"
 #include "core/handle_slot.hpp"
 #include "http/auth.hpp"
@@ -99,6 +100,8 @@ struct http_deps {
   std::function<std::vector<webhook_status>()> webhooks;
   /// Agent tokens (hashes) the router accepts on agent routes; may be null.
   agent_tokens_ptr agent_tokens;
+  /// The PBXes' CDR databases (empty function = none configured).
+  std::function<std::vector<cdr::status>()> cdr_status;
   /// Read connections to the database (0 = min(http.threads, 4)).
   size_t read_connections = 0;
   /// Connection and request limits; unset = limits_of(config).

@@ -49,6 +49,12 @@ inline bool tracker_ignores(std::string_view name) noexcept {
   }
 }
 
+/// The one VarSet the tracker reads: the recording MixMonitor writes.
+/// `frame` is the raw event as on the wire.
+inline bool tracker_reads_varset(std::string_view frame) noexcept {
+  return frame.find("\nVariable: MIXMONITOR_FILENAME\r") != std::string_view::npos;
+}
+
 /// True for every event the tracker may use (anything not known to be
 /// noise, so a new event kind is kept rather than lost).
 inline bool tracker_wants(std::string_view name) noexcept {

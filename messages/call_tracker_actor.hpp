@@ -37,6 +37,9 @@ using call_tracker_actor = caf::typed_actor<
   caf::replies_to<active_atom>::with<std::vector<live_call>>,
   // The customer matcher was restarted: completed calls go to this one (a
   // customer_matcher_actor; the root supervisor sends it).
-  caf::reacts_to<rewire_atom, caf::actor>>;
+  caf::reacts_to<rewire_atom, caf::actor>,
+  // Gaps found by the re-syncs of PBX `std::string` go to this CDR
+  // catch-up actor (a cdr_catchup_actor), as `cdr_gap_atom, cdr_gap`.
+  caf::reacts_to<rewire_atom, std::string, caf::actor>>;
 
 } // namespace sb

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/meta/type_name.hpp>
 #include <caf/optional.hpp>
@@ -112,6 +113,14 @@ struct completed_call {
   std::string crm_ref;
   /// The call's recording (Ozonetel: the callback's AudioFile).
   std::string recording;
+  /// "cdr" when rebuilt from the PBX's CDR database, else "".
+  std::string recovered;
+  /// The recording's URL by pbx.<name>.recording_url (a PBX recording:
+  /// MIXMONITOR_FILENAME, the CDR's recordingfile); empty without one.
+  std::string recording_url;
+  /// Rebuilt from the CDR for a call whose stream had a gap: replaces the
+  /// stored entry's figures (else only an incomplete entry's).
+  bool supersedes = false;
 };
 
 template <class Inspector>
@@ -120,7 +129,8 @@ typename Inspector::result_type inspect(Inspector& f, completed_call& x) {
            x.origin, x.direction, x.external_number, x.extension,
            x.peer_extension, x.did, x.disposition, x.started_at, x.answered_at,
            x.ended_at, x.duration_seconds, x.billsec, x.talk_seconds, x.ucid,
-           x.notes, x.incomplete, x.crm_ref, x.recording);
+           x.notes, x.incomplete, x.crm_ref, x.recording, x.recovered,
+           x.recording_url, x.supersedes);
 }
 
 /// A completed call with its customer (none when no customer has that number).
@@ -136,6 +146,31 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, matched_call& x) {
   return f(caf::meta::type_name("matched_call"), x.call, x.customer_id,
            x.external_e164);
+}
+
+/// A stretch of a PBX's stream that switchboard never saw (connection down,
+/// switchboard stopped), to catch up on from the PBX's CDR database. Times
+/// are the PBX's clock (the events' Timestamp), UTC microseconds.
+struct cdr_gap {
+  std::string pbx;
+  /// The last event seen before the loss; 0 = start-up (catch up from the
+  /// last call logged from this PBX) or a stream without Timestamp.
+  unix_micros from = 0;
+  /// The re-sync after it; 0 = unknown (the CDR's own latest time is used).
+  unix_micros to = 0;
+  /// Linkedids still up at the re-sync: they end as ordinary calls.
+  std::vector<std::string> live;
+  /// 0 = from `from`; 1 = from the last call logged from this PBX.
+  bool startup = false;
+  /// Set: the gap of this one call (re-attached across a gap or joined
+  /// mid-way), whose CDR figures replace what the stream showed.
+  std::string linkedid;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cdr_gap& x) {
+  return f(caf::meta::type_name("cdr_gap"), x.pbx, x.from, x.to, x.live,
+           x.startup, x.linkedid);
 }
 
 /// A call in progress, for GET /api/calls/active.

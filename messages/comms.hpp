@@ -118,6 +118,12 @@ struct comms_entry {
   /// The outside number in E.164 as the matcher read it (empty when it does
   /// not normalize); what re-matching and the external_number filter use.
   std::string external_e164;
+  /// "cdr" when the entry was rebuilt from the PBX's CDR database (its
+  /// events were never seen: connection down, switchboard stopped), else "".
+  std::string recovered;
+  /// Where to fetch a PBX recording (pbx.<name>.recording_url); empty
+  /// without one.
+  std::string recording_url;
 };
 
 template <class Inspector>
@@ -127,7 +133,7 @@ typename Inspector::result_type inspect(Inspector& f, comms_entry& x) {
            x.extension, x.disposition, x.duration_seconds, x.billsec,
            x.talk_seconds, x.ucid, x.occurred_at, x.created_at, x.origin,
            x.incomplete, x.crm_ref, x.recording, x.updated_at,
-           x.customer_name, x.external_e164);
+           x.customer_name, x.external_e164, x.recovered, x.recording_url);
 }
 
 /// Filters of GET /api/crm/comms. Empty strings / none mean "any".

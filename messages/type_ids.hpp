@@ -114,4 +114,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb, append_atom, "append")
   CAF_ADD_ATOM(switchboard, sb, events_atom, "events")
 
+  // -- CDR catch-up ---------------------------------------------------------
+  CAF_ADD_TYPE_ID(switchboard, (sb::cdr_gap))
+  CAF_ADD_ATOM(switchboard, sb, cdr_gap_atom, "cdrgap")
+
 CAF_END_TYPE_ID_BLOCK(switchboard)

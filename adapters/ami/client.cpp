@@ -340,7 +340,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     switch (state) {
       case phase::logged_in:
         if (first_key_is(frame, "Event")) {
-          if (pbx.drop_unread_events && skip(first_value(frame)))
+          if (pbx.drop_unread_events && skip(first_value(frame), frame))
             break;
           batch.frames.emplace_back(frame);
         } else if (!claim_response(frame)) {
@@ -360,8 +360,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
   /// Counts an event the tracker never reads instead of keeping it; false
   /// for every other event.
-  bool skip(std::string_view name) {
+  bool skip(std::string_view name, std::string_view frame) {
     if (!tracker_ignores(name))
+      return false;
+    if (name == "VarSet" && tracker_reads_varset(frame))
       return false;
     for (auto& [seen, n] : batch.skipped)
       if (seen == name) {

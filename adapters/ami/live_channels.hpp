@@ -18,6 +18,13 @@ public:
   /// Frames that are no channel events change nothing.
   void apply(std::string_view frame);
 
+  /// The PBX's clock before any frame was applied (the capture's first
+  /// Timestamp): a PBX has a time at login, before its first event.
+  void start_clock(double t) noexcept {
+    if (clock_ == 0)
+      clock_ = t;
+  }
+
   size_t size() const noexcept {
     return channels_.size();
   }

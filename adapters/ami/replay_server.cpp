@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <fstream>
 #include <future>
@@ -570,6 +571,13 @@ replay_server::start(replay_options options) {
     p->wire += "\r\n\r\n";
   }
   p->offsets.push_back(p->wire.size());
+  for (auto& f : p->frames) {
+    auto at = f.find("\r\nTimestamp: ");
+    if (at != std::string::npos) {
+      p->channels.start_clock(std::strtod(f.c_str() + at + 13, nullptr));
+      break;
+    }
+  }
   boost::system::error_code ec;
   auto address = asio::ip::make_address(p->options.bind_address, ec);
   if (ec)

@@ -44,6 +44,8 @@ void write_entry(writer& w, const comms_entry& x) {
   w.Key("updated_at");
   write_string(w, x.updated_at.empty() ? x.created_at : x.updated_at);
   write_optional_text(w, "customer_name", x.customer_name);
+  write_optional_text(w, "recovered", x.recovered);
+  write_optional_text(w, "recording_url", x.recording_url);
   w.EndObject();
 }
 

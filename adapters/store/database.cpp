@@ -179,7 +179,7 @@ database::write_calls(const std::vector<matched_call>& calls,
       // RETURNING names the rows that went in; a row whose id is not there
       // (or was claimed by an earlier row of this chunk) met an existing one.
       for (size_t k = 0; k < n; ++k) {
-        auto i = returned.find(calls[begin + k].call.ext_message_id);
+        auto i = returned.find(identity_key(calls[begin + k].call));
         if (i != returned.end() && i->second > 0) {
           --i->second;
           ++inserted;
@@ -191,6 +191,13 @@ database::write_calls(const std::vector<matched_call>& calls,
       }
     }
     for (auto i : conflicts) {
+      if (calls[i].call.source == "ami" && !calls[i].call.recovered.empty()) {
+        if (d.complete_from_cdr(to_entry(calls[i], created_at, now),
+                                calls[i].call.supersedes)
+            && outcomes != nullptr)
+          (*outcomes)[i] = write_outcome::merged;
+        continue;
+      }
       if (calls[i].call.source != "ozonetel")
         continue;
       auto entry = to_entry(calls[i], created_at, now);
@@ -198,9 +205,10 @@ database::write_calls(const std::vector<matched_call>& calls,
       // complete the stored row. FOR UPDATE keeps two instances from
       // merging the same row at once on PostgreSQL; SQLite already holds
       // the write lock.
-      auto where = std::string{"source = 'ozonetel' AND ext_message_id = :e"}
+      auto where = std::string{"source = 'ozonetel' AND origin = :o"
+                               " AND ext_message_id = :e"}
                    + (d.kind == backend::postgresql ? " FOR UPDATE" : "");
-      auto existing = d.load_comms(where, entry.ext_message_id);
+      auto existing = d.load_comms(where, entry.origin, entry.ext_message_id);
       if (!existing)
         continue;
       if (!merge_into(*existing, entry, calls[i].call.started_at != 0))
@@ -221,7 +229,8 @@ database::write_calls(const std::vector<matched_call>& calls,
                " occurred_at = :occurred_at, origin = :origin,"
                " incomplete = :incomplete, crm_ref = :crm_ref,"
                " recording = :recording, updated_at = :updated_at,"
-               " external_e164 = :external_e164 WHERE id = :id",
+               " external_e164 = :external_e164,"
+               " recording_url = :recording_url WHERE id = :id",
           soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
           soci::use(p.body), soci::use(p.external_number),
           soci::use(p.extension), soci::use(p.disposition),
@@ -230,7 +239,8 @@ database::write_calls(const std::vector<matched_call>& calls,
           soci::use(p.occurred_at), soci::use(p.origin),
           soci::use(p.incomplete), soci::use(p.crm_ref),
           soci::use(p.recording), soci::use(p.updated_at),
-          soci::use(p.external_e164), soci::use(id);
+          soci::use(p.external_e164), soci::use(p.recording_url),
+          soci::use(id);
       if (outcomes != nullptr)
         (*outcomes)[i] = write_outcome::merged;
     }

@@ -42,6 +42,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -148,7 +149,7 @@ public:
   // -- comms log ------------------------------------------------------------
 
   /// Writes all records in one transaction. Idempotent on
-  /// (source, ext_message_id): for source "ami" an existing row is left
+  /// (source, origin, ext_message_id): for source "ami" an existing row is left
   /// alone; for "ozonetel" the existing row is completed with the values the
   /// new record knows (non-empty text, non-zero numbers, a customer), so the
   /// callback and the disposition merge into one entry in either order.
@@ -174,15 +175,28 @@ public:
   /// Newest first (occurred_at, then id), filtered and keyset-paged.
   caf::expected<std::vector<comms_entry>> query_comms(const comms_query& q);
 
+  /// The oldest entry of (source, ext_message_id), whichever its origin.
   caf::expected<caf::optional<comms_entry>>
   find_comms(const std::string& source, const std::string& ext_message_id);
 
+  /// The entry of (source, origin, ext_message_id), an entry's identity.
+  caf::expected<caf::optional<comms_entry>>
+  find_comms(const std::string& source, const std::string& origin,
+             const std::string& ext_message_id);
+
   /// The entries of many calls, one statement prepared for all; `keys` are
-  /// (source, ext_message_id); the result has one slot per key, in order.
+  /// identities (source, origin, ext_message_id); the result has one slot
+  /// per key, in order.
   caf::expected<std::vector<caf::optional<comms_entry>>> find_comms_many(
-    const std::vector<std::pair<std::string, std::string>>& keys);
+    const std::vector<std::tuple<std::string, std::string, std::string>>&
+      keys);
 
   caf::expected<int64_t> count_comms();
+
+  /// When the latest entries of (source, origin) ended (occurred_at plus
+  /// duration, the latest of the 100 that began last), 0 when none.
+  caf::expected<unix_micros> latest_end(const std::string& source,
+                                        const std::string& origin);
 
   // -- customers ------------------------------------------------------------
 

@@ -245,13 +245,15 @@ struct database::impl {
         continue;
       for (const char* statement : m.statements)
         sql << dialect(statement, kind);
-      for (const char* statement :
-           kind == backend::sqlite ? m.sqlite_only : m.postgresql_only)
-        sql << statement;
+      // Guarded columns before the backend's own statements: a table
+      // rebuild copies them.
       for (const auto& add : m.add_if_missing)
         if (!column_exists(add.table, add.column))
           sql << std::string{"ALTER TABLE "} + add.table + " ADD COLUMN "
                      + add.column + " " + add.definition;
+      for (const char* statement :
+           kind == backend::sqlite ? m.sqlite_only : m.postgresql_only)
+        sql << statement;
       std::string name = m.name;
       int v = m.version;
       sql << "INSERT INTO schema_migrations (version, name, applied_at) "
@@ -261,14 +263,14 @@ struct database::impl {
     tx.commit();
   }
 
-  // Loads one comms entry by a WHERE clause with one string or integer key.
-  template <class Key>
+  // Loads one comms entry by a WHERE clause with string or integer keys.
+  template <class... Keys>
   caf::optional<comms_entry> load_comms(const std::string& where,
-                                        const Key& key) {
+                                        const Keys&... keys) {
     comms_row row;
     soci::statement st(sql);
     bind_row(st, row);
-    st.exchange(soci::use(key));
+    (st.exchange(soci::use(keys)), ...);
     st.alloc();
     st.prepare(std::string{"SELECT "} + comms_columns
                + " FROM crm_comms_log WHERE " + where);
@@ -276,6 +278,46 @@ struct database::impl {
     if (!st.execute(true))
       return caf::none;
     return row.entry();
+  }
+
+  // A call the re-sync finalized incomplete (its end happened in a gap),
+  // or (`supersedes`) one whose stream had a gap, that the CDR knows whole:
+  // the CDR's figures replace the guesses. Any other stored entry is left
+  // alone. True when a row changed.
+  bool complete_from_cdr(const comms_entry& e, bool supersedes) {
+    std::string where = "source = 'ami' AND origin = :o AND"
+                        " ext_message_id = :e";
+    if (!supersedes)
+      where += " AND incomplete = 1";
+    if (kind == backend::postgresql)
+      where += " FOR UPDATE";
+    auto existing = load_comms(where, e.origin, e.ext_message_id);
+    if (!existing)
+      return false;
+    comms_params p;
+    p.assign(e);
+    if (p.customer_ind != soci::i_ok && existing->customer_id) {
+      p.customer_ind = soci::i_ok;
+      p.customer_id = *existing->customer_id;
+    }
+    long long id = existing->id;
+    sql << "UPDATE crm_comms_log SET customer_id = :customer_id,"
+           " direction = :direction, body = :body,"
+           " external_number = :external_number, extension = :extension,"
+           " disposition = :disposition,"
+           " duration_seconds = :duration_seconds, billsec = :billsec,"
+           " talk_seconds = :talk_seconds, occurred_at = :occurred_at,"
+           " incomplete = 0, recovered = :recovered, recording = :recording,"
+           " recording_url = :recording_url, updated_at = :updated_at,"
+           " external_e164 = :external_e164 WHERE id = :id",
+        soci::use(p.customer_id, p.customer_ind), soci::use(p.direction),
+        soci::use(p.body), soci::use(p.external_number), soci::use(p.extension),
+        soci::use(p.disposition), soci::use(p.duration_seconds),
+        soci::use(p.billsec), soci::use(p.talk_seconds),
+        soci::use(p.occurred_at), soci::use(p.recovered),
+        soci::use(p.recording), soci::use(p.recording_url),
+        soci::use(p.updated_at), soci::use(p.external_e164), soci::use(id);
+    return true;
   }
 
   std::vector<customer> load_customers(const std::string& where_and_order,

@@ -1,6 +1,7 @@
 #include "adapters/store/event_appender.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 #include "adapters/json/row_json.hpp"
 #include "core/error.hpp"
@@ -133,12 +134,12 @@ bool event_appender::add_entries(const std::vector<event_record>& batch,
                                  std::vector<stored_event>& rows) {
   // The entries as committed (merged fields, customer): read, not rebuilt,
   // with one statement for the whole batch.
-  std::vector<std::pair<std::string, std::string>> keys;
+  std::vector<std::tuple<std::string, std::string, std::string>> keys;
   std::vector<size_t> slots;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].entry_source.empty() || !rows[i].payload_json.empty())
       continue;
-    keys.emplace_back(batch[i].entry_source, rows[i].call_id);
+    keys.emplace_back(batch[i].entry_source, rows[i].origin, rows[i].call_id);
     slots.push_back(i);
   }
   if (keys.empty())

@@ -4,7 +4,96 @@
 
 #include "core/strings.hpp"
 
+// The comms log's columns up to version 8, copied by name when SQLite
+// rebuilds the table.
+#define COMMS_V8_COLUMNS                                                     \
+  "id, customer_id, type, direction, body, source, ext_message_id,"          \
+  " external_number, extension, disposition, duration_seconds, billsec,"     \
+  " talk_seconds, ucid, occurred_at, created_at, incomplete, origin,"        \
+  " updated_at, external_e164, crm_ref, recording, recovered, recording_url"
+
 namespace sb::store {
+
+namespace {
+
+// A call's identity includes its PBX: two PBXes count Linkedids from
+// their own start, so one Linkedid may name two different calls. Rows
+// keep their ids and contents; recovered says a row was rebuilt from
+// the PBX's CDR database (its events were never seen), recording is
+// the PBX's recording file and recording_url where to fetch it.
+// Written to run again harmlessly over a table that has some of it
+// already (`recording` comes with 6; early builds of this change
+// numbered it 3).
+migration identity_with_origin() {
+  return {
+      8,
+      "origin in the identity; recovered and recording of entries",
+      {},
+      {
+          // SQLite cannot drop a table's UNIQUE constraint: rebuild the
+          // table with the new one and copy every row, ids included, by
+          // column name. Every column of the versions before is here.
+          "CREATE TABLE crm_comms_log_v8 ("
+          " id INTEGER PRIMARY KEY,"
+          " customer_id BIGINT NULL,"
+          " type TEXT NOT NULL DEFAULT 'call',"
+          " direction TEXT NOT NULL CHECK (direction = 'inbound'"
+          "   OR direction = 'outbound' OR direction = 'internal'),"
+          " body TEXT NOT NULL DEFAULT '',"
+          " source TEXT NOT NULL CHECK (source = 'ami' OR source = 'ozonetel'"
+          "   OR source = 'manual'),"
+          " ext_message_id TEXT NULL,"
+          " external_number TEXT NOT NULL DEFAULT '',"
+          " extension TEXT NOT NULL DEFAULT '',"
+          " disposition TEXT NOT NULL DEFAULT '' CHECK (disposition = ''"
+          "   OR disposition = 'answered' OR disposition = 'no_answer'"
+          "   OR disposition = 'busy' OR disposition = 'failed'),"
+          " duration_seconds BIGINT NOT NULL DEFAULT 0,"
+          " billsec BIGINT NOT NULL DEFAULT 0,"
+          " talk_seconds BIGINT NOT NULL DEFAULT 0,"
+          " ucid TEXT NOT NULL DEFAULT '',"
+          " occurred_at TEXT NOT NULL,"
+          " created_at TEXT NOT NULL,"
+          " incomplete INTEGER NOT NULL DEFAULT 0"
+          "   CHECK (incomplete = 0 OR incomplete = 1),"
+          " origin TEXT NOT NULL DEFAULT '',"
+          " updated_at TEXT NOT NULL DEFAULT '',"
+          " external_e164 TEXT NOT NULL DEFAULT '',"
+          " crm_ref TEXT NOT NULL DEFAULT '',"
+          " recording TEXT NOT NULL DEFAULT '',"
+          " recovered TEXT NOT NULL DEFAULT ''"
+          "   CHECK (recovered = '' OR recovered = 'cdr'),"
+          " recording_url TEXT NOT NULL DEFAULT '',"
+          " UNIQUE (source, origin, ext_message_id))",
+          "INSERT INTO crm_comms_log_v8 (" COMMS_V8_COLUMNS ")"
+          " SELECT " COMMS_V8_COLUMNS " FROM crm_comms_log",
+          "DROP TABLE crm_comms_log",
+          "ALTER TABLE crm_comms_log_v8 RENAME TO crm_comms_log",
+          "CREATE INDEX crm_comms_log_occurred"
+          " ON crm_comms_log (occurred_at DESC, id DESC)",
+          "CREATE INDEX crm_comms_log_customer"
+          " ON crm_comms_log (customer_id, occurred_at DESC, id DESC)",
+          "CREATE INDEX crm_comms_log_updated"
+          " ON crm_comms_log (updated_at, id)",
+          "CREATE INDEX crm_comms_log_external"
+          " ON crm_comms_log (external_e164, occurred_at, id)",
+      },
+      {
+          // crm_comms_log_source_ext_message_id_key is the name PostgreSQL
+          // gave the UNIQUE (source, ext_message_id) of version 1.
+          "ALTER TABLE crm_comms_log"
+          " DROP CONSTRAINT IF EXISTS crm_comms_log_source_ext_message_id_key,"
+          " DROP CONSTRAINT IF EXISTS crm_comms_log_identity",
+          "ALTER TABLE crm_comms_log ADD CONSTRAINT crm_comms_log_identity"
+          " UNIQUE (source, origin, ext_message_id)",
+      },
+      {{"crm_comms_log", "recording", "TEXT NOT NULL DEFAULT ''"},
+       {"crm_comms_log", "recovered",
+        "TEXT NOT NULL DEFAULT '' CHECK (recovered = '' OR recovered = 'cdr')"},
+       {"crm_comms_log", "recording_url", "TEXT NOT NULL DEFAULT ''"}}};
+}
+
+} // namespace
 
 // `{ID}` (an auto-assigned 64-bit primary key) and `{TIME}` (a point in
 // time: ISO-8601 text on SQLite, timestamptz on PostgreSQL) are the
@@ -171,7 +260,7 @@ const std::vector<migration>& migrations() {
        },
        {},
        {},
-       // `recording` is migration 3's (cdr) too: whichever runs first adds it.
+       // `recording` is migration 8's (cdr) too: whichever runs first adds it.
        {{"crm_comms_log", "recording", "TEXT NOT NULL DEFAULT ''"}}},
       // The durable event log (GET /api/events, webhooks) and each webhook
       // endpoint's delivery progress. Event ids are never reused, even after
@@ -203,6 +292,7 @@ const std::vector<migration>& migrations() {
         " id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
         EVENTS_COLUMNS ")",
         "CREATE INDEX events_at ON events (at)"}},
+      identity_with_origin(),
   };
   return all;
 }

@@ -19,11 +19,11 @@ struct migration {
   const char* name;
   /// Run on both backends, after `{ID}` is replaced (dialect()).
   std::vector<const char*> statements;
-  /// Then these, on SQLite / PostgreSQL only.
+  /// Then these, on SQLite / PostgreSQL only (after add_if_missing).
   std::vector<const char*> sqlite_only = {};
   std::vector<const char*> postgresql_only = {};
-  /// Columns added only when missing: (table, column, definition). For a
-  /// column two branches add in different migrations (the first one to run
+  /// Columns added only when missing: (table, column, definition), after
+  /// `statements`. For a column two migrations add (the first one to run
   /// adds it, the other finds it).
   struct guarded_column {
     const char* table;

@@ -1,5 +1,6 @@
 // store::database reads: the comms log (pages, one entry) and customers.
 
+#include <algorithm>
 #include <deque>
 #include <utility>
 #include <functional>
@@ -160,7 +161,7 @@ database::find_comms(const std::string& source,
     st.alloc();
     st.prepare(std::string{"SELECT "} + comms_columns
                + " FROM crm_comms_log WHERE source = :s AND"
-                 " ext_message_id = :e");
+                 " ext_message_id = :e ORDER BY id");
     st.define_and_bind();
     caf::optional<comms_entry> out;
     if (st.execute(true))
@@ -171,7 +172,8 @@ database::find_comms(const std::string& source,
 
 caf::expected<std::vector<caf::optional<comms_entry>>>
 database::find_comms_many(
-  const std::vector<std::pair<std::string, std::string>>& keys) {
+  const std::vector<std::tuple<std::string, std::string, std::string>>&
+    keys) {
   auto& d = *impl_;
   return d.run("find_comms_many", true, [&] {
     std::vector<caf::optional<comms_entry>> out;
@@ -180,18 +182,21 @@ database::find_comms_many(
       return out;
     comms_row row;
     std::string source;
+    std::string origin;
     std::string ext_message_id;
     soci::statement st(d.sql);
     bind_row(st, row);
     st.exchange(soci::use(source));
+    st.exchange(soci::use(origin));
     st.exchange(soci::use(ext_message_id));
     st.alloc();
     st.prepare(std::string{"SELECT "} + comms_columns
-               + " FROM crm_comms_log WHERE source = :s AND"
-                 " ext_message_id = :e");
+               + " FROM crm_comms_log WHERE source = :s AND origin = :o"
+                 " AND ext_message_id = :e");
     st.define_and_bind();
-    for (const auto& [s, e] : keys) {
+    for (const auto& [s, o, e] : keys) {
       source = s;
+      origin = o;
       ext_message_id = e;
       if (st.execute(true))
         out.emplace_back(row.entry());
@@ -199,6 +204,37 @@ database::find_comms_many(
         out.emplace_back();
     }
     return out;
+  });
+}
+
+caf::expected<caf::optional<comms_entry>>
+database::find_comms(const std::string& source, const std::string& origin,
+                     const std::string& ext_message_id) {
+  auto& d = *impl_;
+  return d.run("find_comms", true, [&] {
+    return d.load_comms("source = :s AND origin = :o AND ext_message_id = :e",
+                        source, origin, ext_message_id);
+  });
+}
+
+caf::expected<unix_micros>
+database::latest_end(const std::string& source, const std::string& origin) {
+  auto& d = *impl_;
+  return d.run("latest_end", true, [&] {
+    std::string at;
+    long long duration = 0;
+    soci::statement st
+        = (d.sql.prepare << "SELECT occurred_at, duration_seconds FROM"
+                            " crm_comms_log WHERE source = :s AND origin = :o"
+                            " ORDER BY occurred_at DESC LIMIT 100",
+           soci::use(source), soci::use(origin), soci::into(at),
+           soci::into(duration));
+    st.execute();
+    unix_micros latest = 0;
+    while (st.fetch())
+      if (auto t = parse_iso8601(at))
+        latest = std::max<unix_micros>(latest, *t + duration * 1'000'000);
+    return latest;
   });
 }
 

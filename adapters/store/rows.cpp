@@ -56,6 +56,8 @@ void assign_call(comms_params& p, const matched_call& m,
     p.external_e164.clear();
   else
     p.external_e164 = m.external_e164;
+  p.recovered = c.recovered;
+  p.recording_url = c.recording_url;
 }
 
 multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
@@ -71,7 +73,7 @@ multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
         " source, ext_message_id, external_number, extension, disposition,"
         " duration_seconds, billsec, talk_seconds, ucid, occurred_at,"
         " created_at, origin, incomplete, crm_ref, recording, updated_at,"
-        " external_e164) VALUES ";
+        " external_e164, recovered, recording_url) VALUES ";
   size_t v = 0;
   for (size_t r = 0; r < n; ++r) {
     q += r == 0 ? "(" : ", (";
@@ -87,8 +89,8 @@ multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
     }
     q += ')';
   }
-  q += " ON CONFLICT (source, ext_message_id) DO NOTHING"
-       " RETURNING COALESCE(ext_message_id, '')";
+  q += " ON CONFLICT (source, origin, ext_message_id) DO NOTHING"
+       " RETURNING origin || '|' || COALESCE(ext_message_id, '')";
   st.alloc();
   st.prepare(q);
   st.define_and_bind();
@@ -117,6 +119,8 @@ void bind_row(soci::statement& st, comms_row& r) {
   st.exchange(soci::into(r.recording));
   st.exchange(soci::into(r.updated_at));
   st.exchange(soci::into(r.external_e164));
+  st.exchange(soci::into(r.recovered));
+  st.exchange(soci::into(r.recording_url));
   st.exchange(soci::into(r.customer_name, r.name_ind));
 }
 
@@ -158,6 +162,8 @@ comms_entry to_entry(const matched_call& m, const std::string& created_at,
   e.updated_at = created_at;
   if (c.direction != call_direction::internal)
     e.external_e164 = m.external_e164;
+  e.recovered = c.recovered;
+  e.recording_url = c.recording_url;
   return e;
 }
 

@@ -23,7 +23,8 @@ inline constexpr const char* comms_columns
     = "id, customer_id, type, direction, body, source, ext_message_id,"
       " external_number, extension, disposition, duration_seconds, billsec,"
       " talk_seconds, ucid, occurred_at, created_at, origin, incomplete,"
-      " crm_ref, recording, updated_at, external_e164,"
+      " crm_ref, recording, updated_at, external_e164, recovered,"
+      " recording_url,"
       " (SELECT name FROM customers"
       "  WHERE customers.id = crm_comms_log.customer_id)";
 
@@ -31,12 +32,13 @@ inline constexpr const char* insert_comms_sql
     = "INSERT INTO crm_comms_log (customer_id, type, direction, body, source,"
       " ext_message_id, external_number, extension, disposition,"
       " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at,"
-      " origin, incomplete, crm_ref, recording, updated_at, external_e164)"
+      " origin, incomplete, crm_ref, recording, updated_at, external_e164,"
+      " recovered, recording_url)"
       " VALUES (:customer_id, :type, :direction, :body, :source,"
       " :ext_message_id, :external_number, :extension, :disposition,"
       " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
       " :created_at, :origin, :incomplete, :crm_ref, :recording, :updated_at,"
-      " :external_e164)";
+      " :external_e164, :recovered, :recording_url)";
 
 inline constexpr const char* customer_columns
     = "id, name, phone, phone_e164, created_at, external_id, updated_at";
@@ -73,6 +75,8 @@ struct comms_params {
   std::string recording;
   std::string updated_at;
   std::string external_e164;
+  std::string recovered;
+  std::string recording_url;
 
   void assign(const comms_entry& e) {
     customer_ind = e.customer_id ? soci::i_ok : soci::i_null;
@@ -98,6 +102,8 @@ struct comms_params {
     recording = e.recording;
     updated_at = e.updated_at.empty() ? e.created_at : e.updated_at;
     external_e164 = e.external_e164;
+    recovered = e.recovered;
+    recording_url = e.recording_url;
   }
 };
 
@@ -129,6 +135,8 @@ void bind_params(Statement& st, comms_params& p) {
   st.exchange(soci::use(p.recording));
   st.exchange(soci::use(p.updated_at));
   st.exchange(soci::use(p.external_e164));
+  st.exchange(soci::use(p.recovered));
+  st.exchange(soci::use(p.recording_url));
 }
 
 // One INSERT of up to max_rows rows: a round trip per chunk instead of per
@@ -136,7 +144,7 @@ void bind_params(Statement& st, comms_params& p) {
 // per write_calls and executed for every full chunk.
 struct multi_insert {
   static constexpr size_t max_rows = 100;
-  static constexpr size_t columns = 21;
+  static constexpr size_t columns = 23;
 
   /// Bound by reference: fill rows[0..n) then run().
   std::vector<comms_params> rows;
@@ -145,7 +153,7 @@ struct multi_insert {
 
   multi_insert(soci::session& sql, backend kind, size_t n);
 
-  /// Executes and hands each inserted row's ext_message_id to `f`.
+  /// Executes and hands each inserted row's identity_key() to `f`.
   template <class F>
   void run(F&& f) {
     // One more slot than rows: SOCI fetches a one-element vector through
@@ -198,11 +206,19 @@ struct comms_row : comms_params {
     e.external_e164 = external_e164;
     if (name_ind == soci::i_ok)
       e.customer_name = customer_name;
+    e.recovered = recovered;
+    e.recording_url = recording_url;
     return e;
   }
 };
 
 void bind_row(soci::statement& st, comms_row& r);
+
+/// A row's identity within its source as the multi-row INSERT returns it:
+/// origin, '|', ext_message_id.
+inline std::string identity_key(const completed_call& c) {
+  return c.origin + '|' + c.ext_message_id;
+}
 
 struct customer_row {
   long long id = 0;

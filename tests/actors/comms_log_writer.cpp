@@ -345,7 +345,7 @@ TEST_CASE("a database missing at start is retried until it appears") {
 
 namespace {
 
-/// Stops and restarts the test server of tests/with-postgres.sh.
+/// Stops and restarts the test server of tests/with-databases.sh.
 class pg_server {
 public:
   pg_server()
@@ -378,7 +378,7 @@ public:
 
 private:
   int pg_ctl(const std::string& args) {
-    // with-postgres.sh runs as root and the server as user postgres.
+    // with-databases.sh runs as root and the server as user postgres.
     std::string cmd = (::getuid() == 0 ? "runuser -u postgres -- " : "") + bin_
                       + "/pg_ctl -D " + datadir_ + " " + args
                       + " >/dev/null 2>&1";

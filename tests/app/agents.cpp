@@ -428,7 +428,7 @@ TEST_CASE("kill -9 while the writer holds an entry it has not committed: "
           "[agents][process][postgresql]") {
   if (sb::test::test_pg_url().empty()) {
     WARN("SKIPPED: SB_TEST_PG_URL is not set (run through "
-         "tests/with-postgres.sh)");
+         "tests/with-databases.sh)");
     return;
   }
   sb::test::pg_scratch_database pg{"sb_agents_kill"};

@@ -267,7 +267,7 @@ std::vector<std::function<outage(const site&)>> outages() {
     all.emplace_back([](const site&) { return postgres_outage(); });
   else
     WARN("PostgreSQL outage cases SKIPPED: SB_TEST_PG_URL is not set (run "
-         "through tests/with-postgres.sh)");
+         "through tests/with-databases.sh)");
   return all;
 }
 
@@ -285,7 +285,7 @@ TEST_CASE("SIGTERM during a burst: exit 0, nothing lost, every completed "
     urls.push_back(pg->url());
   } else {
     WARN("PostgreSQL case SKIPPED: SB_TEST_PG_URL is not set (run through "
-         "tests/with-postgres.sh)");
+         "tests/with-databases.sh)");
   }
   for (auto url : urls) {
     site where;

@@ -2,7 +2,7 @@
 // recorded PBX session -> sb::server (ami_connection -> ami_parser ->
 // call_tracker -> customer_matcher -> comms_log_writer) -> a real database
 // (a SQLite file in a temp dir; a scratch PostgreSQL database when
-// tests/with-postgres.sh provides a server). The comms log is then compared
+// tests/with-databases.sh provides a server). The comms log is then compared
 // row by row with the scenario's expected.json.
 
 #include "tests/fixtures/e2e_support.hpp"
@@ -53,8 +53,11 @@ void replay_twice_adds_nothing(const backend& b, const std::string& scenario) {
   const auto calls = static_cast<int64_t>(expected.calls.size());
   auto reader = open_db(b.url);
   auto customers = seed_customers(*reader, expected);
+  // The same PBX both times: another PBX's calls are other calls.
+  auto pbx_name = fresh_pbx_name();
   REQUIRE(replay_once(b, scenario, "spool-1",
-                      [&] { return count_rows(*reader) == calls; }));
+                      [&] { return count_rows(*reader) == calls; }, {},
+                      nullptr, pbx_name));
   check_rows(*reader, expected, customers);
   auto first_ids = row_ids(*reader, expected);
 
@@ -62,7 +65,8 @@ void replay_twice_adds_nothing(const backend& b, const std::string& scenario) {
   auto seen_again = [&] {
     return ami_duplicates() - duplicates_before >= static_cast<double>(calls);
   };
-  REQUIRE(replay_once(b, scenario, "spool-2", seen_again));
+  REQUIRE(replay_once(b, scenario, "spool-2", seen_again, {}, nullptr,
+                      pbx_name));
   CHECK(ami_duplicates() - duplicates_before == static_cast<double>(calls));
   CHECK(count_rows(*reader) == calls);
   CHECK(row_ids(*reader, expected) == first_ids);

@@ -229,7 +229,7 @@ TEST_CASE("webhooks: two instances on one PostgreSQL deliver each event once",
           "[webhooks][process]") {
   if (sb::test::test_pg_url().empty()) {
     WARN("SKIPPED: SB_TEST_PG_URL is not set (run through "
-         "tests/with-postgres.sh)");
+         "tests/with-databases.sh)");
     return;
   }
   sb::test::pg_scratch_database pg{"sb_webhooks"};

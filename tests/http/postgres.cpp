@@ -1,5 +1,5 @@
 // The API against a real PostgreSQL (SB_TEST_PG_URL, set by
-// tests/with-postgres.sh): the read pool and the writer on the production
+// tests/with-databases.sh): the read pool and the writer on the production
 // store.
 
 #include <soci/postgresql/soci-postgresql.h>
@@ -48,7 +48,7 @@ TEST_CASE("customers, manual logs and paging on PostgreSQL") {
   auto* admin = std::getenv("SB_TEST_PG_URL");
   if (admin == nullptr || *admin == '\0') {
     WARN("SB_TEST_PG_URL not set: PostgreSQL HTTP test skipped (run through "
-         "tests/with-postgres.sh)");
+         "tests/with-databases.sh)");
     SUCCEED("skipped: no PostgreSQL server");
     return;
   }
