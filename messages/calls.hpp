@@ -112,6 +112,9 @@ struct completed_call {
   std::string crm_ref;
   /// The call's recording (Ozonetel: the callback's AudioFile).
   std::string recording;
+  /// The click-to-call request (POST /api/calls/originate) that placed the
+  /// call; empty for every other call.
+  std::string request_id;
 };
 
 template <class Inspector>
@@ -120,7 +123,7 @@ typename Inspector::result_type inspect(Inspector& f, completed_call& x) {
            x.origin, x.direction, x.external_number, x.extension,
            x.peer_extension, x.did, x.disposition, x.started_at, x.answered_at,
            x.ended_at, x.duration_seconds, x.billsec, x.talk_seconds, x.ucid,
-           x.notes, x.incomplete, x.crm_ref, x.recording);
+           x.notes, x.incomplete, x.crm_ref, x.recording, x.request_id);
 }
 
 /// A completed call with its customer (none when no customer has that number).

@@ -118,6 +118,9 @@ struct comms_entry {
   /// The outside number in E.164 as the matcher read it (empty when it does
   /// not normalize); what re-matching and the external_number filter use.
   std::string external_e164;
+  /// The POST /api/calls/originate request that placed the call; empty for
+  /// every other entry.
+  std::string request_id;
 };
 
 template <class Inspector>
@@ -127,7 +130,7 @@ typename Inspector::result_type inspect(Inspector& f, comms_entry& x) {
            x.extension, x.disposition, x.duration_seconds, x.billsec,
            x.talk_seconds, x.ucid, x.occurred_at, x.created_at, x.origin,
            x.incomplete, x.crm_ref, x.recording, x.updated_at,
-           x.customer_name, x.external_e164);
+           x.customer_name, x.external_e164, x.request_id);
 }
 
 /// Filters of GET /api/crm/comms. Empty strings / none mean "any".

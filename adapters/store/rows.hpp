@@ -23,7 +23,7 @@ inline constexpr const char* comms_columns
     = "id, customer_id, type, direction, body, source, ext_message_id,"
       " external_number, extension, disposition, duration_seconds, billsec,"
       " talk_seconds, ucid, occurred_at, created_at, origin, incomplete,"
-      " crm_ref, recording, updated_at, external_e164,"
+      " crm_ref, recording, updated_at, external_e164, request_id,"
       " (SELECT name FROM customers"
       "  WHERE customers.id = crm_comms_log.customer_id)";
 
@@ -31,12 +31,12 @@ inline constexpr const char* insert_comms_sql
     = "INSERT INTO crm_comms_log (customer_id, type, direction, body, source,"
       " ext_message_id, external_number, extension, disposition,"
       " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at,"
-      " origin, incomplete, crm_ref, recording, updated_at, external_e164)"
-      " VALUES (:customer_id, :type, :direction, :body, :source,"
+      " origin, incomplete, crm_ref, recording, updated_at, external_e164,"
+      " request_id) VALUES (:customer_id, :type, :direction, :body, :source,"
       " :ext_message_id, :external_number, :extension, :disposition,"
       " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
       " :created_at, :origin, :incomplete, :crm_ref, :recording, :updated_at,"
-      " :external_e164)";
+      " :external_e164, :request_id)";
 
 inline constexpr const char* customer_columns
     = "id, name, phone, phone_e164, created_at, external_id, updated_at";
@@ -73,6 +73,8 @@ struct comms_params {
   std::string recording;
   std::string updated_at;
   std::string external_e164;
+  /// The click-to-call request that placed the call; empty for others.
+  std::string request_id;
 
   void assign(const comms_entry& e) {
     customer_ind = e.customer_id ? soci::i_ok : soci::i_null;
@@ -98,6 +100,7 @@ struct comms_params {
     recording = e.recording;
     updated_at = e.updated_at.empty() ? e.created_at : e.updated_at;
     external_e164 = e.external_e164;
+    request_id = e.request_id;
   }
 };
 
@@ -129,6 +132,7 @@ void bind_params(Statement& st, comms_params& p) {
   st.exchange(soci::use(p.recording));
   st.exchange(soci::use(p.updated_at));
   st.exchange(soci::use(p.external_e164));
+  st.exchange(soci::use(p.request_id));
 }
 
 // One INSERT of up to max_rows rows: a round trip per chunk instead of per
@@ -136,7 +140,7 @@ void bind_params(Statement& st, comms_params& p) {
 // per write_calls and executed for every full chunk.
 struct multi_insert {
   static constexpr size_t max_rows = 100;
-  static constexpr size_t columns = 21;
+  static constexpr size_t columns = 22;
 
   /// Bound by reference: fill rows[0..n) then run().
   std::vector<comms_params> rows;
@@ -196,6 +200,7 @@ struct comms_row : comms_params {
     e.recording = recording;
     e.updated_at = canonical_time(updated_at);
     e.external_e164 = external_e164;
+    e.request_id = request_id;
     if (name_ind == soci::i_ok)
       e.customer_name = customer_name;
     return e;
