@@ -1,6 +1,7 @@
 #include "app/server.hpp"
 #include "core/db_url.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -256,6 +257,19 @@ caf::expected<void> server::start() {
       return std::vector<connection_status>{
           {"supervisor", connection_state::unknown, to_string(states.error()),
            0, 0}};
+    };
+    // The connection answers within its originate_answer_seconds (504
+    // then): wait a little longer than the slowest PBX may take.
+    double slowest = 0;
+    for (const auto& p : cfg_.pbxes)
+      slowest = std::max(slowest, p.originate_answer_seconds);
+    auto bound = std::chrono::duration_cast<caf::timespan>(
+        std::chrono::duration<double>{slowest + 1});
+    deps.originate = [this, &sys, bound](const originate_request& req,
+                                         caf::timespan timeout) {
+      return http_ask<originate_reply>(sys, supervisor(),
+                                       std::max(timeout, bound),
+                                       originate_atom_v, req);
     };
   }
   http_ = std::make_unique<http_server>(std::move(deps));
