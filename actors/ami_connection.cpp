@@ -1,5 +1,6 @@
 #include "actors/ami_connection.hpp"
 
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -8,6 +9,7 @@
 #include <caf/weak_intrusive_ptr.hpp>
 
 #include "core/log.hpp"
+#include "domain/originate.hpp"
 
 namespace sb {
 
@@ -19,6 +21,68 @@ void report_state(
   if (auto strong = self->state.supervisor.lock())
     self->send(caf::actor_cast<ami_supervisor_actor>(strong),
                connected_atom_v, self->state.pbx.name, state);
+}
+
+using connection_ptr
+    = ami_connection_actor::stateful_pointer<ami_connection_state>;
+
+originate_reply reply_of(const std::string& pbx, originate_outcome outcome,
+                         std::string message) {
+  return {outcome, pbx, std::move(message)};
+}
+
+caf::result<originate_reply> send_originate(connection_ptr self,
+                                            originate_request& req) {
+  auto& st = self->state;
+  if (!st.logged_in)
+    return reply_of(st.pbx.name, originate_outcome::not_connected,
+                    "not connected to the PBX (not logged in yet)");
+  if (st.originates.size() >= st.pbx.max_pending_originates)
+    return reply_of(st.pbx.name, originate_outcome::too_many,
+                    std::to_string(st.originates.size())
+                        + " Originates are waiting for the PBX's answer");
+  if (st.originates.count(req.request_id) > 0)
+    return reply_of(st.pbx.name, originate_outcome::refused,
+                    "duplicate request id");
+  auto rp = self->make_response_promise<originate_reply>();
+  st.originates.emplace(req.request_id, rp);
+  caf::weak_actor_ptr weak_self{self->ctrl()};
+  auto id = req.request_id;
+  auto pbx = st.pbx.name;
+  st.client->send_action(
+      "Originate", id, originate_fields(st.pbx, req),
+      [weak_self, id, pbx](ami::action_result result, std::string message) {
+        auto outcome = result == ami::action_result::success
+                           ? originate_outcome::queued
+                       : result == ami::action_result::error
+                           ? originate_outcome::refused
+                           : originate_outcome::not_connected;
+        if (auto strong = weak_self.lock())
+          caf::anon_send(caf::actor_cast<ami_connection_actor>(strong),
+                         originate_atom_v, id,
+                         reply_of(pbx, outcome, std::move(message)));
+      });
+  auto bound = std::chrono::duration<double>{st.pbx.originate_answer_seconds};
+  self->delayed_send(
+      self, std::chrono::duration_cast<caf::timespan>(bound), originate_atom_v,
+      req.request_id,
+      reply_of(st.pbx.name, originate_outcome::timeout,
+               "the PBX did not answer the Originate within "
+                   + ami::format_seconds(st.pbx.originate_answer_seconds)
+                   + " s"));
+  return rp;
+}
+
+/// The first outcome of an Originate wins (answer or deadline).
+void settle_originate(connection_ptr self, const std::string& id,
+                      originate_reply& reply) {
+  auto& pending = self->state.originates;
+  auto i = pending.find(id);
+  if (i == pending.end())
+    return;
+  auto rp = std::move(i->second);
+  pending.erase(i);
+  rp.deliver(std::move(reply));
 }
 
 } // namespace
@@ -94,6 +158,12 @@ ami_connection_actor::behavior_type ami_connection(
       [self](connected_atom, connection_state state) {
         report_state(self, state);
       },
+      [self](originate_atom, originate_request& req) {
+        return send_originate(self, req);
+      },
+      [self](originate_atom, std::string& id, originate_reply& reply) {
+        settle_originate(self, id, reply);
+      },
       [self](connection_lost_atom, std::string& reason) {
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};
@@ -108,6 +178,12 @@ ami_connection_actor::behavior_type ami_connection(
           else if (st.tracker)
             self->send(st.tracker, connection_lost_atom_v, st.pbx.name);
         }
+        for (auto& [id, rp] : st.originates)
+          rp.deliver(reply_of(st.pbx.name, originate_outcome::lost,
+                              "the PBX connection dropped before it answered "
+                              "the Originate: "
+                                  + reason));
+        st.originates.clear();
         st.client->stop();
         self->quit(caf::make_error(caf::sec::runtime_error, std::move(reason)));
       },

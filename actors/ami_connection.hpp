@@ -1,6 +1,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 #include <caf/actor_control_block.hpp>
 #include <caf/stateful_actor.hpp>
@@ -28,6 +30,10 @@ struct ami_connection_state {
   /// callback after) when the actor exits.
   std::unique_ptr<ami::client> client;
   bool logged_in = false;
+  /// Originates sent and not yet answered (at most
+  /// pbx.max_pending_originates), by request id.
+  std::unordered_map<std::string, caf::typed_response_promise<originate_reply>>
+      originates;
 };
 
 ami_connection_actor::behavior_type ami_connection(

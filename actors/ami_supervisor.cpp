@@ -263,6 +263,33 @@ void on_rewire(self_ptr self, const caf::actor& tracker) {
   }
 }
 
+caf::result<originate_reply>
+on_originate(self_ptr self, originate_atom a, originate_request& req) {
+  auto& conns = self->state.connections;
+  supervised_connection* c = nullptr;
+  if (!req.pbx.empty()) {
+    c = self->state.find(req.pbx);
+    if (c == nullptr)
+      return originate_reply{originate_outcome::unknown_pbx, req.pbx,
+                             "no PBX named '" + req.pbx + "' is configured"};
+  } else if (conns.size() == 1) {
+    c = &conns.front();
+  } else {
+    return originate_reply{
+        originate_outcome::unknown_pbx, "",
+        conns.empty() ? "no PBX is configured"
+                      : "several PBXes are configured: name one in pbx"};
+  }
+  if (!c->connection || self->state.stopping)
+    return originate_reply{originate_outcome::not_connected, c->pbx.name,
+                           "not connected to the PBX"
+                               + (c->status.last_error.empty()
+                                      ? std::string{}
+                                      : ": " + c->status.last_error)};
+  req.pbx = c->pbx.name;
+  return self->delegate(c->connection, a, std::move(req));
+}
+
 caf::result<bool> on_flush(self_ptr self) {
   metrics::message_probe probe{*self->state.metrics, self->mailbox().size()};
   auto& st = self->state;
@@ -322,6 +349,9 @@ ami_supervisor_actor::behavior_type ami_supervisor(
         on_restart(self, pbx, generation);
       },
       [self](status_atom) { return statuses(self); },
+      [self](originate_atom a, originate_request& req) {
+        return on_originate(self, a, req);
+      },
       [self](rewire_atom, caf::actor& tracker) { on_rewire(self, tracker); },
       [self](flush_atom) -> caf::result<bool> { return on_flush(self); },
   };

@@ -26,10 +26,29 @@ caf::expected<std::vector<customer>> load_customers(const std::string& url) {
   return (*db)->all_customers();
 }
 
+/// A click-to-call's entry gets the customer the request named (the number
+/// alone may match nobody, or several customers).
+void apply_originates(customer_matcher_state& st,
+                      std::vector<matched_call>& matched) {
+  if (st.originates.empty())
+    return;
+  for (auto& m : matched) {
+    if (m.call.request_id.empty())
+      continue;
+    auto i = st.originates.find(m.call.request_id);
+    if (i == st.originates.end())
+      continue;
+    if (i->second.customer_id)
+      m.customer_id = i->second.customer_id;
+    st.originates.erase(i);
+  }
+}
+
 void forward(self_ptr self, std::vector<completed_call> calls) {
   if (calls.empty())
     return;
   auto matched = self->state.match(std::move(calls));
+  apply_originates(self->state, matched);
   if (self->state.events) {
     std::vector<event_record> ended;
     for (auto& m : matched)
@@ -59,10 +78,23 @@ void on_notices(self_ptr self, std::vector<live_notice>& notices) {
   out.reserve(notices.size());
   for (auto& n : notices) {
     caf::optional<int64_t> id;
-    if (n.kind == live_notice_kind::ringing)
+    const auto* req = st.originate_of(n.request_id);
+    if (n.kind == live_notice_kind::originate_failed && req != nullptr) {
+      // What was asked for, not what the PBX echoed.
+      n.extension = req->extension;
+      n.external_number = req->phone_number;
+    }
+    if (req != nullptr && req->customer_id)
+      id = req->customer_id;
+    else if (n.kind == live_notice_kind::ringing
+             || n.kind == live_notice_kind::originate_failed)
       id = customer_of(st, n.direction, n.external_number);
-    out.push_back(
-        json::notice_event(n, id, id ? st.name_of(*id) : std::string{}));
+    std::string name;
+    if (req != nullptr && req->customer_id)
+      name = req->customer_name;
+    else if (id)
+      name = st.name_of(*id);
+    out.push_back(json::notice_event(n, id, name));
   }
   self->send(st.events, append_atom_v, std::move(out));
 }
@@ -227,6 +259,27 @@ void customer_matcher_state::rebuild(const std::vector<customer>& customers) {
   }
 }
 
+void customer_matcher_state::remember(originate_request req) {
+  auto now = std::chrono::steady_clock::now();
+  while (!originate_order.empty()
+         && (originate_order.size() >= max_originates
+             || now - originate_order.front().second > originate_keep)) {
+    originates.erase(originate_order.front().first);
+    originate_order.pop_front();
+  }
+  originate_order.emplace_back(req.request_id, now);
+  auto id = req.request_id;
+  originates[id] = std::move(req);
+}
+
+const originate_request*
+customer_matcher_state::originate_of(const std::string& id) const {
+  if (id.empty())
+    return nullptr;
+  auto i = originates.find(id);
+  return i == originates.end() ? nullptr : &i->second;
+}
+
 const std::string& customer_matcher_state::name_of(int64_t id) const {
   static const std::string none;
   auto i = name_by_id.find(id);
@@ -358,6 +411,10 @@ customer_matcher_actor::behavior_type durable_customer_matcher(
         metrics::message_probe probe{*self->state.metrics,
                                      self->mailbox().size()};
         return with_customers(self->state, std::move(calls));
+      },
+      [self](originate_atom, originate_request& req) {
+        self->state.remember(std::move(req));
+        return true;
       },
       [self](events_atom, caf::actor& events) {
         self->state.events = caf::actor_cast<event_log_actor>(events);

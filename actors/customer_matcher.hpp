@@ -36,6 +36,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -97,6 +98,18 @@ struct customer_matcher_state {
   /// One periodic refresh timer at a time, however many reloads are asked.
   bool refresh_pending = false;
   std::chrono::steady_clock::time_point refresh_due;
+
+  /// Click-to-call requests by id, until their call completed (bounded:
+  /// the oldest go first, and none stays longer than originate_keep).
+  static constexpr size_t max_originates = 10000;
+  static constexpr std::chrono::hours originate_keep{6};
+  std::unordered_map<std::string, originate_request> originates;
+  std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>>
+      originate_order;
+  /// Registers `req`, dropping what is past the bounds.
+  void remember(originate_request req);
+  /// The request `id` names, null when unknown (or empty).
+  const originate_request* originate_of(const std::string& id) const;
 
   metrics::counter* matched = nullptr;
   metrics::counter* unmatched = nullptr;

@@ -1,6 +1,7 @@
 #include "app/server.hpp"
 #include "core/db_url.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -67,6 +68,26 @@ std::map<std::string, std::string> described_keys(const app_config& cfg) {
       keys[section + "." + line.substr(0, eq)] = line.substr(eq + 3);
   }
   return keys;
+}
+
+/// POST /api/calls/originate's way to the PBXes: the supervisor, asked
+/// for a little longer than the slowest PBX may take to answer (its
+/// connection answers 504 at originate_answer_seconds).
+originate_function
+originate_through(caf::actor_system& sys,
+                  std::function<ami_supervisor_actor()> supervisor,
+                  const std::vector<pbx_config>& pbxes) {
+  double slowest = 0;
+  for (const auto& p : pbxes)
+    slowest = std::max(slowest, p.originate_answer_seconds);
+  auto bound = std::chrono::duration_cast<caf::timespan>(
+      std::chrono::duration<double>{slowest + 1});
+  return [&sys, supervisor = std::move(supervisor),
+          bound](const originate_request& req, caf::timespan timeout) {
+    return http_ask<originate_reply>(sys, supervisor(),
+                                     std::max(timeout, bound),
+                                     originate_atom_v, req);
+  };
 }
 
 } // namespace
@@ -288,6 +309,8 @@ caf::expected<void> server::start() {
           {"supervisor", connection_state::unknown, to_string(states.error()),
            0, 0}};
     };
+    deps.originate = originate_through(
+        sys, [this] { return supervisor(); }, cfg_.pbxes);
   }
   http_ = std::make_unique<http_server>(std::move(deps));
   http_->add_routes(mount_metrics);

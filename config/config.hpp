@@ -71,6 +71,22 @@ struct pbx_config {
   std::string timezone = "UTC";
   /// Recording URL template: {file} is the recording's file name.
   std::string recording_url;
+  /// Click-to-call (POST /api/calls/originate): the Originate's Channel,
+  /// `{extension}` replaced by the extension asked for.
+  std::string originate_channel = "PJSIP/{extension}";
+  /// The Originate's Context (where the number is dialled from).
+  std::string originate_context = "from-internal";
+  /// The Originate's CallerID, shown on the agent's phone while it rings:
+  /// `{name}` (the customer's name, else the number), `{phone_number}`,
+  /// `{extension}`.
+  std::string originate_caller_id = "\"{name}\" <{phone_number}>";
+  /// How long the agent's phone rings before the Originate gives up
+  /// (its Timeout).
+  double originate_ring_seconds = 30;
+  /// How long the PBX may take to answer the Originate action itself.
+  double originate_answer_seconds = 5;
+  /// Originate actions sent and not yet answered by the PBX.
+  size_t max_pending_originates = 32;
 };
 
 struct db_config {

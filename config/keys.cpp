@@ -624,6 +624,39 @@ const std::vector<key_spec<pbx_config>>& pbx_keys() {
                     "URL of a call's recording, {file} standing for the "
                     "recording's file name (e.g. https://pbx/rec/{file}). "
                     "Empty = entries carry the file name only."),
+      string_key<T>("originate_channel", SB_FIELD(T, originate_channel),
+                    "Click-to-call: the Originate's Channel; {extension} is "
+                    "replaced by the extension asked for.",
+                    secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return v.find("{extension}") == std::string::npos
+                                 ? "must contain {extension}"
+                                 : "";
+                    }),
+      string_key<T>("originate_context", SB_FIELD(T, originate_context),
+                    "Click-to-call: the dialplan context the number is "
+                    "dialled from.",
+                    secrecy::none,
+                    [](const std::string& v) -> problem {
+                      return v.empty() ? "must not be empty" : "";
+                    }),
+      string_key<T>("originate_caller_id", SB_FIELD(T, originate_caller_id),
+                    "Click-to-call: the CallerID the agent's phone shows; "
+                    "{name} (the customer, else the number), {phone_number}, "
+                    "{extension}."),
+      seconds_key<T>("originate_ring_seconds",
+                     SB_FIELD(T, originate_ring_seconds),
+                     "Click-to-call: how long the agent's phone rings before "
+                     "the Originate gives up."),
+      seconds_key<T>("originate_answer_seconds",
+                     SB_FIELD(T, originate_answer_seconds),
+                     "Click-to-call: how long the PBX may take to answer the "
+                     "Originate action (then 504)."),
+      count_key<T>("max_pending_originates",
+                   SB_FIELD(T, max_pending_originates),
+                   "Click-to-call: Originate actions sent to this PBX and "
+                   "not yet answered; more are refused with 503.",
+                   1, 10000),
   };
   return keys;
 }

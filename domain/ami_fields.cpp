@@ -15,6 +15,10 @@ bool is_digit(char c) {
 std::string_view* slot_for(event_fields& f, std::string_view k,
                            bool& seen_uniqueid) {
   switch (k.size()) {
+    case 6:
+      if (iequals(k, "Reason")) // OriginateResponse
+        return &f.reason;
+      return nullptr;
     case 5:
       if (iequals(k, "Event"))
         return &f.event;
@@ -48,6 +52,8 @@ std::string_view* slot_for(event_fields& f, std::string_view k,
         return &f.bridge;
       if (iequals(k, "Duration"))
         return &f.duration;
+      if (iequals(k, "ActionID")) // OriginateResponse
+        return &f.action_id;
       return nullptr;
     case 9:
       if (iequals(k, "Timestamp"))

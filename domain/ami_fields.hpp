@@ -38,6 +38,8 @@ struct event_fields {
   std::string_view to_bridge;   // BridgeMerge
   std::string_view from_bridge; // BridgeMerge
   std::string_view response;    // OriginateResponse
+  std::string_view reason;      // OriginateResponse
+  std::string_view action_id;   // OriginateResponse
   std::string_view destination_channel; // Cdr
   std::string_view start_time;          // Cdr
   std::string_view answer_time;         // Cdr

@@ -9,6 +9,7 @@
 #include "domain/call_summary.hpp"
 #include "domain/cdr_calls.hpp"
 #include "messages/ami_interest.hpp"
+#include "messages/originate.hpp"
 
 namespace sb {
 
@@ -413,29 +414,35 @@ void call_correlator::on_originate_response(pbx_state& pbx, const fields& f) {
   auto exten = f.exten;
   if (exten.empty())
     return;
+  call_entry* found = nullptr;
   if (!f.uniqueid.empty() && f.uniqueid != "<unknown>") {
     lookup_buffer_.assign(f.uniqueid.data(), f.uniqueid.size());
     auto i = pbx.channel_calls.find(lookup_buffer_);
     if (i != pbx.channel_calls.end()) {
-      auto& call = i->second->second;
+      found = &*i->second;
+      auto& call = found->second;
       call.originated = true;
       call.originate_exten = exten;
       ++stats_.call_events;
     }
-    return;
-  }
-  // A failed Originate names the channel as it was requested
-  // (`PJSIP/1002`), without the suffix of the channel that rang.
-  for (auto& [linkedid, call] : pbx.calls) {
-    auto& name = call.originate_channel;
-    if (call.originated && call.originate_exten.empty()
-        && name.size() > f.channel.size() && starts_with(name, f.channel)
-        && name[f.channel.size()] == '-') {
-      call.originate_exten = exten;
-      ++stats_.call_events;
-      return;
+  } else {
+    // A failed Originate names the channel as it was requested
+    // (`PJSIP/1002`), without the suffix of the channel that rang.
+    for (auto& entry : pbx.calls) {
+      auto& call = entry.second;
+      auto& name = call.originate_channel;
+      if (call.originated && call.originate_exten.empty()
+          && name.size() > f.channel.size() && starts_with(name, f.channel)
+          && name[f.channel.size()] == '-') {
+        call.originate_exten = exten;
+        ++stats_.call_events;
+        found = &entry;
+        break;
+      }
     }
   }
+  if (is_originate_id(f.action_id))
+    on_own_originate(pbx, f, found);
 }
 
 void call_correlator::apply_cdr(pbx_state& pbx, const fields& f) {
@@ -665,7 +672,8 @@ size_t call_correlator::live_bytes() const {
       total += node_overhead + sizeof(call_entry);
       total += heap(linkedid) + heap(call.orig_caller) + heap(call.orig_exten)
                + heap(call.trunk_number) + heap(call.originate_channel)
-               + heap(call.originate_exten) + heap(call.first_person);
+               + heap(call.originate_exten) + heap(call.request_id)
+               + heap(call.first_person);
       total += call.channels.capacity() * sizeof(channel_record);
       total += call.cdr.capacity() * sizeof(cdr_row);
       total += call.talked_to.capacity() * sizeof(uint64_t);

@@ -211,6 +211,10 @@ private:
                unix_micros at, unix_micros received);
   void on_originate_dial(pbx_state& pbx, const fields& f, unix_micros at);
   void on_originate_response(pbx_state& pbx, const fields& f);
+  /// An OriginateResponse for one of our click-to-call requests: binds the
+  /// request to its call (may be null: no channel was ever created) and
+  /// tells of a failure (domain/call_notices.cpp).
+  void on_own_originate(pbx_state& pbx, const fields& f, call_entry* entry);
   void apply_cdr(pbx_state& pbx, const fields& f);
   /// VarSet of MIXMONITOR_FILENAME: the call's recording.
   void on_recording(const ami_event& e);

@@ -3,8 +3,11 @@
 // happen, not when the call is finalized, so a CRM can show the caller
 // while the phone rings.
 
+#include "core/strings.hpp"
+#include "domain/ami_fields.hpp"
 #include "domain/call_correlator.hpp"
 #include "domain/call_summary.hpp"
+#include "messages/originate.hpp"
 
 namespace sb {
 
@@ -23,6 +26,7 @@ live_notice base_notice(const std::string& origin, const std::string& linkedid,
   n.external_number = std::move(c.external_number);
   n.did = std::move(c.did);
   n.extension = std::move(c.extension);
+  n.request_id = call.request_id;
   n.at = at;
   return n;
 }
@@ -66,6 +70,28 @@ void call_correlator::notice_person(pbx_state& pbx, call_entry& entry,
   n.from_extension = call.noticed_person;
   n.extension = person;
   call.noticed_person = person;
+  notices_->push_back(std::move(n));
+}
+
+void call_correlator::on_own_originate(pbx_state& pbx, const fields& f,
+                                       call_entry* entry) {
+  std::string request_id{f.action_id};
+  if (entry != nullptr && entry->second.request_id.empty())
+    entry->second.request_id = request_id;
+  if (notices_ == nullptr || !iequals(f.response, "Failure"))
+    return;
+  live_notice n;
+  n.kind = live_notice_kind::originate_failed;
+  n.origin = pbx.config.name;
+  if (entry != nullptr)
+    n.call_id = entry->first;
+  n.direction = "outbound";
+  n.external_number = std::string{f.exten};
+  n.extension = std::string{ami_fields::endpoint_of(f.channel)};
+  n.request_id = std::move(request_id);
+  n.reason_code = ami_fields::parse_int(f.reason, 0);
+  n.reason = originate_failure_reason(n.reason_code);
+  n.at = entry != nullptr ? entry->second.last_at : 0;
   notices_->push_back(std::move(n));
 }
 

@@ -81,6 +81,9 @@ struct call_record {
   /// number the Originate asked for (OriginateResponse Exten).
   std::string originate_channel;
   std::string originate_exten;
+  /// Our click-to-call request (the OriginateResponse's ActionID when it is
+  /// one of ours, messages/originate.hpp); empty otherwise.
+  std::string request_id;
   /// The first phone that was connected to the outside party.
   std::string first_person;
   /// The recording MixMonitor writes (MIXMONITOR_FILENAME), file name only.

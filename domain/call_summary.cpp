@@ -310,6 +310,7 @@ completed_call summarize_call(std::string_view origin,
   c.ext_message_id = linkedid;
   c.origin = std::string{origin};
   c.incomplete = incomplete || call.partial;
+  c.request_id = call.request_id;
   auto v = view_of(call);
   fill_parties(call, v, c);
   c.disposition = v.answered ? call_disposition::answered

@@ -83,6 +83,7 @@ http_server::http_server(http_deps deps)
            events_or_log(deps_.events)} {
   router_->set_cors_origins(parse_origins(deps_.config.http.cors_origins));
   mount_crm_routes(*router_, ctx_, writer_, matcher_);
+  mount_originate_routes(*router_, ctx_, matcher_, deps_.originate);
   router_->set_agent_tokens(deps_.agent_tokens);
   mount_ops_routes(*router_, ctx_,
                    ops_sources{tracker_, deps_.live_calls, deps_.connections,

@@ -49,6 +49,7 @@
 #include "http/event_stream.hpp"
 #include "http/errors.hpp"
 #include "http/json.hpp"
+#include "http/originate_routes.hpp"
 #include "http/read_pool.hpp"
 #include "http/router.hpp"
 #include "messages/call_tracker_actor.hpp"
@@ -109,6 +110,9 @@ struct http_deps {
   /// Where customer changes and re-matched calls are reported (empty = a
   /// debug log line each; messages/crm_event.hpp).
   crm_event_sink events;
+  /// Click-to-call (POST /api/calls/originate): hands an Originate to the
+  /// AMI side; empty = no PBX (503).
+  originate_function originate;
   /// Rung by the event log after each commit (GET /api/events wakes at
   /// once); none = the stream polls (events.poll_seconds).
   shared_event_signal events_signal;

@@ -23,6 +23,12 @@ using ami_connection_actor = caf::typed_actor<
     // From the I/O pool: the first events of this session arrived.
     caf::reacts_to<connected_atom, connection_state>,
     // From the I/O pool: the session ended; the text says why.
-    caf::reacts_to<connection_lost_atom, std::string>>;
+    caf::reacts_to<connection_lost_atom, std::string>,
+    // Click-to-call: send an Originate; answered when the PBX answered the
+    // action (queued or refused), or why it was not sent or not answered.
+    caf::replies_to<originate_atom, originate_request>::with<originate_reply>,
+    // Internal (the I/O pool, the connection's own deadline): the outcome
+    // of the Originate with this request id.
+    caf::reacts_to<originate_atom, std::string, originate_reply>>;
 
 } // namespace sb

@@ -21,6 +21,10 @@ using ami_supervisor_actor = caf::typed_actor<
     caf::reacts_to<restart_atom, std::string /*pbx*/, uint64_t>,
     // The state of every configured connection, in configuration order.
     caf::replies_to<status_atom>::with<std::vector<connection_status>>,
+    // Click-to-call: the Originate goes to the named PBX's connection (the
+    // only one when the request names none); answered as it answers, or
+    // unknown_pbx / not_connected.
+    caf::replies_to<originate_atom, originate_request>::with<originate_reply>,
     // A stop: close every AMI socket, then flush every parser into the
     // tracker; answered when nothing more can arrive from any PBX.
     caf::replies_to<flush_atom>::with<bool>,

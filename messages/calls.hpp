@@ -121,6 +121,9 @@ struct completed_call {
   /// Rebuilt from the CDR for a call whose stream had a gap: replaces the
   /// stored entry's figures (else only an incomplete entry's).
   bool supersedes = false;
+  /// The click-to-call request (POST /api/calls/originate) that placed the
+  /// call; empty for every other call.
+  std::string request_id;
 };
 
 template <class Inspector>
@@ -130,7 +133,7 @@ typename Inspector::result_type inspect(Inspector& f, completed_call& x) {
            x.peer_extension, x.did, x.disposition, x.started_at, x.answered_at,
            x.ended_at, x.duration_seconds, x.billsec, x.talk_seconds, x.ucid,
            x.notes, x.incomplete, x.crm_ref, x.recording, x.recovered,
-           x.recording_url, x.supersedes);
+           x.recording_url, x.supersedes, x.request_id);
 }
 
 /// A completed call with its customer (none when no customer has that number).

@@ -124,6 +124,9 @@ struct comms_entry {
   /// Where to fetch a PBX recording (pbx.<name>.recording_url); empty
   /// without one.
   std::string recording_url;
+  /// The POST /api/calls/originate request that placed the call; empty for
+  /// every other entry.
+  std::string request_id;
 };
 
 template <class Inspector>
@@ -133,7 +136,8 @@ typename Inspector::result_type inspect(Inspector& f, comms_entry& x) {
            x.extension, x.disposition, x.duration_seconds, x.billsec,
            x.talk_seconds, x.ucid, x.occurred_at, x.created_at, x.origin,
            x.incomplete, x.crm_ref, x.recording, x.updated_at,
-           x.customer_name, x.external_e164, x.recovered, x.recording_url);
+           x.customer_name, x.external_e164, x.recovered, x.recording_url,
+           x.request_id);
 }
 
 /// Filters of GET /api/crm/comms. Empty strings / none mean "any".

@@ -21,6 +21,10 @@ using customer_matcher_actor = caf::typed_actor<
   // The customer of each call's outside number (GET /api/calls/active).
   caf::replies_to<match_atom, std::vector<live_call>>::with<
     std::vector<live_call>>,
+  // A click-to-call request about to be sent to its PBX: the call it
+  // places, its events and its entry get this customer (when given) and
+  // the request's own extension and number (call.originate_failed).
+  caf::replies_to<originate_atom, originate_request>::with<bool>,
   // Where events go (an event_log_actor; invalid = none).
   caf::reacts_to<events_atom, caf::actor>,
   // A customer was added or changed: index it now.

@@ -64,10 +64,17 @@ struct stored_event {
 /// What the call tracker tells about a live AMI call (before it ends), on
 /// its way through the customer matcher (who adds the customer) to the
 /// event log.
-enum class live_notice_kind : uint8_t { ringing, answered, transferred };
+/// `originate_failed`: an OriginateResponse with `Response: Failure` for one
+/// of our Originates (click-to-call).
+enum class live_notice_kind : uint8_t {
+  ringing,
+  answered,
+  transferred,
+  originate_failed
+};
 
 inline constexpr const char* live_notice_kind_names[]
-    = {"ringing", "answered", "transferred"};
+    = {"ringing", "answered", "transferred", "originate_failed"};
 
 inline const char* to_string(live_notice_kind x) noexcept {
   return enum_name(live_notice_kind_names, x);
@@ -90,13 +97,18 @@ struct live_notice {
   std::string from_extension;
   /// Call clock (unix micros) of the event.
   unix_micros at = 0;
+  /// The click-to-call request that placed the call, empty when none.
+  std::string request_id;
+  /// originate_failed: why (messages/originate.hpp) and Asterisk's code.
+  std::string reason;
+  int64_t reason_code = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, live_notice& x) {
   return f(caf::meta::type_name("live_notice"), x.kind, x.call_id, x.origin,
            x.direction, x.external_number, x.did, x.extensions, x.extension,
-           x.from_extension, x.at);
+           x.from_extension, x.at, x.request_id, x.reason, x.reason_code);
 }
 
 } // namespace sb

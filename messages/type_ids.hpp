@@ -16,6 +16,7 @@
 #include "messages/connection.hpp"
 #include "messages/drain.hpp"
 #include "messages/events.hpp"
+#include "messages/originate.hpp"
 #include "messages/ozonetel.hpp"
 #include "messages/ozonetel_agents.hpp"
 #include "messages/webhooks.hpp"
@@ -78,6 +79,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(switchboard, (sb::webhook_status))
   CAF_ADD_TYPE_ID(switchboard, (std::vector<sb::webhook_status>))
 
+  // -- click-to-call on a PBX -------------------------------------------------
+  CAF_ADD_TYPE_ID(switchboard, (sb::originate_request))
+  CAF_ADD_TYPE_ID(switchboard, (sb::originate_reply))
+  CAF_ADD_TYPE_ID(switchboard, (sb::originate_outcome))
+
   // -- atoms (at most 10 characters in CAF 0.17) ----------------------------
   CAF_ADD_ATOM(switchboard, sb, active_atom, "active")
   CAF_ADD_ATOM(switchboard, sb, connection_lost_atom, "connlost")
@@ -113,6 +119,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
   CAF_ADD_ATOM(switchboard, sb, delete_atom, "delete")
   CAF_ADD_ATOM(switchboard, sb, append_atom, "append")
   CAF_ADD_ATOM(switchboard, sb, events_atom, "events")
+  CAF_ADD_ATOM(switchboard, sb, originate_atom, "originate")
 
   // -- CDR catch-up ---------------------------------------------------------
   CAF_ADD_TYPE_ID(switchboard, (sb::cdr_gap))

@@ -84,11 +84,13 @@ struct io_pool::impl {
 
 struct client::impl : std::enable_shared_from_this<client::impl> {
   enum class phase { connecting, banner, login, logged_in, done };
-  enum class action_kind { challenge, login, ping, resync };
+  enum class action_kind { challenge, login, ping, resync, owner };
 
   struct pending_action {
     std::string id;
     action_kind kind;
+    /// owner: the owner's action, answered through this.
+    action_done done;
   };
 
   pbx_config pbx;
@@ -387,6 +389,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     if (i == pending.end())
       return false;
     auto kind = i->kind;
+    auto done = std::move(i->done);
     pending.erase(i);
     bool success = iequals(scratch.get("Response"), "Success");
     std::string message{scratch.get("Message")};
@@ -425,6 +428,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       case action_kind::resync:
         // The list follows as events; an error means an old PBX or no
         // permission: calls then age out as before.
+        break;
+      case action_kind::owner:
+        if (done)
+          done(success ? action_result::success : action_result::error,
+               excerpt(message, 200));
         break;
       case action_kind::ping:
         // Any answer proves the session alive, even an error.
@@ -467,6 +475,24 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
              + " s, connection considered dead");
       });
     });
+  }
+
+  /// The owner's action, on the strand: refused unless logged in, and
+  /// never with a value that would break the frame.
+  void send_owner_action(const std::string& name, const std::string& id,
+                         const action_fields& fields, action_done& done) {
+    if (state != phase::logged_in) {
+      done(action_result::not_sent, "not logged in");
+      return;
+    }
+    std::string frame;
+    if (!writer.write(frame, name, id, fields)) {
+      done(action_result::not_sent, "a value contains CR or LF");
+      return;
+    }
+    out_queued += frame;
+    pending.push_back({id, action_kind::owner, std::move(done)});
+    flush();
   }
 
   /// Queues an action; returns its ActionID (empty on failure).
@@ -548,6 +574,17 @@ void client::start() {
     } catch (const std::exception& e) {
       self->fail(std::string{"internal error: "} + e.what());
     }
+  });
+}
+
+void client::send_action(std::string name, std::string action_id,
+                         action_fields fields, action_done done) {
+  auto self = impl_;
+  asio::post(self->strand, [self, name = std::move(name),
+                            id = std::move(action_id),
+                            fields = std::move(fields),
+                            done = std::move(done)]() mutable {
+    self->send_owner_action(name, id, fields, done);
   });
 }
 

@@ -21,6 +21,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config/config.hpp"
 #include "core/flow_gate.hpp"
@@ -45,6 +47,22 @@ struct client_callbacks {
   /// failed: Authentication failed". It never contains the secret.
   std::function<void(std::string reason)> on_failed;
 };
+
+/// How the PBX answered one of the owner's actions.
+enum class action_result {
+  /// `Response: Success`.
+  success,
+  /// `Response: Error` (the message says why, e.g. "Permission denied").
+  error,
+  /// Not sent: the session is not logged in, or a value holds CR/LF.
+  not_sent,
+};
+
+using action_fields = std::vector<std::pair<std::string, std::string>>;
+
+/// Runs on a pool thread with the answer and the PBX's `Message:`. Never
+/// called when the session ends before the answer came.
+using action_done = std::function<void(action_result, std::string message)>;
 
 /// The io_context every client shares and its threads: two, or the core
 /// count when that is more (at most 8). Started on first use.
@@ -90,6 +108,12 @@ public:
 
   /// Connects on the shared pool. Call once.
   void start();
+
+  /// Sends `name` with `action_id` (unique within the session; an event
+  /// Asterisk raises for it, such as OriginateResponse, repeats it and goes
+  /// to on_frames as usual) once the session is logged in.
+  void send_action(std::string name, std::string action_id,
+                   action_fields fields, action_done done);
 
   /// Hands on what the kernel already holds of a logged-in session (at
   /// most drain_limit_bytes, regardless of the gate), then closes the

@@ -217,6 +217,9 @@ private:
         server_.answer_events += server_.channels.size() + 1;
       }
       queue_owned(std::move(answer));
+    } else if (auto text = options_.answer ? options_.answer(rec)
+                                           : std::nullopt) {
+      queue_owned(std::move(*text));
     } else {
       respond_error(id, "Invalid/unknown command");
     }

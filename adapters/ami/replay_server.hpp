@@ -13,7 +13,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,15 @@
 #include <caf/expected.hpp>
 
 namespace sb::ami {
+
+struct recorded_action;
+
+/// Answers an action the server has no answer of its own for (Originate,
+/// ...): the frames to write (responses and events, each ending in an empty
+/// line), or nullopt for Asterisk's "Invalid/unknown command". Runs on the
+/// server's I/O thread.
+using action_answerer
+    = std::function<std::optional<std::string>(const recorded_action&)>;
 
 struct replay_options {
   /// The capture to replay. Its own `Response:` frames (the recorder's
@@ -63,6 +74,8 @@ struct replay_options {
   /// Log clients in but send no event until release(): a PBX that is
   /// connected and quiet until a call happens at a moment the test chooses.
   bool held = false;
+  /// Actions beyond the built-in ones (see action_answerer); empty = none.
+  action_answerer answer;
 };
 
 /// One action the server received (secrets included: test use only, never

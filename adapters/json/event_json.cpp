@@ -76,6 +76,20 @@ event_record notice_event(const live_notice& n,
         write_string(w, x);
       w.EndArray();
       write_customer(w, customer_id, customer_name);
+      if (!n.request_id.empty())
+        write_text(w, "request_id", n.request_id);
+      break;
+    case live_notice_kind::originate_failed:
+      // external_number is the number the Originate was to dial.
+      e.type = "call.originate_failed";
+      e.customer_id = customer_id;
+      write_text(w, "request_id", n.request_id);
+      write_text(w, "extension", n.extension);
+      write_text(w, "phone_number", n.external_number);
+      write_text(w, "reason", n.reason);
+      w.Key("reason_code");
+      w.Int64(n.reason_code);
+      write_customer(w, customer_id, customer_name);
       break;
     case live_notice_kind::answered:
       e.type = "call.answered";

@@ -41,6 +41,7 @@ void write_entry(writer& w, const comms_entry& x) {
   w.Bool(x.incomplete);
   write_optional_text(w, "crm_ref", x.crm_ref);
   write_optional_text(w, "recording", x.recording);
+  write_optional_text(w, "request_id", x.request_id);
   w.Key("updated_at");
   write_string(w, x.updated_at.empty() ? x.created_at : x.updated_at);
   write_optional_text(w, "customer_name", x.customer_name);

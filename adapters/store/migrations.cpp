@@ -293,6 +293,12 @@ const std::vector<migration>& migrations() {
         EVENTS_COLUMNS ")",
         "CREATE INDEX events_at ON events (at)"}},
       identity_with_origin(),
+      // Click-to-call: the id POST /api/calls/originate answered with, on
+      // the entry of the call it placed ('' for every other entry).
+      {9,
+       "originate request id",
+       {"ALTER TABLE crm_comms_log ADD COLUMN request_id TEXT NOT NULL"
+        " DEFAULT ''"}},
   };
   return all;
 }

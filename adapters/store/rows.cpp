@@ -52,6 +52,7 @@ void assign_call(comms_params& p, const matched_call& m,
   p.crm_ref = c.crm_ref;
   p.recording = c.recording;
   p.updated_at = created_at;
+  p.request_id = c.request_id;
   if (c.direction == call_direction::internal)
     p.external_e164.clear();
   else
@@ -73,7 +74,7 @@ multi_insert::multi_insert(soci::session& sql, backend kind, size_t n)
         " source, ext_message_id, external_number, extension, disposition,"
         " duration_seconds, billsec, talk_seconds, ucid, occurred_at,"
         " created_at, origin, incomplete, crm_ref, recording, updated_at,"
-        " external_e164, recovered, recording_url) VALUES ";
+        " external_e164, recovered, recording_url, request_id) VALUES ";
   size_t v = 0;
   for (size_t r = 0; r < n; ++r) {
     q += r == 0 ? "(" : ", (";
@@ -121,6 +122,7 @@ void bind_row(soci::statement& st, comms_row& r) {
   st.exchange(soci::into(r.external_e164));
   st.exchange(soci::into(r.recovered));
   st.exchange(soci::into(r.recording_url));
+  st.exchange(soci::into(r.request_id));
   st.exchange(soci::into(r.customer_name, r.name_ind));
 }
 
@@ -160,6 +162,7 @@ comms_entry to_entry(const matched_call& m, const std::string& created_at,
   e.crm_ref = c.crm_ref;
   e.recording = c.recording;
   e.updated_at = created_at;
+  e.request_id = c.request_id;
   if (c.direction != call_direction::internal)
     e.external_e164 = m.external_e164;
   e.recovered = c.recovered;

@@ -24,7 +24,7 @@ inline constexpr const char* comms_columns
       " external_number, extension, disposition, duration_seconds, billsec,"
       " talk_seconds, ucid, occurred_at, created_at, origin, incomplete,"
       " crm_ref, recording, updated_at, external_e164, recovered,"
-      " recording_url,"
+      " recording_url, request_id,"
       " (SELECT name FROM customers"
       "  WHERE customers.id = crm_comms_log.customer_id)";
 
@@ -33,12 +33,12 @@ inline constexpr const char* insert_comms_sql
       " ext_message_id, external_number, extension, disposition,"
       " duration_seconds, billsec, talk_seconds, ucid, occurred_at, created_at,"
       " origin, incomplete, crm_ref, recording, updated_at, external_e164,"
-      " recovered, recording_url)"
+      " recovered, recording_url, request_id)"
       " VALUES (:customer_id, :type, :direction, :body, :source,"
       " :ext_message_id, :external_number, :extension, :disposition,"
       " :duration_seconds, :billsec, :talk_seconds, :ucid, :occurred_at,"
       " :created_at, :origin, :incomplete, :crm_ref, :recording, :updated_at,"
-      " :external_e164, :recovered, :recording_url)";
+      " :external_e164, :recovered, :recording_url, :request_id)";
 
 inline constexpr const char* customer_columns
     = "id, name, phone, phone_e164, created_at, external_id, updated_at";
@@ -77,6 +77,8 @@ struct comms_params {
   std::string external_e164;
   std::string recovered;
   std::string recording_url;
+  /// The click-to-call request that placed the call; empty for others.
+  std::string request_id;
 
   void assign(const comms_entry& e) {
     customer_ind = e.customer_id ? soci::i_ok : soci::i_null;
@@ -104,6 +106,7 @@ struct comms_params {
     external_e164 = e.external_e164;
     recovered = e.recovered;
     recording_url = e.recording_url;
+    request_id = e.request_id;
   }
 };
 
@@ -137,6 +140,7 @@ void bind_params(Statement& st, comms_params& p) {
   st.exchange(soci::use(p.external_e164));
   st.exchange(soci::use(p.recovered));
   st.exchange(soci::use(p.recording_url));
+  st.exchange(soci::use(p.request_id));
 }
 
 // One INSERT of up to max_rows rows: a round trip per chunk instead of per
@@ -144,7 +148,7 @@ void bind_params(Statement& st, comms_params& p) {
 // per write_calls and executed for every full chunk.
 struct multi_insert {
   static constexpr size_t max_rows = 100;
-  static constexpr size_t columns = 23;
+  static constexpr size_t columns = 24;
 
   /// Bound by reference: fill rows[0..n) then run().
   std::vector<comms_params> rows;
@@ -204,6 +208,7 @@ struct comms_row : comms_params {
     e.recording = recording;
     e.updated_at = canonical_time(updated_at);
     e.external_e164 = external_e164;
+    e.request_id = request_id;
     if (name_ind == soci::i_ok)
       e.customer_name = customer_name;
     e.recovered = recovered;

@@ -53,6 +53,7 @@ struct tracker_env {
             [](rewire_atom, caf::actor&) {},
             [](std::vector<live_notice>&) {},
             [](match_atom, std::vector<live_call>& xs) { return xs; },
+            [](originate_atom, const originate_request&) { return true; },
             [](events_atom, caf::actor&) {},
         };
       });
@@ -273,6 +274,7 @@ TEST_CASE("call_tracker actor: a batch asking for credit is answered only "
         [](rewire_atom, caf::actor&) {},
         [](std::vector<live_notice>&) {},
         [](match_atom, std::vector<live_call>& xs) { return xs; },
+        [](originate_atom, const originate_request&) { return true; },
         [](events_atom, caf::actor&) {},
     };
   });
