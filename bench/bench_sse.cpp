@@ -33,7 +33,14 @@ using namespace sb;
 using steady = std::chrono::steady_clock;
 
 constexpr const char* token = "bench-sse-token-0123456789abcdef";
-constexpr size_t subscribers = 1000;
+/// 1,000 unless SB_BENCH_SSE_SUBSCRIBERS says otherwise (to see how the
+/// latency grows with the fan-out).
+size_t subscriber_count() {
+  if (auto* text = std::getenv("SB_BENCH_SSE_SUBSCRIBERS"))
+    return static_cast<size_t>(std::max(1L, std::atol(text)));
+  return 1000;
+}
+const size_t subscribers = subscriber_count();
 constexpr double calls_per_second = 500;
 constexpr size_t copies = 60; // 3,000 calls: six seconds at 500 calls/s
 
