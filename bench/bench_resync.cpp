@@ -77,6 +77,8 @@ SB_BENCH("resync: re-login to re-sync complete, 1,000 live channels") {
     };
     bool done = log->cv.wait_for(lock, std::chrono::seconds{60},
                                  [&] { return resync() != nullptr; });
+    // The actor system waits for every actor at its end: this one too.
+    caf::anon_send_exit(observer, caf::exit_reason::user_shutdown);
     if (!done) {
       std::printf("  run %d: no second re-sync within 60 s (%zu gaps)\n", run,
                   log->gaps.size());
