@@ -149,62 +149,58 @@ event_record manual_event(const comms_entry& entry) {
   return e;
 }
 
-event_record ozonetel_call_event(const std::string& ucid,
-                                 const std::string& agent_id,
-                                 const std::string& action,
-                                 const std::string& phone_number) {
+namespace {
+
+/// A CloudAgent event: the call's UCID (for call events) and the agent in
+/// the record and first in the payload, then what `rest` writes.
+template <class Rest>
+event_record ozonetel_event(const char* type, const std::string* ucid,
+                            const std::string& agent_id, Rest rest) {
   event_record e;
-  e.type = "ozonetel.call";
+  e.type = type;
   e.origin = "ozonetel";
-  e.call_id = ucid;
+  if (ucid != nullptr)
+    e.call_id = *ucid;
   e.agent_id = agent_id;
   rapidjson::StringBuffer buf;
   writer w{buf};
   w.StartObject();
-  write_optional_text(w, "ucid", ucid);
+  if (ucid != nullptr)
+    write_optional_text(w, "ucid", *ucid);
   write_optional_text(w, "agent_id", agent_id);
-  write_text(w, "action", action);
-  write_optional_text(w, "phone_number", phone_number);
+  rest(w);
   w.EndObject();
   e.payload_json = text_of(buf);
   return e;
+}
+
+} // namespace
+
+event_record ozonetel_call_event(const std::string& ucid,
+                                 const std::string& agent_id,
+                                 const std::string& action,
+                                 const std::string& phone_number) {
+  return ozonetel_event("ozonetel.call", &ucid, agent_id, [&](writer& w) {
+    write_text(w, "action", action);
+    write_optional_text(w, "phone_number", phone_number);
+  });
 }
 
 event_record ozonetel_disposition_event(const std::string& ucid,
                                         const std::string& agent_id,
                                         const std::string& disposition,
                                         const std::string& status) {
-  event_record e;
-  e.type = "ozonetel.disposition";
-  e.origin = "ozonetel";
-  e.call_id = ucid;
-  e.agent_id = agent_id;
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  write_optional_text(w, "ucid", ucid);
-  write_optional_text(w, "agent_id", agent_id);
-  write_text(w, "disposition", disposition);
-  write_text(w, "status", status);
-  w.EndObject();
-  e.payload_json = text_of(buf);
-  return e;
+  return ozonetel_event("ozonetel.disposition", &ucid, agent_id,
+                        [&](writer& w) {
+                          write_text(w, "disposition", disposition);
+                          write_text(w, "status", status);
+                        });
 }
 
 event_record ozonetel_agent_state_event(const std::string& agent_id,
                                         const std::string& state) {
-  event_record e;
-  e.type = "ozonetel.agent_state";
-  e.origin = "ozonetel";
-  e.agent_id = agent_id;
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  write_optional_text(w, "agent_id", agent_id);
-  write_text(w, "state", state);
-  w.EndObject();
-  e.payload_json = text_of(buf);
-  return e;
+  return ozonetel_event("ozonetel.agent_state", nullptr, agent_id,
+                        [&](writer& w) { write_text(w, "state", state); });
 }
 
 } // namespace sb::json
